@@ -1,0 +1,325 @@
+"""Run a model with any set of edges patched, in one forward pass.
+
+How it works (the design of AutoCircuit, without state left on the model):
+
+- Every source node's current output is tapped where it enters the residual
+  stream: the input of the first layer (``embed``), each head's share of the
+  attention output projection (``a3.h5``), each MLP's output (``m3``). The tap
+  writes ``patch - current`` into one buffer ``diff [n_sources, batch, seq, d_model]``.
+- Every receiver group computes its inputs as
+  ``residual + mask @ diff[:n_upstream]``, a single matrix product, so a head's
+  query reads the current value of its clean edges and the patch value of its
+  patched ones. The q/k/v projections and the MLP, the final norm and the
+  unembedding then run on those inputs; per-head q/k/v are computed from the
+  adapter's weight slices.
+- Gradients with respect to every mask entry come from custom autograd
+  functions: ``d metric / d mask[r, s] = <diff[s], d metric / d input[r]>``.
+  The buffers are shared across layers instead of being saved per layer, so
+  backward memory is two buffers, not one per receiver group.
+
+Hooks live only for the duration of a call and are removed on any exit.
+An all-zero mask without gradients registers no hook: it costs a plain forward.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from mechscope.errors import MechscopeError
+from mechscope.graph.mask import EdgeMask
+from mechscope.graph.structure import Graph, head_source_index, mlp_source_index
+
+
+@dataclass
+class _RunState:
+    """Buffers of one patched forward pass (never stored on the model)."""
+
+    n_sources: int
+    patch: torch.Tensor | None = None  # [n_sources, B|1, S|1, D]
+    diff: torch.Tensor | None = None  # [n_sources, B, S, D]: patch - current
+    side: torch.Tensor | None = None  # grad wrt current outputs via patched edges
+    record: torch.Tensor | None = None  # [n_sources, B, S, D] when recording
+    resid: dict[int, torch.Tensor] = field(default_factory=dict)
+    used_sources: torch.Tensor | None = None  # bool [n_sources]
+
+
+class _Tap(torch.autograd.Function):
+    """Identity on a source output that fills its rows of the diff buffer.
+
+    x: ``[batch, seq, d_model]`` (embed, MLP) or ``[batch, seq, head, d_model]``.
+    Backward adds the gradient that reached the source through patched edges.
+    """
+
+    @staticmethod
+    def forward(ctx, x, state: _RunState, start: int, per_head: bool):
+        rows = x.detach().permute(2, 0, 1, 3) if per_head else x.detach().unsqueeze(0)
+        stop = start + rows.shape[0]
+        if state.record is not None:
+            state.record[start:stop].copy_(rows)
+        if state.diff is not None:
+            torch.sub(state.patch[start:stop], rows, out=state.diff[start:stop])
+        ctx.state, ctx.start, ctx.stop, ctx.per_head = state, start, stop, per_head
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        side = ctx.state.side
+        if side is None:
+            return grad, None, None, None
+        extra = side[ctx.start : ctx.stop]
+        extra = extra.permute(1, 2, 0, 3) if ctx.per_head else extra[0]
+        return grad + extra, None, None, None
+
+
+class _Receive(torch.autograd.Function):
+    """Receiver inputs: ``resid [B,S,D]`` plus ``mask [M,n] @ diff[:n]`` -> ``[M,B,S,D]``."""
+
+    @staticmethod
+    def forward(ctx, resid, mask, state: _RunState, n: int):
+        flat = state.diff[:n].reshape(n, -1)
+        delta = (mask @ flat).view(mask.shape[0], *resid.shape)
+        ctx.state, ctx.n = state, n
+        ctx.mask_nonzero = bool((mask != 0).any())
+        ctx.save_for_backward(mask)
+        return resid.unsqueeze(0) + delta
+
+    @staticmethod
+    def backward(ctx, grad):
+        (mask,) = ctx.saved_tensors
+        state, n = ctx.state, ctx.n
+        g = grad.reshape(grad.shape[0], -1)
+        grad_resid = grad.sum(0) if ctx.needs_input_grad[0] else None
+        grad_mask = g @ state.diff[:n].reshape(n, -1).T if ctx.needs_input_grad[1] else None
+        if state.side is not None and ctx.mask_nonzero:
+            # diff = patch - current, so current outputs get -mask^T @ grad
+            state.side[:n].sub_((mask.T @ g).view(n, *grad.shape[1:]))
+        return grad_resid, grad_mask, None, None
+
+
+def _as_tuple(x):
+    return x if isinstance(x, tuple) else (x,)
+
+
+class _Hooks:
+    """Registers the hooks of one run on the HF modules; removes them on exit."""
+
+    def __init__(self, graph: Graph, state: _RunState, mask: EdgeMask | None):
+        self.graph, self.state, self.mask = graph, state, mask
+        self.model = graph.model.hf
+        self.a = graph.adapter
+        self.handles: list = []
+        grad = mask is not None and any(t.requires_grad for t in mask.tensors.values())
+        self.active = {}
+        if mask is not None:
+            for name, t in mask.tensors.items():
+                self.active[name] = grad or bool((t != 0).any())
+
+    def __enter__(self):
+        a, st = self.a, self.state
+        layers = self.model.get_submodule(a.layers)
+        self._add(layers[0].register_forward_pre_hook(self._embed_hook, with_kwargs=True))
+        for i, layer in enumerate(layers):
+            attn_groups = [f"a{i}.{k}" for k in "qkv"]
+            if any(self.active.get(g) for g in attn_groups):
+                self._add(layer.get_submodule(a.attn_norm).register_forward_pre_hook(self._resid_hook(i)))
+                for proj in a.projections:
+                    kinds = [k for k in proj.heads if self.active.get(f"a{i}.{k}")]
+                    if kinds:
+                        hook = self._projection_hook(i, proj, kinds, layer.get_submodule(a.attn_norm))
+                        self._add(layer.get_submodule(proj.path).register_forward_hook(hook))
+            if self._source_used(head_source_index(a, i, 0), a.n_heads):
+                self._add(layer.get_submodule(a.out_proj).register_forward_hook(self._heads_hook(i)))
+            if self.active.get(f"m{i}"):
+                self._add(layer.get_submodule(a.mlp_norm).register_forward_pre_hook(self._receiver_pre_hook(f"m{i}")))
+            if self._source_used(mlp_source_index(a, i), 1):
+                self._add(layer.get_submodule(a.mlp).register_forward_hook(self._mlp_hook(i)))
+        if self.active.get("logits"):
+            final = self.model.get_submodule(a.final_norm)
+            self._add(final.register_forward_pre_hook(self._receiver_pre_hook("logits")))
+        return self
+
+    def __exit__(self, *exc):
+        for h in self.handles:
+            h.remove()
+        self.handles.clear()
+        return False
+
+    def _add(self, handle):
+        self.handles.append(handle)
+
+    def _source_used(self, start: int, count: int) -> bool:
+        used = self.state.used_sources
+        return used is None or bool(used[start : start + count].any())
+
+    # sources --------------------------------------------------------------
+    def _embed_hook(self, module, args, kwargs):
+        if not self._source_used(0, 1):
+            return None
+        if args:
+            return (_Tap.apply(args[0], self.state, 0, False),) + tuple(args[1:]), kwargs
+        kwargs = dict(kwargs)
+        kwargs["hidden_states"] = _Tap.apply(kwargs["hidden_states"], self.state, 0, False)
+        return args, kwargs
+
+    def _heads_hook(self, layer: int):
+        a = self.a
+        weight = a.out_weight(self.model, layer).view(a.d_model, a.n_heads, a.d_head)
+
+        def hook(module, args, output):
+            z = args[0]
+            z = z.view(*z.shape[:-1], a.n_heads, a.d_head)
+            heads = torch.einsum("bshe,dhe->bshd", z, weight)  # [B, S, H, D]
+            heads = _Tap.apply(heads, self.state, head_source_index(a, layer, 0), True)
+            out = heads.sum(2)
+            bias = getattr(module, "bias", None)
+            return out + bias if bias is not None else out
+
+        return hook
+
+    def _mlp_hook(self, layer: int):
+        start = mlp_source_index(self.a, layer)
+
+        def hook(module, args, output):
+            if isinstance(output, tuple):  # some MLPs return (out, bias)
+                return (_Tap.apply(output[0], self.state, start, False),) + output[1:]
+            return _Tap.apply(output, self.state, start, False)
+
+        return hook
+
+    # receivers ------------------------------------------------------------
+    def _receive(self, group: str, resid: torch.Tensor) -> torch.Tensor:
+        g = self.graph.group(group)
+        return _Receive.apply(resid, self.mask.tensors[group], self.state, g.n_sources)
+
+    def _resid_hook(self, layer: int):
+        def hook(module, args):
+            self.state.resid[layer] = args[0]
+
+        return hook
+
+    def _receiver_pre_hook(self, group: str):
+        def hook(module, args):
+            return (self._receive(group, args[0])[0],) + tuple(args[1:])
+
+        return hook
+
+    def _projection_hook(self, layer: int, proj, kinds: list[str], norm: nn.Module):
+        def hook(module, args, output):
+            resid = self.state.resid[layer]
+            weight = proj.weight(module)
+            bias = getattr(module, "bias", None)
+            out = output
+            for kind in kinds:
+                idx = proj.heads[kind].to(output.device)  # [M, d_head]
+                x = norm.forward(self._receive(f"a{layer}.{kind}", resid))  # [M, B, S, D]
+                w = weight[idx]  # [M, d_head, D]
+                vals = torch.einsum("mbsd,med->bsme", x, w)
+                if bias is not None:
+                    vals = vals + bias[idx]
+                out = out.index_copy(-1, idx.reshape(-1), vals.reshape(*vals.shape[:2], -1))
+            return out
+
+        return hook
+
+
+def _forward(model: nn.Module, input_ids, attention_mask, positions):
+    kwargs = dict(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+    if positions is None:
+        return model(**kwargs).logits
+    keep, inverse = torch.unique(positions, return_inverse=True)
+    logits = model(**kwargs, logits_to_keep=keep).logits  # [B, K, V]
+    return logits[torch.arange(len(positions), device=logits.device), inverse]
+
+
+def _check_batch(input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> None:
+    if input_ids.dim() != 2:
+        raise MechscopeError(
+            f"input_ids must be [batch, seq], got shape {tuple(input_ids.shape)}; add a batch axis with ids[None]"
+        )
+    if attention_mask is not None and attention_mask.shape != input_ids.shape:
+        raise MechscopeError(
+            f"attention_mask shape {tuple(attention_mask.shape)} differs from input_ids {tuple(input_ids.shape)}"
+        )
+
+
+def source_outputs(
+    graph: Graph,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Every node's output on these prompts, from one forward pass.
+
+    Returns ``[n_sources, batch, seq, d_model]`` in node order (embed, a0.h0, ...,
+    m0, a1.h0, ...). Use it as the `patch` of `run` (e.g. from corrupted prompts).
+
+    >>> from mechscope.models import load
+    >>> graph = Graph.from_model(load("random:gpt2-tiny"))
+    >>> source_outputs(graph, torch.tensor([[1, 2, 3]])).shape
+    torch.Size([11, 1, 3, 64])
+    """
+    _check_batch(input_ids, attention_mask)
+    b, s = input_ids.shape
+    state = _RunState(graph.n_sources)
+    state.record = torch.empty(graph.n_sources, b, s, graph.adapter.d_model, device=input_ids.device)
+    with torch.no_grad(), _Hooks(graph, state, None):
+        _forward(graph.model.hf, input_ids, attention_mask, positions=torch.zeros(b, dtype=torch.long, device=input_ids.device))
+    return state.record
+
+
+def run(
+    graph: Graph,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+    *,
+    patch: torch.Tensor | None = None,
+    mask: EdgeMask | None = None,
+    positions: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Logits of the model on `input_ids` with the edges in `mask` patched.
+
+    - input_ids, attention_mask: ``[batch, seq]`` (right padding).
+    - patch: ``[n_sources, batch|1, seq|1, d_model]`` values that patched edges
+      read instead of the current source outputs (from `source_outputs` on
+      corrupted prompts, their mean, or zeros).
+    - mask: coefficient per edge, 0 clean ... 1 patched. If any of its tensors
+      requires grad, the call is differentiable with respect to it.
+    - positions: ``[batch]``; if given, return logits only there, ``[batch, vocab]``,
+      else ``[batch, seq, vocab]``.
+
+    >>> from mechscope.models import load
+    >>> graph = Graph.from_model(load("random:gpt2-tiny"))
+    >>> ids, bad = torch.tensor([[1, 2, 3]]), torch.tensor([[4, 5, 6]])
+    >>> out = run(graph, ids, patch=source_outputs(graph, bad), mask=EdgeMask.ones(graph))
+    >>> torch.allclose(out, graph.model.hf(bad).logits, atol=1e-4)
+    True
+    """
+    _check_batch(input_ids, attention_mask)
+    if mask is None or mask.is_zero():
+        return _forward(graph.model.hf, input_ids, attention_mask, positions)
+    if patch is None:
+        raise MechscopeError("a non-empty edge mask needs patch values: pass patch=source_outputs(graph, corrupt_ids)")
+    mask.check(graph)
+    b, s = input_ids.shape
+    expect = (graph.n_sources, graph.adapter.d_model)
+    if patch.dim() != 4 or (patch.shape[0], patch.shape[3]) != expect or patch.shape[1] not in (1, b) or patch.shape[2] not in (1, s):
+        raise MechscopeError(
+            f"patch has shape {tuple(patch.shape)}, expected [n_sources={expect[0]}, batch={b} or 1, "
+            f"seq={s} or 1, d_model={expect[1]}]; compute it with source_outputs on prompts of the same length"
+        )
+    grad = any(t.requires_grad for t in mask.tensors.values())
+    state = _RunState(graph.n_sources, patch=patch)
+    state.diff = torch.empty(graph.n_sources, b, s, graph.adapter.d_model, device=input_ids.device, dtype=patch.dtype)
+    if grad:
+        state.side = torch.zeros_like(state.diff)
+    else:
+        used = torch.zeros(graph.n_sources, dtype=torch.bool, device=input_ids.device)
+        for g in graph.groups:
+            used[: g.n_sources] |= (mask.tensors[g.name] != 0).any(0)
+        state.used_sources = used
+    ctx = contextlib.nullcontext() if grad else torch.no_grad()
+    with ctx, _Hooks(graph, state, mask):
+        return _forward(graph.model.hf, input_ids, attention_mask, positions)
