@@ -6,8 +6,8 @@ How it works (the design of AutoCircuit, without state left on the model):
   stream: the input of the first layer (``embed``), each head's share of the
   attention output projection (``a3.h5``), each MLP's output (``m3``). The tap
   writes ``patch - current`` into one buffer ``diff [n_sources, batch, seq, d_model]``.
-- Every receiver group computes its inputs as
-  ``residual + mask @ diff[:n_upstream]``, a single matrix product, so a head's
+- Every receiver computes its input as ``residual + mask @ diff[:n_upstream]``;
+  all receivers of a layer share one matrix product, so a head's
   query reads the current value of its clean edges and the patch value of its
   patched ones. The q/k/v projections and the MLP, the final norm and the
   unembedding then run on those inputs; per-head q/k/v are computed from the
@@ -43,7 +43,8 @@ class _RunState:
     diff: torch.Tensor | None = None  # [n_sources, B, S, D]: patch - current
     side: torch.Tensor | None = None  # grad wrt current outputs via patched edges
     record: torch.Tensor | None = None  # [n_sources, B, S, D] when recording
-    resid: dict[int, torch.Tensor] = field(default_factory=dict)
+    inputs: dict[str, torch.Tensor] = field(default_factory=dict)  # attention group -> [M, B, S, D]
+    mlp_early: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [1, B, S, D]
     used_sources: torch.Tensor | None = None  # bool [n_sources]
 
 
@@ -75,29 +76,34 @@ class _Tap(torch.autograd.Function):
         return grad + extra, None, None, None
 
 
-class _Receive(torch.autograd.Function):
-    """Receiver inputs: ``resid [B,S,D]`` plus ``mask [M,n] @ diff[:n]`` -> ``[M,B,S,D]``."""
+class _Delta(torch.autograd.Function):
+    """What patched edges add to receiver inputs: ``mask [M, n] @ diff[start:start+n]`` -> ``[M, B, S, D]``.
+
+    All receivers of a layer go through one call, so the diff buffer is read
+    once per layer (the product is memory-bound).
+    """
 
     @staticmethod
-    def forward(ctx, resid, mask, state: _RunState, n: int):
-        flat = state.diff[:n].reshape(n, -1)
-        delta = (mask @ flat).view(mask.shape[0], *resid.shape)
-        ctx.state, ctx.n = state, n
+    def forward(ctx, mask, state: _RunState, start: int):
+        n = mask.shape[1]
+        flat = state.diff[start : start + n].reshape(n, -1)
+        ctx.state, ctx.start = state, start
         ctx.mask_nonzero = bool((mask != 0).any())
         ctx.save_for_backward(mask)
-        return resid.unsqueeze(0) + delta
+        return (mask @ flat).view(mask.shape[0], *state.diff.shape[1:])
 
     @staticmethod
     def backward(ctx, grad):
         (mask,) = ctx.saved_tensors
-        state, n = ctx.state, ctx.n
+        state, start, n = ctx.state, ctx.start, mask.shape[1]
         g = grad.reshape(grad.shape[0], -1)
-        grad_resid = grad.sum(0) if ctx.needs_input_grad[0] else None
-        grad_mask = g @ state.diff[:n].reshape(n, -1).T if ctx.needs_input_grad[1] else None
+        grad_mask = None
+        if ctx.needs_input_grad[0]:
+            grad_mask = g @ state.diff[start : start + n].reshape(n, -1).T
         if state.side is not None and ctx.mask_nonzero:
             # diff = patch - current, so current outputs get -mask^T @ grad
-            state.side[:n].sub_((mask.T @ g).view(n, *grad.shape[1:]))
-        return grad_resid, grad_mask, None, None
+            state.side[start : start + n].sub_((mask.T @ g).view(n, *grad.shape[1:]))
+        return grad_mask, None, None
 
 
 def _as_tuple(x):
@@ -123,23 +129,22 @@ class _Hooks:
         layers = self.model.get_submodule(a.layers)
         self._add(layers[0].register_forward_pre_hook(self._embed_hook, with_kwargs=True))
         for i, layer in enumerate(layers):
-            attn_groups = [f"a{i}.{k}" for k in "qkv"]
-            if any(self.active.get(g) for g in attn_groups):
-                self._add(layer.get_submodule(a.attn_norm).register_forward_pre_hook(self._resid_hook(i)))
-                for proj in a.projections:
-                    kinds = [k for k in proj.heads if self.active.get(f"a{i}.{k}")]
-                    if kinds:
-                        hook = self._projection_hook(i, proj, kinds, layer.get_submodule(a.attn_norm))
-                        self._add(layer.get_submodule(proj.path).register_forward_hook(hook))
+            if any(self.active.get(g) for g in (f"a{i}.q", f"a{i}.k", f"a{i}.v", f"m{i}")):
+                self._add(layer.get_submodule(a.attn_norm).register_forward_pre_hook(self._layer_inputs_hook(i)))
+            for proj in a.projections:
+                kinds = [k for k in proj.heads if self.active.get(f"a{i}.{k}")]
+                if kinds:
+                    hook = self._projection_hook(i, proj, kinds, layer.get_submodule(a.attn_norm))
+                    self._add(layer.get_submodule(proj.path).register_forward_hook(hook))
             if self._source_used(head_source_index(a, i, 0), a.n_heads):
                 self._add(layer.get_submodule(a.out_proj).register_forward_hook(self._heads_hook(i)))
             if self.active.get(f"m{i}"):
-                self._add(layer.get_submodule(a.mlp_norm).register_forward_pre_hook(self._receiver_pre_hook(f"m{i}")))
+                self._add(layer.get_submodule(a.mlp_norm).register_forward_pre_hook(self._mlp_input_hook(i)))
             if self._source_used(mlp_source_index(a, i), 1):
                 self._add(layer.get_submodule(a.mlp).register_forward_hook(self._mlp_hook(i)))
         if self.active.get("logits"):
             final = self.model.get_submodule(a.final_norm)
-            self._add(final.register_forward_pre_hook(self._receiver_pre_hook("logits")))
+            self._add(final.register_forward_pre_hook(self._logits_input_hook))
         return self
 
     def __exit__(self, *exc):
@@ -191,36 +196,57 @@ class _Hooks:
         return hook
 
     # receivers ------------------------------------------------------------
-    def _receive(self, group: str, resid: torch.Tensor) -> torch.Tensor:
-        g = self.graph.group(group)
-        return _Receive.apply(resid, self.mask.tensors[group], self.state, g.n_sources)
+    def _layer_inputs_hook(self, layer: int):
+        """At the layer input: one product gives every attention receiver's input
+        and the MLP's share from earlier layers."""
+        a = self.a
+        n = 1 + layer * (a.n_heads + 1)
+        names = [f"a{layer}.{k}" for k in "qkv" if self.active.get(f"a{layer}.{k}")]
+        mlp = f"m{layer}" if self.active.get(f"m{layer}") else None
 
-    def _resid_hook(self, layer: int):
         def hook(module, args):
-            self.state.resid[layer] = args[0]
+            resid = args[0]
+            rows = [self.mask.tensors[g] for g in names] + ([self.mask.tensors[mlp][:, :n]] if mlp else [])
+            delta = _Delta.apply(torch.cat(rows) if len(rows) > 1 else rows[0], self.state, 0)
+            start = 0
+            for g in names:
+                m = self.mask.tensors[g].shape[0]
+                self.state.inputs[g] = resid.unsqueeze(0) + delta[start : start + m]
+                start += m
+            if mlp:
+                self.state.mlp_early[layer] = delta[start]
 
         return hook
 
-    def _receiver_pre_hook(self, group: str):
+    def _mlp_input_hook(self, layer: int):
+        a = self.a
+        n = 1 + layer * (a.n_heads + 1)
+
         def hook(module, args):
-            return (self._receive(group, args[0])[0],) + tuple(args[1:])
+            x = args[0] + self.state.mlp_early.pop(layer)
+            if not a.parallel:  # the heads of this layer also feed its MLP
+                x = x + _Delta.apply(self.mask.tensors[f"m{layer}"][:, n:], self.state, n)[0]
+            return (x,) + tuple(args[1:])
 
         return hook
+
+    def _logits_input_hook(self, module, args):
+        return (args[0] + _Delta.apply(self.mask.tensors["logits"], self.state, 0)[0],) + tuple(args[1:])
 
     def _projection_hook(self, layer: int, proj, kinds: list[str], norm: nn.Module):
         def hook(module, args, output):
-            resid = self.state.resid[layer]
-            weight = proj.weight(module)
-            bias = getattr(module, "bias", None)
             out = output
             for kind in kinds:
-                idx = proj.heads[kind].to(output.device)  # [M, d_head]
-                x = norm.forward(self._receive(f"a{layer}.{kind}", resid))  # [M, B, S, D]
-                w = weight[idx]  # [M, d_head, D]
-                vals = torch.einsum("mbsd,med->bsme", x, w)
+                x = norm.forward(self.state.inputs.pop(f"a{layer}.{kind}"))  # [M, B, S, D]
+                vals = torch.einsum("mbsd,med->bsme", x, proj.head_weight(module, kind))
+                bias = proj.head_bias(module, kind)
                 if bias is not None:
-                    vals = vals + bias[idx]
-                out = out.index_copy(-1, idx.reshape(-1), vals.reshape(*vals.shape[:2], -1))
+                    vals = vals + bias
+                vals = vals.reshape(*vals.shape[:2], -1)
+                if proj.covers_output(kind, output.shape[-1]):
+                    out = vals
+                else:
+                    out = out.index_copy(-1, proj.feature_index(kind).to(out.device), vals)
             return out
 
         return hook
@@ -320,6 +346,8 @@ def run(
         for g in graph.groups:
             used[: g.n_sources] |= (mask.tensors[g.name] != 0).any(0)
         state.used_sources = used
+        # untapped rows are only ever multiplied by 0, but 0 * NaN garbage is NaN
+        state.diff[~used] = 0
     ctx = contextlib.nullcontext() if grad else torch.no_grad()
     with ctx, _Hooks(graph, state, mask):
         return _forward(graph.model.hf, input_ids, attention_mask, positions)

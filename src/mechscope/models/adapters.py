@@ -32,19 +32,46 @@ SUPPORTED_ARCHITECTURES = {
 class Projection:
     """One module whose output holds some of a layer's q, k or v heads.
 
-    `heads` maps a kind ("q", "k", "v") to a tensor of output-feature indices
-    with shape ``[n_heads_of_kind, d_head]``: row h lists the output features of
-    head h. `transposed` is True for GPT-2's Conv1D (weight stored [in, out]).
+    `heads` maps a kind ("q", "k", "v") to ``(offset, step, n_heads)``: output
+    feature ``offset + h * step + j`` is feature j of head h. That covers
+    separate projections (Llama), GPT-2's fused ``[q | k | v]`` and GPT-NeoX's
+    interleaved ``[head, (q, k, v), d_head]`` layouts. `transposed` is True for
+    GPT-2's Conv1D, which stores its weight as ``[in, out]``.
     """
 
     path: str
-    heads: dict[str, torch.Tensor]
+    heads: dict[str, tuple[int, int, int]]
+    d_head: int
     transposed: bool = False
 
     def weight(self, module: nn.Module) -> torch.Tensor:
-        """The weight as ``[out_features, in_features]``."""
+        """The weight as ``[out_features, in_features]`` (a view, no copy)."""
         w = module.weight
         return w.t() if self.transposed else w
+
+    def head_weight(self, module: nn.Module, kind: str) -> torch.Tensor:
+        """``[n_heads, d_head, in_features]`` view of one kind's rows of the weight."""
+        w = self.weight(module)
+        offset, step, n = self.heads[kind]
+        s_out, s_in = w.stride()
+        return w.as_strided((n, self.d_head, w.shape[1]), (step * s_out, s_out, s_in), w.storage_offset() + offset * s_out)
+
+    def head_bias(self, module: nn.Module, kind: str) -> torch.Tensor | None:
+        """``[n_heads, d_head]`` view of one kind's bias, or None."""
+        b = getattr(module, "bias", None)
+        if b is None:
+            return None
+        offset, step, n = self.heads[kind]
+        return b.as_strided((n, self.d_head), (step * b.stride(0), b.stride(0)), b.storage_offset() + offset * b.stride(0))
+
+    def feature_index(self, kind: str) -> torch.Tensor:
+        """``[n_heads * d_head]`` output features of one kind, head-major."""
+        offset, step, n = self.heads[kind]
+        return (offset + torch.arange(n)[:, None] * step + torch.arange(self.d_head)).reshape(-1)
+
+    def covers_output(self, kind: str, out_features: int) -> bool:
+        offset, step, n = self.heads[kind]
+        return offset == 0 and step == self.d_head and n * self.d_head == out_features
 
 
 @dataclass(frozen=True)
@@ -86,19 +113,15 @@ class Adapter:
         return w.t() if self.out_proj_transposed else w
 
 
-def _contiguous_heads(start: int, n: int, d_head: int) -> torch.Tensor:
-    return torch.arange(start, start + n * d_head).view(n, d_head)
-
-
 def _llama_like(config, family: str) -> Adapter:
     n_heads = config.num_attention_heads
     n_kv = getattr(config, "num_key_value_heads", None) or n_heads
     d_model = config.hidden_size
     d_head = getattr(config, "head_dim", None) or d_model // n_heads
     projections = (
-        Projection("self_attn.q_proj", {"q": _contiguous_heads(0, n_heads, d_head)}),
-        Projection("self_attn.k_proj", {"k": _contiguous_heads(0, n_kv, d_head)}),
-        Projection("self_attn.v_proj", {"v": _contiguous_heads(0, n_kv, d_head)}),
+        Projection("self_attn.q_proj", {"q": (0, d_head, n_heads)}, d_head),
+        Projection("self_attn.k_proj", {"k": (0, d_head, n_kv)}, d_head),
+        Projection("self_attn.v_proj", {"v": (0, d_head, n_kv)}, d_head),
     )
     return Adapter(
         family=family, n_layers=config.num_hidden_layers, n_heads=n_heads, n_kv_heads=n_kv,
@@ -112,14 +135,12 @@ def _llama_like(config, family: str) -> Adapter:
 def _gpt2(config) -> Adapter:
     n_heads, d_model = config.n_head, config.n_embd
     d_head = d_model // n_heads
-    heads = {
-        kind: _contiguous_heads(i * d_model, n_heads, d_head) for i, kind in enumerate("qkv")
-    }
+    heads = {kind: (i * d_model, d_head, n_heads) for i, kind in enumerate("qkv")}
     return Adapter(
         family="gpt2", n_layers=config.n_layer, n_heads=n_heads, n_kv_heads=n_heads,
         d_model=d_model, d_head=d_head, parallel=False, layers="transformer.h",
         attn_norm="ln_1", mlp_norm="ln_2", mlp="mlp", out_proj="attn.c_proj",
-        out_proj_transposed=True, projections=(Projection("attn.c_attn", heads, transposed=True),),
+        out_proj_transposed=True, projections=(Projection("attn.c_attn", heads, d_head, transposed=True),),
         final_norm="transformer.ln_f", unembed="lm_head", embed="transformer.wte",
     )
 
@@ -128,15 +149,14 @@ def _gpt_neox(config) -> Adapter:
     n_heads, d_model = config.num_attention_heads, config.hidden_size
     d_head = d_model // n_heads
     # query_key_value output is laid out [head, (q|k|v), d_head]
-    layout = torch.arange(3 * d_model).view(n_heads, 3, d_head)
-    heads = {kind: layout[:, i, :].contiguous() for i, kind in enumerate("qkv")}
+    heads = {kind: (i * d_head, 3 * d_head, n_heads) for i, kind in enumerate("qkv")}
     return Adapter(
         family="gpt_neox", n_layers=config.num_hidden_layers, n_heads=n_heads,
         n_kv_heads=n_heads, d_model=d_model, d_head=d_head,
         parallel=bool(config.use_parallel_residual), layers="gpt_neox.layers",
         attn_norm="input_layernorm", mlp_norm="post_attention_layernorm", mlp="mlp",
         out_proj="attention.dense", out_proj_transposed=False,
-        projections=(Projection("attention.query_key_value", heads),),
+        projections=(Projection("attention.query_key_value", heads, d_head),),
         final_norm="gpt_neox.final_layer_norm", unembed="embed_out", embed="gpt_neox.embed_in",
     )
 
