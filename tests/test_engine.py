@@ -93,14 +93,18 @@ def _check_mask_gradients(spec: str, base: str) -> None:
     grads = mask.grads()
     assert all_hooks(graph.model.hf) == []
 
-    eps = 1e-3
+    # HF's RMSNorm computes in float32 even in a float64 model: a step of 0.1 keeps that
+    # rounding out of the differences; the truncation error (eps^2) stays near 1e-3 relative
+    eps = 0.1
     groups = ["a0.q", "a0.k", "a1.q", "a1.k", "a1.v", "m0", "m1", "logits"]
     checked = 0
     for name in groups:
         g = grads[name]
         flat = g.abs().flatten()
-        # the entry with the largest gradient, and one chosen at random among the rest
-        picks = {int(flat.argmax())} | {int(torch.randint(flat.numel(), (1,), generator=gen))}
+        # the entry with the largest gradient, and one chosen at random among the substantial ones
+        substantial = (flat >= 0.05 * flat.max()).nonzero().flatten()
+        pick = substantial[torch.randint(len(substantial), (1,), generator=gen)]
+        picks = {int(flat.argmax()), int(pick)}
         for index in picks:
             row, col = divmod(index, g.shape[1])
 
@@ -112,7 +116,7 @@ def _check_mask_gradients(spec: str, base: str) -> None:
 
             fd = (metric_at(eps) - metric_at(-eps)) / (2 * eps)
             analytic = float(g[row, col])
-            scale = max(abs(fd), abs(analytic), 1e-3 * float(flat.max()), 1e-4)
+            scale = max(abs(fd), abs(analytic), 1e-5)  # 1e-7 absolute: the metric's rounding
             edge = graph.edge_at(name, row, col).name
             assert abs(fd - analytic) <= 1e-2 * scale, f"{spec} {edge}: grad {analytic:.6g} vs finite difference {fd:.6g}"
             checked += 1

@@ -1,0 +1,194 @@
+"""The `mechscope` command line: thin over the Python API.
+
+Every command that computes something takes ``--json`` and then prints one JSON
+document on stdout and nothing else there. Bad input exits with status 2 and a
+one-line error on stderr; Ctrl-C exits with status 130 and leaves no
+half-written file (artifacts are written to a temp file and renamed).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import typer
+from rich.table import Table
+
+from mechscope.cli.output import err, out, print_json
+from mechscope.errors import MechscopeError
+
+app = typer.Typer(
+    name="mechscope",
+    help="Find, test, steer, compare and describe the mechanisms inside language models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+task_app = typer.Typer(help="Behaviours to study: built-in tasks and task files.", no_args_is_help=True)
+app.add_typer(task_app, name="task")
+
+MODEL_HELP = "model spec: smollm2-135m, hf:<id-or-dir>, gguf:<path>, random:<llama|qwen2|gpt2|neox>-<tiny|small>[:seed]"
+JSON_HELP = "print one JSON document on stdout and nothing else"
+
+
+def _load(spec: str, quiet: bool):
+    from mechscope.models import load
+
+    with err.status(f"loading {spec}", spinner="dots") if not quiet else _nullcontext():
+        return load(spec)
+
+
+class _nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@app.command()
+def graph(
+    model: str = typer.Argument("smollm2-135m", help=MODEL_HELP),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Print node and edge counts of a model's computational graph, by type."""
+    from mechscope.graph import Graph
+
+    m = _load(model, json_out)
+    g = Graph.from_model(m)
+    doc = {"model": model, "fingerprint": m.fingerprint, "family": m.adapter.family, **g.counts()}
+    if json_out:
+        print_json(doc)
+        return
+    print_graph_summary(doc)
+
+
+def print_graph_summary(doc: dict) -> None:
+    table = Table(title=f"graph of {doc['model']} ({doc['family']}, {doc['fingerprint']})")
+    table.add_column("type")
+    table.add_column("nodes", justify="right")
+    table.add_column("edges in", justify="right")
+    edges = doc["edges"]
+    table.add_row("embed", str(doc["nodes"]["embed"]), "-")
+    table.add_row("attention heads", str(doc["nodes"]["head"]), f"q {edges['q']:,}  k {edges['k']:,}  v {edges['v']:,}")
+    table.add_row("MLPs", str(doc["nodes"]["mlp"]), f"{edges['mlp']:,}")
+    table.add_row("logits", str(doc["nodes"]["logits"]), f"{edges['logits']:,}")
+    table.add_row("total", f"{doc['n_nodes']:,}", f"{doc['n_edges']:,}", style="bold")
+    out.print(table)
+
+
+@app.command()
+def verify(
+    model: str = typer.Argument("smollm2-135m", help=MODEL_HELP),
+    seed: int = typer.Option(0, help="seed for the random prompts and edges"),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Check the patching engine on this model against HF logits and a naive reference."""
+    from mechscope.graph.verify import verify as run_verify
+
+    m = _load(model, json_out)
+    with err.status("verifying edge patching", spinner="dots") if not json_out else _nullcontext():
+        doc = run_verify(m, seed=seed)
+    if json_out:
+        print_json(doc)
+    else:
+        print_verify(doc)
+    if not doc["passed"]:
+        raise typer.Exit(1)
+
+
+def print_verify(doc: dict) -> None:
+    table = Table(title=f"verify {doc['model']}: {doc['nodes']} nodes, {doc['edges']:,} edges")
+    table.add_column("check")
+    table.add_column("max |error|", justify="right")
+    table.add_column("", justify="center")
+    tol = doc["tolerance"]
+    for key, label in [
+        ("max_abs_err_unpatched", "nothing patched = HF logits"),
+        ("max_abs_err_all_patched", "all edges patched = corrupted run"),
+        ("max_abs_err_edge_patch", "edge patches = naive reference"),
+    ]:
+        ok = doc[key] <= tol
+        table.add_row(label, f"{doc[key]:.2e}", "[green]ok[/]" if ok else "[red]FAIL[/]")
+    out.print(table)
+    out.print(f"tolerance {tol:g}: " + ("[green]passed[/]" if doc["passed"] else "[red]failed[/]"))
+
+
+@task_app.command("show")
+def task_show(
+    name: str = typer.Argument(..., help="built-in task (ioi, induction, greater-than, ...) or a task file"),
+    model: str = typer.Option("smollm2-135m", "--model", "-m", help=MODEL_HELP),
+    n: int = typer.Option(None, help="number of examples for a built-in task"),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Show a task's size, the model's accuracy and its clean and corrupted metric."""
+    from mechscope.tasks import evaluate, load_task
+
+    task = load_task(name, n=n)
+    m = _load(model, json_out)
+    t0 = time.perf_counter()
+    with err.status(f"running {model} on {len(task.examples)} examples", spinner="dots") if not json_out else _nullcontext():
+        stats = evaluate(m, task)
+    doc = {"task": task.name, "source": task.source, "hash": task.hash(), "model": model,
+           "size": len(task.examples), "train": len(task.split("train").examples),
+           "test": len(task.split("test").examples), **stats,
+           "seconds": round(time.perf_counter() - t0, 2)}
+    if json_out:
+        print_json(doc)
+    else:
+        print_task(doc)
+
+
+def print_task(doc: dict) -> None:
+    table = Table(title=f"task {doc['task']} on {doc['model']}")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    table.add_row("examples (train/test)", f"{doc['size']} ({doc['train']}/{doc['test']})")
+    table.add_row("accuracy (answer beats wrong answers)", f"{doc['accuracy']:.3f}")
+    table.add_row("top-1 accuracy", f"{doc['top1_accuracy']:.3f}")
+    table.add_row(f"clean {doc['metric']}", f"{doc['clean_metric']:.3f}")
+    table.add_row(f"corrupted {doc['metric']}", f"{doc['corrupt_metric']:.3f}")
+    out.print(table)
+
+
+@app.command()
+def demo(
+    model: str = typer.Option("smollm2-135m", "--model", "-m", help=MODEL_HELP),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """The main job on the embedded model: verify the engine, the IOI task, the graph."""
+    from mechscope.cli.demo import run_demo
+
+    run_demo(model, json_out)
+
+
+def main() -> None:
+    """Entry point: run the app, turning bad input and Ctrl-C into one line."""
+    try:
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except MechscopeError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: nothing was written")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors arrive here with standalone_mode=False
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            err.print("[yellow]interrupted[/]: nothing was written")
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()
