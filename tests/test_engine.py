@@ -6,6 +6,7 @@ Tiny random models of every supported family, plus the bundled SmolLM2-135M.
 from __future__ import annotations
 
 import functools
+import types
 
 import pytest
 import torch
@@ -21,8 +22,8 @@ SMOLLM2 = "smollm2-135m"
 
 
 @functools.lru_cache(maxsize=None)
-def graph_of(spec: str, dtype: torch.dtype = torch.float32) -> Graph:
-    return Graph.from_model(load(spec, dtype=dtype))
+def graph_of(spec: str) -> Graph:
+    return Graph.from_model(load(spec))
 
 
 def prompts(graph: Graph, n: int = 3, seq: int = 7, seed: int = 0):
@@ -74,9 +75,26 @@ def _metric(logits: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return (logits[:, -1, :] * weights).sum()
 
 
+def _rmsnorm_float64(self, x: torch.Tensor) -> torch.Tensor:
+    return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.variance_epsilon))
+
+
+@functools.lru_cache(maxsize=None)
+def float64_graph(spec: str) -> Graph:
+    """The model in float64 throughout, so that central differences are exact to ~1e-10.
+
+    HF's RMSNorm casts to float32 whatever the model dtype, which would put float32
+    rounding into the differences; on this test copy it computes in float64.
+    """
+    graph = Graph.from_model(load(spec, dtype=torch.float64))
+    for module in graph.model.hf.modules():
+        if type(module).__name__.endswith("RMSNorm"):
+            module.forward = types.MethodType(_rmsnorm_float64, module)
+    return graph
+
+
 def _check_mask_gradients(spec: str, base: str) -> None:
-    # float64, so that central differences are exact enough to compare at 1e-2
-    graph = graph_of(spec, torch.float64)
+    graph = float64_graph(spec)
     clean, _, patch = prompts(graph, n=2, seq=6)
     patch = patch.double()
     gen = torch.Generator().manual_seed(1)
@@ -93,18 +111,14 @@ def _check_mask_gradients(spec: str, base: str) -> None:
     grads = mask.grads()
     assert all_hooks(graph.model.hf) == []
 
-    # HF's RMSNorm computes in float32 even in a float64 model: a step of 0.1 keeps that
-    # rounding out of the differences; the truncation error (eps^2) stays near 1e-3 relative
-    eps = 0.1
+    eps = 1e-3
     groups = ["a0.q", "a0.k", "a1.q", "a1.k", "a1.v", "m0", "m1", "logits"]
     checked = 0
     for name in groups:
         g = grads[name]
         flat = g.abs().flatten()
-        # the entry with the largest gradient, and one chosen at random among the substantial ones
-        substantial = (flat >= 0.05 * flat.max()).nonzero().flatten()
-        pick = substantial[torch.randint(len(substantial), (1,), generator=gen)]
-        picks = {int(flat.argmax()), int(pick)}
+        # the entry with the largest gradient, and one chosen at random
+        picks = {int(flat.argmax()), int(torch.randint(flat.numel(), (1,), generator=gen))}
         for index in picks:
             row, col = divmod(index, g.shape[1])
 
@@ -116,7 +130,7 @@ def _check_mask_gradients(spec: str, base: str) -> None:
 
             fd = (metric_at(eps) - metric_at(-eps)) / (2 * eps)
             analytic = float(g[row, col])
-            scale = max(abs(fd), abs(analytic), 1e-5)  # 1e-7 absolute: the metric's rounding
+            scale = max(abs(fd), abs(analytic), 1e-3 * float(flat.max()), 1e-9)
             edge = graph.edge_at(name, row, col).name
             assert abs(fd - analytic) <= 1e-2 * scale, f"{spec} {edge}: grad {analytic:.6g} vs finite difference {fd:.6g}"
             checked += 1
@@ -203,9 +217,9 @@ def test_no_hooks_left_behind(spec):
         handle.remove()
     assert all_hooks(hf) == []
 
-    # an error from torch inside the forward: a patch of another dtype
-    with pytest.raises((RuntimeError, MechscopeError)):
-        run(graph, clean, patch=patch.double(), mask=EdgeMask.ones(graph))
+    # a patch of another dtype is cast to the model's, not a torch error from deep inside
+    same = run(graph, clean, patch=patch.double(), mask=EdgeMask.ones(graph))
+    assert torch.equal(same, run(graph, clean, patch=patch, mask=EdgeMask.ones(graph)))
     assert all_hooks(hf) == []
 
     # and the model still runs clean afterwards

@@ -179,9 +179,13 @@ class _Hooks:
             z = z.view(*z.shape[:-1], a.n_heads, a.d_head)
             heads = torch.einsum("bshe,dhe->bshd", z, weight)  # [B, S, H, D]
             heads = _Tap.apply(heads, self.state, head_source_index(a, layer, 0), True)
-            out = heads.sum(2)
-            bias = getattr(module, "bias", None)
-            return out + bias if bias is not None else out
+            if not heads.requires_grad:
+                return None
+            # Keep HF's own output value (re-summing heads drifts by rounding, which
+            # SmolLM2's large residual norms amplify) but route gradients through
+            # the per-head taps, so edges out of each head get theirs.
+            s = heads.sum(2)
+            return output.detach() + (s - s.detach())
 
         return hook
 
@@ -290,7 +294,8 @@ def source_outputs(
     _check_batch(input_ids, attention_mask)
     b, s = input_ids.shape
     state = _RunState(graph.n_sources)
-    state.record = torch.empty(graph.n_sources, b, s, graph.adapter.d_model, device=input_ids.device)
+    dtype = next(graph.model.hf.parameters()).dtype
+    state.record = torch.empty(graph.n_sources, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
     with torch.no_grad(), _Hooks(graph, state, None):
         _forward(graph.model.hf, input_ids, attention_mask, positions=torch.zeros(b, dtype=torch.long, device=input_ids.device))
     return state.record
@@ -337,8 +342,11 @@ def run(
             f"seq={s} or 1, d_model={expect[1]}]; compute it with source_outputs on prompts of the same length"
         )
     grad = any(t.requires_grad for t in mask.tensors.values())
+    dtype = next(graph.model.hf.parameters()).dtype
+    patch = patch.to(device=input_ids.device, dtype=dtype)
+    mask = EdgeMask({k: t if t.dtype == dtype else t.to(dtype) for k, t in mask.tensors.items()})
     state = _RunState(graph.n_sources, patch=patch)
-    state.diff = torch.empty(graph.n_sources, b, s, graph.adapter.d_model, device=input_ids.device, dtype=patch.dtype)
+    state.diff = torch.empty(graph.n_sources, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
     if grad:
         state.side = torch.zeros_like(state.diff)
     else:

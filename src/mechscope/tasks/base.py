@@ -5,15 +5,15 @@ turns it into token tensors for one tokenizer (`EncodedTask`), checking there th
 every answer is one token and that each clean prompt and its corrupted partner
 have the same token length (patching swaps activations position by position).
 
->>> task = Task("toy", (Example("When Mary and John left, John thanked", "When Mary and John left, Anna thanked",
-...                             (" Mary",), (" John",)),))
->>> task.metric, len(task.hash())
-('logit_diff', 12)
+>>> ex = Example("When Mary met John, John thanked", "When Anna met Jim, Tom thanked", " Mary", " John")
+>>> Task("toy", (ex,))  # doctest: +ELLIPSIS
+Task('toy', n=1, metric='logit_diff', hash=...)
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import random
 from collections.abc import Iterator
@@ -102,15 +102,10 @@ class Task:
                 f"task {self.name!r}: test_fraction must be in [0, 1], got {self.test_fraction}; e.g. use 0.5"
             )
         for i, ex in enumerate(self.examples):
-            if not ex.answers or any(not a for a in ex.answers):
+            if not ex.answers or not all(ex.answers) or not all(ex.wrong_answers):
                 raise MechscopeError(
-                    f"task {self.name!r} example {i}: answers {list(ex.answers)} must be one or more non-empty "
-                    "strings; give the token(s) that should come next, e.g. [' Mary']"
-                )
-            if any(not w for w in ex.wrong_answers):
-                raise MechscopeError(
-                    f"task {self.name!r} example {i}: wrong_answers {list(ex.wrong_answers)} contains an empty "
-                    "string; remove it"
+                    f"task {self.name!r} example {i}: answers {list(ex.answers)} and wrong answers "
+                    f"{list(ex.wrong_answers)} must be non-empty strings, at least one answer; e.g. [' Mary']"
                 )
             if self.metric in ("logit_diff", "prob_diff") and not ex.wrong_answers:
                 raise MechscopeError(
@@ -142,7 +137,7 @@ class Task:
 
         >>> ex = tuple(Example(f"p{i}", f"q{i}", " x", " y") for i in range(4))
         >>> [e.clean for e in Task("toy", ex).split("test").examples]
-        ['p0', 'p1']
+        ['p0', 'p2']
         """
         if which not in SPLITS:
             raise MechscopeError(f"unknown split {which!r}{closest(which, SPLITS)}; use 'train', 'test' or 'all'")
@@ -159,6 +154,11 @@ class Task:
         order = list(range(n))
         random.Random(self.seed).shuffle(order)
         chosen = sorted(order[:n_test] if which == "test" else order[n_test:])
+        if not chosen:
+            raise MechscopeError(
+                f"task {self.name!r}: the {which!r} part of {n} examples with test_fraction={self.test_fraction} "
+                "is empty; use more examples or a test_fraction between 0 and 1"
+            )
         return Task(self.name, tuple(self.examples[i] for i in chosen), self.metric, self.source,
                     self.seed, self.test_fraction, part=which)
 
@@ -183,14 +183,9 @@ class Task:
             if not c:
                 raise MechscopeError(f"task {self.name!r} example {i}: the clean prompt is empty; give it text")
         lengths = torch.tensor([len(c) for c in clean])
-        seq = int(lengths.max())
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        clean_ids = torch.full((len(clean), seq), pad, dtype=torch.long)
-        corrupt_ids = torch.full_like(clean_ids, pad)
-        for i, (c, k) in enumerate(zip(clean, corrupt)):
-            clean_ids[i, : len(c)] = torch.tensor(c)
-            corrupt_ids[i, : len(k)] = torch.tensor(k)
-        attention_mask = (torch.arange(seq)[None, :] < lengths[:, None]).long()
+        clean_ids, corrupt_ids = _pad_rows(clean, pad), _pad_rows(corrupt, pad)
+        attention_mask = (torch.arange(clean_ids.shape[1])[None, :] < lengths[:, None]).long()
         ids = _AnswerIds(self.name, tokenizer)
         answer_ids = _pad_rows([[ids(a, i, ex.clean, "answer") for a in ex.answers]
                                 for i, ex in enumerate(self.examples)])
@@ -214,10 +209,9 @@ class Task:
         >>> Task.from_dict(t.to_dict()).hash() == t.hash()
         True
         """
-        examples = tuple(Example(e["clean"], e["corrupt"], tuple(e["answers"]), tuple(e.get("wrong_answers", ())))
+        examples = tuple(Example(e["clean"], e["corrupt"], e["answers"], e.get("wrong_answers", ()))
                          for e in d["examples"])
-        return cls(d["name"], examples, d.get("metric", "logit_diff"), d.get("source", ""), d.get("seed", 0),
-                   d.get("test_fraction", 0.5), d.get("part", "all"))
+        return cls(**{**d, "examples": examples})
 
 
 def _tokenize(texts: list[str], tokenizer) -> list[list[int]]:
@@ -249,9 +243,9 @@ class _AnswerIds:
         )
 
 
-def _pad_rows(rows: list[list[int]]) -> Tensor:
-    width = max((len(r) for r in rows), default=0)
-    out = torch.full((len(rows), width), -1, dtype=torch.long)
+def _pad_rows(rows: list[list[int]], fill: int = -1) -> Tensor:
+    width = max([1] + [len(r) for r in rows])  # at least one column, so reductions over it are defined
+    out = torch.full((len(rows), width), fill, dtype=torch.long)
     for i, r in enumerate(rows):
         out[i, : len(r)] = torch.tensor(r, dtype=torch.long)
     return out
@@ -264,11 +258,15 @@ class EncodedTask:
     - clean_ids, corrupt_ids: ``[n, seq]`` token ids, right-padded with the pad token.
     - attention_mask: ``[n, seq]``, 1 on real tokens, 0 on padding (same for clean and corrupt).
     - positions: ``[n]``, index of each prompt's last real token (where the answer is read).
-    - answer_ids: ``[n, max_answers]``, -1 padded; wrong_ids: ``[n, max_wrong]``, -1 padded.
+    - answer_ids: ``[n, max_answers]``, -1 padded; wrong_ids: ``[n, max_wrong]``, -1 padded
+      (each at least one column wide).
 
     >>> from mechscope.models.loading import smollm2_tokenizer
-    >>> ex = tuple(Example(f"Count {i} {i + 1}", f"Count {i} {i}", f" {i + 2}", f" {i}") for i in range(5))
+    >>> ex = tuple(Example("The cat" + " big" * i + " sat on the", "The dog" + " big" * i + " sat on the",
+    ...                    " mat", " hat") for i in range(5))
     >>> enc = Task("toy", ex).encode(smollm2_tokenizer())
+    >>> enc.positions.tolist()
+    [4, 5, 6, 7, 8]
     >>> [len(b) for b in enc.batches(2)]
     [2, 2, 1]
     """
@@ -356,7 +354,7 @@ def metric_values(logits: Tensor, enc: EncodedTask, clean_logits: Tensor | None 
         p_log = torch.log_softmax(clean_logits.float(), -1)
         return (p_log.exp() * (p_log - torch.log_softmax(logits, -1))).sum(-1)
     if metric in ("logit_diff", "prob_diff"):
-        empty = (wrong_ids < 0).all(1) if wrong_ids.shape[1] else torch.ones(len(wrong_ids), dtype=torch.bool)
+        empty = (wrong_ids < 0).all(1)
         if bool(empty.any()):
             i = int(empty.nonzero()[0])
             raise MechscopeError(
@@ -386,24 +384,19 @@ def correct(logits: Tensor, enc: EncodedTask) -> tuple[Tensor, Tensor]:
     answer_ids, wrong_ids = enc.answer_ids.to(logits.device), enc.wrong_ids.to(logits.device)
     good, good_ok = _gather(logits, answer_ids)
     bad, bad_ok = _gather(logits, wrong_ids)
-    lowest_good = good.masked_fill(~good_ok, float("inf")).min(1).values
-    highest_bad = bad.masked_fill(~bad_ok, float("-inf")).max(1).values if bad.shape[1] else \
-        torch.full_like(lowest_good, float("-inf"))
+    pairwise = good.masked_fill(~good_ok, float("inf")).amin(1) > bad.masked_fill(~bad_ok, float("-inf")).amax(1)
     top1 = (logits.argmax(-1, keepdim=True) == answer_ids).any(1)
-    has_wrong = bad_ok.any(1) if bad.shape[1] else torch.zeros_like(top1)
-    return torch.where(has_wrong, lowest_good > highest_bad, top1), top1
+    return torch.where(bad_ok.any(1), pairwise, top1), top1
 
 
 def next_token_logits(hf, ids: Tensor, attention_mask: Tensor, positions: Tensor) -> Tensor:
     """Logits ``[batch, vocab]`` of a plain forward of `hf` at `positions` ``[batch]``."""
-    keep, inverse = torch.unique(positions, return_inverse=True)
-    try:
-        # only project the positions we read onto the vocabulary: saves most of the lm_head work
-        logits = hf(input_ids=ids, attention_mask=attention_mask, use_cache=False, logits_to_keep=keep).logits
-        return logits[torch.arange(len(positions), device=logits.device), inverse]
-    except TypeError:  # a model without logits_to_keep
-        logits = hf(input_ids=ids, attention_mask=attention_mask, use_cache=False).logits
-        return logits[torch.arange(len(positions), device=logits.device), positions]
+    rows = torch.arange(len(positions), device=positions.device)
+    if "logits_to_keep" in inspect.signature(hf.forward).parameters:
+        # project only the positions we read onto the vocabulary: saves most of the lm_head work
+        keep, inverse = torch.unique(positions, return_inverse=True)
+        return hf(input_ids=ids, attention_mask=attention_mask, use_cache=False, logits_to_keep=keep).logits[rows, inverse]
+    return hf(input_ids=ids, attention_mask=attention_mask, use_cache=False).logits[rows, positions]
 
 
 def evaluate(model, task: Task, batch_size: int = 32) -> dict:
@@ -416,7 +409,7 @@ def evaluate(model, task: Task, batch_size: int = 32) -> dict:
     is an answer. For ``kl`` the clean metric is 0 and the corrupt one KL(clean || corrupt).
 
     >>> from mechscope.models import load
-    >>> ex = tuple(Example(f"Count {i} {i + 1}", f"Count {i} {i}", f" {i + 2}", f" {i}") for i in range(4))
+    >>> ex = (Example("The cat sat on the", "The dog sat on the", " mat", " hat"),)
     >>> sorted(evaluate(load("random:llama-tiny"), Task("toy", ex)))
     ['accuracy', 'clean_metric', 'corrupt_metric', 'metric', 'n', 'top1_accuracy']
     """
