@@ -45,7 +45,16 @@ class _RunState:
     record: torch.Tensor | None = None  # [n_sources, B, S, D] when recording
     inputs: dict[str, torch.Tensor] = field(default_factory=dict)  # attention group -> [M, B, S, D]
     mlp_early: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [1, B, S, D]
-    used_sources: torch.Tensor | None = None  # bool [n_sources]
+    # Without gradients, diff holds rows only for the sources a patched edge reads,
+    # in node order: row of source j = prefix[j] (None: every source, row j = j).
+    used: list[bool] | None = None
+    prefix: list[int] | None = None
+
+    def used_range(self, start: int, count: int) -> tuple[list[int], int]:
+        """Offsets (within the block) of used sources in [start, start+count), and their first diff row."""
+        if self.used is None:
+            return list(range(count)), start
+        return [i for i in range(count) if self.used[start + i]], self.prefix[start]
 
 
 class _Tap(torch.autograd.Function):
@@ -62,7 +71,12 @@ class _Tap(torch.autograd.Function):
         if state.record is not None:
             state.record[start:stop].copy_(rows)
         if state.diff is not None:
-            torch.sub(state.patch[start:stop], rows, out=state.diff[start:stop])
+            offsets, row = state.used_range(start, rows.shape[0])
+            if len(offsets) == rows.shape[0]:
+                torch.sub(state.patch[start:stop], rows, out=state.diff[row : row + len(offsets)])
+            elif offsets:
+                sel = torch.tensor(offsets, device=rows.device)
+                torch.sub(state.patch[sel + start], rows[sel], out=state.diff[row : row + len(offsets)])
         ctx.state, ctx.start, ctx.stop, ctx.per_head = state, start, stop, per_head
         return x.view_as(x)
 
@@ -106,10 +120,6 @@ class _Delta(torch.autograd.Function):
         return grad_mask, None, None
 
 
-def _as_tuple(x):
-    return x if isinstance(x, tuple) else (x,)
-
-
 class _Hooks:
     """Registers the hooks of one run on the HF modules; removes them on exit."""
 
@@ -118,11 +128,16 @@ class _Hooks:
         self.model = graph.model.hf
         self.a = graph.adapter
         self.handles: list = []
-        grad = mask is not None and any(t.requires_grad for t in mask.tensors.values())
-        self.active = {}
+        self.grad = mask is not None and any(t.requires_grad for t in mask.tensors.values())
+        self.active: dict[str, bool] = {}
+        # Without gradients, only receivers with a patched edge are recomputed and
+        # only used sources are read: a sparse mask (one node, one edge) is cheap.
+        self.rows: dict[str, torch.Tensor | None] = {}
         if mask is not None:
             for name, t in mask.tensors.items():
-                self.active[name] = grad or bool((t != 0).any())
+                nonzero = (t != 0).any(1)
+                self.active[name] = self.grad or bool(nonzero.any())
+                self.rows[name] = None if self.grad or bool(nonzero.all()) else nonzero.nonzero()[:, 0]
 
     def __enter__(self):
         a, st = self.a, self.state
@@ -157,8 +172,8 @@ class _Hooks:
         self.handles.append(handle)
 
     def _source_used(self, start: int, count: int) -> bool:
-        used = self.state.used_sources
-        return used is None or bool(used[start : start + count].any())
+        used = self.state.used
+        return used is None or any(used[start : start + count])
 
     # sources --------------------------------------------------------------
     def _embed_hook(self, module, args, kwargs):
@@ -200,6 +215,25 @@ class _Hooks:
         return hook
 
     # receivers ------------------------------------------------------------
+    def _mask_rows(self, group: str) -> torch.Tensor:
+        rows = self.rows[group]
+        t = self.mask.tensors[group]
+        return t if rows is None else t[rows]
+
+    def _delta(self, mask: torch.Tensor, lo: int) -> torch.Tensor:
+        """``mask [M, n] @ diff[lo:lo+n]`` -> ``[M, B, S, D]``, reading only used sources."""
+        if self.grad:
+            return _Delta.apply(mask, self.state, lo)
+        n = mask.shape[1]
+        offsets, row = self.state.used_range(lo, n)
+        diff = self.state.diff
+        if not offsets:
+            return diff.new_zeros(mask.shape[0], *diff.shape[1:])
+        if len(offsets) < n:
+            mask = mask[:, torch.tensor(offsets, device=mask.device)]
+        flat = diff[row : row + len(offsets)].reshape(len(offsets), -1)
+        return (mask @ flat).view(mask.shape[0], *diff.shape[1:])
+
     def _layer_inputs_hook(self, layer: int):
         """At the layer input: one product gives every attention receiver's input
         and the MLP's share from earlier layers."""
@@ -210,13 +244,12 @@ class _Hooks:
 
         def hook(module, args):
             resid = args[0]
-            rows = [self.mask.tensors[g] for g in names] + ([self.mask.tensors[mlp][:, :n]] if mlp else [])
-            delta = _Delta.apply(torch.cat(rows) if len(rows) > 1 else rows[0], self.state, 0)
+            parts = [self._mask_rows(g) for g in names] + ([self.mask.tensors[mlp][:, :n]] if mlp else [])
+            delta = self._delta(torch.cat(parts) if len(parts) > 1 else parts[0], 0)
             start = 0
-            for g in names:
-                m = self.mask.tensors[g].shape[0]
-                self.state.inputs[g] = resid.unsqueeze(0) + delta[start : start + m]
-                start += m
+            for g, part in zip(names, parts):
+                self.state.inputs[g] = resid.unsqueeze(0) + delta[start : start + part.shape[0]]
+                start += part.shape[0]
             if mlp:
                 self.state.mlp_early[layer] = delta[start]
 
@@ -229,28 +262,33 @@ class _Hooks:
         def hook(module, args):
             x = args[0] + self.state.mlp_early.pop(layer)
             if not a.parallel:  # the heads of this layer also feed its MLP
-                x = x + _Delta.apply(self.mask.tensors[f"m{layer}"][:, n:], self.state, n)[0]
+                x = x + self._delta(self.mask.tensors[f"m{layer}"][:, n:], n)[0]
             return (x,) + tuple(args[1:])
 
         return hook
 
     def _logits_input_hook(self, module, args):
-        return (args[0] + _Delta.apply(self.mask.tensors["logits"], self.state, 0)[0],) + tuple(args[1:])
+        return (args[0] + self._delta(self.mask.tensors["logits"], 0)[0],) + tuple(args[1:])
 
     def _projection_hook(self, layer: int, proj, kinds: list[str], norm: nn.Module):
         def hook(module, args, output):
             out = output
             for kind in kinds:
+                rows = self.rows[f"a{layer}.{kind}"]
                 x = norm.forward(self.state.inputs.pop(f"a{layer}.{kind}"))  # [M, B, S, D]
-                vals = torch.einsum("mbsd,med->bsme", x, proj.head_weight(module, kind))
-                bias = proj.head_bias(module, kind)
+                weight, bias = proj.head_weight(module, kind), proj.head_bias(module, kind)
+                features = proj.feature_index(kind).view(-1, proj.d_head)
+                if rows is not None:  # only the receivers with a patched edge
+                    weight, features = weight[rows], features[rows]
+                    bias = bias[rows] if bias is not None else None
+                vals = torch.einsum("mbsd,med->bsme", x, weight)
                 if bias is not None:
                     vals = vals + bias
                 vals = vals.reshape(*vals.shape[:2], -1)
-                if proj.covers_output(kind, output.shape[-1]):
+                if rows is None and proj.covers_output(kind, output.shape[-1]):
                     out = vals
                 else:
-                    out = out.index_copy(-1, proj.feature_index(kind).to(out.device), vals)
+                    out = out.index_copy(-1, features.reshape(-1).to(out.device), vals)
             return out
 
         return hook
@@ -346,16 +384,17 @@ def run(
     patch = patch.to(device=input_ids.device, dtype=dtype)
     mask = EdgeMask({k: t if t.dtype == dtype else t.to(dtype) for k, t in mask.tensors.items()})
     state = _RunState(graph.n_sources, patch=patch)
-    state.diff = torch.empty(graph.n_sources, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
+    n_rows = graph.n_sources
+    if not grad:
+        used = torch.zeros(graph.n_sources, dtype=torch.bool)
+        for g in graph.groups:
+            used[: g.n_sources] |= (mask.tensors[g.name] != 0).any(0).cpu()
+        state.used = used.tolist()
+        state.prefix = [0, *torch.cumsum(used, 0).tolist()]
+        n_rows = state.prefix[-1]
+    state.diff = torch.empty(n_rows, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
     if grad:
         state.side = torch.zeros_like(state.diff)
-    else:
-        used = torch.zeros(graph.n_sources, dtype=torch.bool, device=input_ids.device)
-        for g in graph.groups:
-            used[: g.n_sources] |= (mask.tensors[g.name] != 0).any(0)
-        state.used_sources = used
-        # untapped rows are only ever multiplied by 0, but 0 * NaN garbage is NaN
-        state.diff[~used] = 0
     ctx = contextlib.nullcontext() if grad else torch.no_grad()
     with ctx, _Hooks(graph, state, mask):
         return _forward(graph.model.hf, input_ids, attention_mask, positions)
