@@ -1,5 +1,8 @@
 """Time and peak memory of edge patching on SmolLM2 with IOI prompts.
 
+The last stage, edge_grad_100, computes edge gradients over 100 IOI prompts in
+batches of 25 (whole-task time, not comparable to the 32-prompt rows).
+
 Side by side, in one run: a plain Hugging Face forward pass; mechscope's patched
 forward with a random edge mask (with the corrupted run's source outputs cached,
 and including the pass that records them); mechscope's forward+backward for the
@@ -21,7 +24,7 @@ import subprocess
 import sys
 import time
 
-STAGES = ["plain", "patched", "patched+record", "edge_grad", "node_mechscope", "node_nnsight"]
+STAGES = ["plain", "patched", "patched+record", "edge_grad", "node_mechscope", "node_nnsight", "edge_grad_100"]
 
 
 def _setup(model_spec: str, n_prompts: int):
@@ -85,6 +88,14 @@ def _stage_fn(stage: str, torch, model, graph, enc, patch, mask, layer: int, hea
                 o_proj.input[:, :, head * d : (head + 1) * d] = z[:, :, head * d : (head + 1) * d]
                 logits = nn_model.output.logits.save()
             return logits
+    elif stage == "edge_grad_100":
+        from mechscope.tasks import load_task
+        from mechscope.tasks.patching import edge_gradients
+
+        enc100 = load_task("ioi", n=100).encode(model.tokenizer)
+
+        def f():  # 100 prompts in batches of 25: memory is one batch's
+            return edge_gradients(graph, enc100, batch_size=25)
     else:
         raise SystemExit(f"unknown stage {stage}")
     return f
@@ -120,6 +131,8 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if args.stage:
+        if args.stage == "edge_grad_100":
+            args.repeats = 1
         print(json.dumps(child(args.stage, args.model, args.prompts, args.repeats)))
         return
     rows = []

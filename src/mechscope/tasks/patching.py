@@ -1,0 +1,139 @@
+"""A task run through the edge-patching engine, in batches.
+
+`graph.engine.run` patches one batch; these functions run a whole task with
+bounded memory: per batch they record the patch values (the corrupted prompts'
+source outputs, or the task's mean, or zeros), run, and reduce to the task
+metric. Memory is that of one batch whatever the task size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from mechscope.errors import MechscopeError
+from mechscope.graph import EdgeMask, Graph, run, source_outputs
+from mechscope.tasks.base import EncodedTask, metric_values
+
+ABLATIONS = ("resample", "mean", "zero")
+Progress = Callable[[int], None] | None
+
+
+def check_ablation(ablation: str) -> str:
+    if ablation not in ABLATIONS:
+        raise MechscopeError(f"unknown ablation {ablation!r}; use one of {', '.join(ABLATIONS)}")
+    return ablation
+
+
+def mean_source_outputs(graph: Graph, enc: EncodedTask, batch_size: int = 16) -> torch.Tensor:
+    """Mean of every node's output over the clean prompts' real tokens: ``[n_sources, 1, 1, d_model]``.
+
+    >>> from mechscope.models import load
+    >>> from mechscope.tasks import load_task
+    >>> model = load("random:gpt2-tiny")
+    >>> enc = load_task("ioi", n=4).encode(model.tokenizer)
+    >>> mean_source_outputs(Graph.from_model(model), enc).shape
+    torch.Size([11, 1, 1, 64])
+    """
+    total, count = None, 0
+    for batch in enc.batches(batch_size):
+        outs = source_outputs(graph, batch.clean_ids, batch.attention_mask)  # [n, B, S, D]
+        w = batch.attention_mask.to(outs.dtype)[None, :, :, None]
+        part = (outs * w).sum(dim=(1, 2))
+        total = part if total is None else total + part
+        count += int(batch.attention_mask.sum())
+    return (total / count)[:, None, None, :]
+
+
+def patch_for(graph: Graph, batch: EncodedTask, ablation: str, mean: torch.Tensor | None = None) -> torch.Tensor:
+    """Patch values for one batch: ``[n_sources, B|1, S|1, d_model]``."""
+    check_ablation(ablation)
+    if ablation == "resample":
+        return source_outputs(graph, batch.corrupt_ids, batch.attention_mask)
+    if ablation == "mean":
+        if mean is None:
+            raise MechscopeError("mean ablation needs the task mean: pass mean=mean_source_outputs(graph, enc)")
+        return mean
+    return torch.zeros(graph.n_sources, 1, 1, graph.adapter.d_model, device=batch.clean_ids.device)
+
+
+def patched_metric(
+    graph: Graph,
+    enc: EncodedTask,
+    mask: EdgeMask,
+    *,
+    ablation: str = "resample",
+    batch_size: int = 16,
+    mean: torch.Tensor | None = None,
+    progress: Progress = None,
+) -> torch.Tensor:
+    """The task metric per example with the edges in `mask` patched: ``[n_examples]``.
+
+    >>> from mechscope.models import load
+    >>> from mechscope.tasks import load_task
+    >>> model = load("random:gpt2-tiny"); graph = Graph.from_model(model)
+    >>> enc = load_task("ioi", n=4).encode(model.tokenizer)
+    >>> patched_metric(graph, enc, EdgeMask.zeros(graph)).shape
+    torch.Size([4])
+    """
+    if ablation == "mean" and mean is None:
+        mean = mean_source_outputs(graph, enc, batch_size)
+    values = []
+    with torch.no_grad():
+        for batch in enc.batches(batch_size):
+            clean = None
+            if enc.metric == "kl":
+                clean = run(graph, batch.clean_ids, batch.attention_mask, positions=batch.positions)
+            logits = run(graph, batch.clean_ids, batch.attention_mask, positions=batch.positions,
+                         patch=patch_for(graph, batch, ablation, mean), mask=mask)
+            values.append(metric_values(logits, batch, clean_logits=clean))
+            if progress:
+                progress(len(batch))
+    return torch.cat(values)
+
+
+def edge_gradients(
+    graph: Graph,
+    enc: EncodedTask,
+    *,
+    mask: EdgeMask | None = None,
+    ablation: str = "resample",
+    batch_size: int = 16,
+    mean: torch.Tensor | None = None,
+    progress: Progress = None,
+) -> dict[str, torch.Tensor]:
+    """Gradient of the mean task metric with respect to every edge coefficient.
+
+    Evaluated at `mask` (default: all zeros, the clean run, which is what EAP
+    needs). Returns one ``[n_receivers, n_sources]`` tensor per receiver group.
+
+    >>> from mechscope.models import load
+    >>> from mechscope.tasks import load_task
+    >>> model = load("random:gpt2-tiny"); graph = Graph.from_model(model)
+    >>> enc = load_task("ioi", n=4).encode(model.tokenizer)
+    >>> grads = edge_gradients(graph, enc)
+    >>> grads["logits"].shape
+    torch.Size([1, 11])
+    """
+    if ablation == "mean" and mean is None:
+        mean = mean_source_outputs(graph, enc, batch_size)
+    base = mask if mask is not None else EdgeMask.zeros(graph)
+    total = {k: torch.zeros_like(t, dtype=torch.float32) for k, t in base.tensors.items()}
+    n = len(enc)
+    for batch in enc.batches(batch_size):
+        m = EdgeMask({k: t.detach().clone().requires_grad_(True) for k, t in base.tensors.items()})
+        clean = None
+        if enc.metric == "kl":
+            with torch.no_grad():
+                clean = run(graph, batch.clean_ids, batch.attention_mask, positions=batch.positions)
+        with torch.no_grad():
+            patch = patch_for(graph, batch, ablation, mean)
+        logits = run(graph, batch.clean_ids, batch.attention_mask, positions=batch.positions, patch=patch, mask=m)
+        # sum over the batch / n: the gradients of all batches add up to that of the mean
+        (metric_values(logits, batch, clean_logits=clean).sum() / n).backward()
+        for k, t in m.tensors.items():
+            total[k] += t.grad.float()
+        if progress:
+            progress(len(batch))
+    return total

@@ -1,0 +1,63 @@
+"""The command line: --json prints one JSON document; bad input is one line and exit 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def mechscope(*args, check_rc=None):
+    res = subprocess.run([sys.executable, "-m", "mechscope.cli.main", *args], capture_output=True, text=True, timeout=600)
+    if check_rc is not None:
+        assert res.returncode == check_rc, res.stderr
+    return res
+
+
+def test_help_lists_every_command():
+    out = mechscope("--help", check_rc=0).stdout
+    for cmd in ("demo", "verify", "graph", "task"):
+        assert cmd in out
+
+
+def test_graph_json_counts_gpt2_small_edges_like_eap_ig():
+    doc = json.loads(mechscope("graph", "random:gpt2-small", "--json", check_rc=0).stdout)
+    assert doc["n_edges"] == 32491
+    assert doc["edges"] == {"q": 10440, "k": 10440, "v": 10440, "mlp": 1014, "logits": 157}
+
+
+def test_verify_json_on_tiny_model():
+    doc = json.loads(mechscope("verify", "random:neox-tiny", "--json", check_rc=0).stdout)
+    for key in ("model", "nodes", "edges", "max_abs_err_unpatched", "max_abs_err_all_patched", "max_abs_err_edge_patch"):
+        assert key in doc
+    assert doc["passed"] and max(doc[k] for k in doc if k.startswith("max_abs_err")) <= 1e-4
+
+
+def test_task_show_json_has_accuracy():
+    doc = json.loads(mechscope("task", "show", "induction", "--model", "random:gpt2-tiny", "--n", "8", "--json", check_rc=0).stdout)
+    assert doc["size"] == 8 and 0.0 <= doc["accuracy"] <= 1.0
+    assert {"clean_metric", "corrupt_metric", "top1_accuracy"} <= set(doc)
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (("graph", "random:foo-tiny"), "unknown random model"),
+        (("graph", "nonsense"), "unknown model spec"),
+        (("graph", "hf:no-such/model-here"), "never downloads"),
+        (("task", "show", "ioii", "--model", "random:gpt2-tiny"), "ioi"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, words):
+    res = mechscope(*args)
+    assert res.returncode == 2
+    lines = [line for line in res.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in res.stderr
+    assert res.stdout == ""
+
+
+def test_empty_task_file_is_one_line(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    res = mechscope("task", "show", str(empty), "--model", "random:gpt2-tiny")
+    assert res.returncode == 2 and "empty" in res.stderr.lower() and "Traceback" not in res.stderr
