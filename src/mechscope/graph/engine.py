@@ -42,6 +42,7 @@ class _RunState:
     patch: torch.Tensor | None = None  # [n_sources, B|1, S|1, D]
     diff: torch.Tensor | None = None  # [n_sources, B, S, D]: patch - current
     side: torch.Tensor | None = None  # grad wrt current outputs via patched edges
+    score_diff: torch.Tensor | None = None  # EAP-IG: fixed (corrupt - clean) differences for mask grads
     record: torch.Tensor | None = None  # [n_sources, B, S, D] when recording
     inputs: dict[str, torch.Tensor] = field(default_factory=dict)  # attention group -> [M, B, S, D]
     mlp_early: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [1, B, S, D]
@@ -113,7 +114,8 @@ class _Delta(torch.autograd.Function):
         g = grad.reshape(grad.shape[0], -1)
         grad_mask = None
         if ctx.needs_input_grad[0]:
-            grad_mask = g @ state.diff[start : start + n].reshape(n, -1).T
+            diff = state.diff if state.score_diff is None else state.score_diff
+            grad_mask = g @ diff[start : start + n].reshape(n, -1).T
         if state.side is not None and ctx.mask_nonzero:
             # diff = patch - current, so current outputs get -mask^T @ grad
             state.side[start : start + n].sub_((mask.T @ g).view(n, *grad.shape[1:]))
@@ -347,6 +349,7 @@ def run(
     patch: torch.Tensor | None = None,
     mask: EdgeMask | None = None,
     positions: torch.Tensor | None = None,
+    score_diff: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Logits of the model on `input_ids` with the edges in `mask` patched.
 
@@ -358,6 +361,10 @@ def run(
       requires grad, the call is differentiable with respect to it.
     - positions: ``[batch]``; if given, return logits only there, ``[batch, vocab]``,
       else ``[batch, seq, vocab]``.
+    - score_diff: ``[n_sources, batch, seq, d_model]``, only with a mask that
+      requires grad: the mask's gradient is taken as ``<score_diff[s], d metric /
+      d input[r]>`` instead of against ``patch - current``. EAP-IG uses it to
+      pair gradients at interpolated inputs with the clean-to-corrupt differences.
 
     >>> from mechscope.models import load
     >>> graph = Graph.from_model(load("random:gpt2-tiny"))
@@ -395,6 +402,10 @@ def run(
     state.diff = torch.empty(n_rows, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
     if grad:
         state.side = torch.zeros_like(state.diff)
+        if score_diff is not None:
+            state.score_diff = score_diff.to(device=input_ids.device, dtype=dtype).expand_as(state.diff)
+    elif score_diff is not None:
+        raise MechscopeError("score_diff only applies to gradients: pass a mask that requires grad")
     ctx = contextlib.nullcontext() if grad else torch.no_grad()
     with ctx, _Hooks(graph, state, mask):
         return _forward(graph.model.hf, input_ids, attention_mask, positions)

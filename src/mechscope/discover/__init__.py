@@ -1,0 +1,88 @@
+"""Circuit discovery: score edges on the train split, choose a circuit, measure it on the test split.
+
+>>> import mechscope as ms
+>>> from mechscope import discover
+>>> model = ms.load("random:gpt2-tiny"); graph = ms.Graph.from_model(model)
+>>> circuit = discover.find_circuit(graph, ms.load_task("ioi", n=8), method="eap", edges=20, curve=False)
+>>> circuit.method, len(circuit.edges) <= 20
+('eap', True)
+"""
+
+from __future__ import annotations
+
+import time
+
+from mechscope.discover.acdc import acdc
+from mechscope.discover.attribution import Scores, eap, eap_ig, exact, node, node_scores
+from mechscope.discover.circuit import Circuit, circuit_mask, kept_count, prune, top_edges
+from mechscope.discover.faithfulness import (
+    MIB_FRACTIONS, curve_areas, faithfulness, faithfulness_curve, select, smallest_faithful,
+)
+from mechscope.discover.runner import PatchedRunner
+from mechscope.errors import MechscopeError, closest
+from mechscope.graph import Graph
+from mechscope.tasks import Task
+
+METHODS = {"eap": eap, "eap-ig": eap_ig, "exact": exact, "acdc": acdc, "node": node}
+
+__all__ = [
+    "Circuit", "METHODS", "MIB_FRACTIONS", "PatchedRunner", "Scores", "acdc", "circuit_mask", "curve_areas",
+    "eap", "eap_ig", "evaluate_circuit", "exact", "faithfulness", "faithfulness_curve", "find_circuit",
+    "kept_count", "node", "node_scores", "prune", "score_edges", "select", "smallest_faithful", "top_edges",
+]
+
+
+def score_edges(graph: Graph, task: Task, method: str, **params) -> Scores:
+    """Run one discovery method on a task (all of it: split it first) and return its edge scores."""
+    if method not in METHODS:
+        raise MechscopeError(f"unknown method {method!r}; use one of {', '.join(METHODS)}{closest(method, METHODS)}")
+    return METHODS[method](graph, task.encode(graph.model.tokenizer), **params)
+
+
+def find_circuit(
+    graph: Graph,
+    task: Task,
+    method: str = "eap-ig",
+    *,
+    edges: int | None = None,
+    threshold: float | None = None,
+    selection: str = "top",
+    ablation: str = "resample",
+    batch_size: int = 16,
+    curve: bool = True,
+    progress=None,
+    **params,
+) -> Circuit:
+    """Score on the train split, choose the circuit, evaluate it and its curve on the test split."""
+    t0 = time.perf_counter()
+    train, test = task.split("train"), task.split("test")
+    scores = score_edges(graph, train, method, ablation=ablation, batch_size=batch_size, progress=progress, **params)
+    t_score = time.perf_counter() - t0
+    if method == "acdc":
+        # ACDC's circuit is the edges it kept: loss rise >= tau (a negative rise was removed)
+        tau = params.get("tau", 0.01)
+        kept = prune(graph, {k: v >= tau for k, v in scores.items()})
+    else:
+        kept = select(graph, scores, edges=edges, threshold=threshold, selection=selection)
+    t1 = time.perf_counter()
+    runner = PatchedRunner(graph, test.encode(graph.model.tokenizer), ablation, batch_size)
+    res = faithfulness(runner, kept)
+    points = faithfulness_curve(graph, scores, runner, selection=selection) if curve and method != "acdc" else []
+    t_eval = time.perf_counter() - t1
+    return Circuit.from_kept(
+        graph, kept, scores, task=task.name, task_hash=task.hash(), method=method,
+        params={"edges": edges, "threshold": threshold, "selection": selection, "batch_size": batch_size, **params},
+        ablation=ablation, faithfulness=res["faithfulness"], spread=res["spread"], curve=points,
+        areas=curve_areas(points) if points else {},
+        seconds={"scoring": round(t_score, 2), "evaluation": round(t_eval, 2), "total": round(time.perf_counter() - t0, 2)},
+    )
+
+
+def evaluate_circuit(graph: Graph, circuit: Circuit, task: Task, *, split: str = "test", batch_size: int = 16) -> dict:
+    """Re-evaluate a saved circuit on a task split (possibly another task or model version)."""
+    part = task.split(split) if split != "all" else task
+    runner = PatchedRunner(graph, part.encode(graph.model.tokenizer), circuit.ablation, batch_size)
+    res = faithfulness(runner, circuit.kept(graph))
+    return {"task": task.name, "task_hash": task.hash(), "split": split, "edges_kept": len(circuit.edges),
+            "edges_total": graph.n_edges, "same_model": circuit.model_fingerprint == graph.model.fingerprint, **res}
+

@@ -1,0 +1,149 @@
+"""Edge scores: EAP, EAP-IG, exact edge patching and node patching.
+
+Every method takes ``(graph, enc, **params)`` and returns `Scores`: one tensor
+``[n_receivers, n_sources]`` per receiver group, shaped like an `EdgeMask`.
+A score estimates ``metric(edge patched) - metric(clean)``: negative scores are
+edges whose patching hurts the behaviour. Circuits are chosen by ``|score|``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from mechscope.discover.runner import PatchedRunner
+from mechscope.errors import MechscopeError
+from mechscope.graph import EdgeMask, Graph, run, source_outputs
+from mechscope.tasks import EncodedTask, metric_values
+from mechscope.tasks.patching import Progress, check_ablation, edge_gradients, mean_source_outputs, patch_for
+
+Scores = dict[str, torch.Tensor]
+EXACT_MAX_EDGES = 20_000
+
+
+def eap(graph: Graph, enc: EncodedTask, *, ablation: str = "resample", batch_size: int = 16,
+        progress: Progress = None) -> Scores:
+    """Edge attribution patching (Syed et al. 2023): ``(patch - clean upstream output) . d metric / d receiver input``.
+
+    That is the gradient of the metric with respect to each edge's mask at the
+    clean run, which the engine computes for all edges in one backward pass.
+
+    >>> from mechscope.models import load
+    >>> from mechscope.tasks import load_task
+    >>> model = load("random:gpt2-tiny"); graph = Graph.from_model(model)
+    >>> scores = eap(graph, load_task("ioi", n=4).encode(model.tokenizer))
+    >>> sorted(scores)[:3], scores["logits"].shape
+    (['a0.k', 'a0.q', 'a0.v'], torch.Size([1, 11]))
+    """
+    return edge_gradients(graph, enc, ablation=ablation, batch_size=batch_size, progress=progress)
+
+
+def eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablation: str = "resample", batch_size: int = 16,
+           progress: Progress = None) -> Scores:
+    """EAP with integrated gradients over inputs (Hanna et al. 2024).
+
+    The input embedding is interpolated from corrupted to clean,
+    ``x_k = corrupt + k/steps (clean - corrupt)`` for k = 1..steps (in the engine:
+    every edge out of ``embed`` patched with coefficient ``1 - k/steps``); the
+    gradient at each receiver input is averaged over the steps and multiplied by
+    the fixed difference ``patch - clean`` of each upstream output.
+
+    >>> from mechscope.models import load
+    >>> from mechscope.tasks import load_task
+    >>> model = load("random:gpt2-tiny"); graph = Graph.from_model(model)
+    >>> eap_ig(graph, load_task("ioi", n=4).encode(model.tokenizer), steps=2)["m1"].shape
+    torch.Size([1, 10])
+    """
+    if steps < 1:
+        raise MechscopeError(f"eap-ig needs steps >= 1, got {steps}; the default is 5")
+    check_ablation(ablation)
+    mean = mean_source_outputs(graph, enc, batch_size) if ablation == "mean" else None
+    total = {g.name: torch.zeros(g.shape) for g in graph.groups}
+    n = len(enc)
+    for batch in enc.batches(batch_size):
+        with torch.no_grad():
+            patch = patch_for(graph, batch, ablation, mean)
+            clean_out = source_outputs(graph, batch.clean_ids, batch.attention_mask)
+            score_diff = patch - clean_out
+            clean_logits = None
+            if batch.metric == "kl":
+                clean_logits = run(graph, batch.clean_ids, batch.attention_mask, positions=batch.positions)
+        for k in range(1, steps + 1):
+            m = EdgeMask.zeros(graph)
+            for t in m.tensors.values():
+                t[:, 0] = 1.0 - k / steps  # interpolate the embedding input
+                t.requires_grad_(True)
+            logits = run(graph, batch.clean_ids, batch.attention_mask, patch=patch, mask=m,
+                         positions=batch.positions, score_diff=score_diff)
+            (metric_values(logits, batch, clean_logits=clean_logits).sum() / (n * steps)).backward()
+            for name, t in m.tensors.items():
+                total[name] += t.grad.float().cpu()
+        if progress:
+            progress(len(batch))
+    return total
+
+
+def exact(graph: Graph, enc: EncodedTask, *, ablation: str = "resample", batch_size: int = 16,
+          edges: list[str] | None = None, progress: Progress = None) -> Scores:
+    """Patch each edge alone and measure ``mean metric(patched) - mean metric(clean)``.
+
+    The reference for attribution methods: one forward pass per edge, so for
+    small graphs or a list of `edges` to spot-check (others score 0).
+
+    >>> from mechscope.models import load
+    >>> from mechscope.tasks import load_task
+    >>> model = load("random:gpt2-tiny"); graph = Graph.from_model(model)
+    >>> s = exact(graph, load_task("ioi", n=2).encode(model.tokenizer), edges=["a1.h0->logits"])
+    >>> float(s["logits"][0, 6]) != 0.0
+    True
+    """
+    chosen = [graph.edge(e) for e in edges] if edges is not None else graph.edges()
+    if edges is None and len(chosen) > EXACT_MAX_EDGES:
+        raise MechscopeError(
+            f"exact patching of all {len(chosen):,} edges means {len(chosen):,} forward passes; "
+            f"use eap-ig, or pass edges=[...] to spot-check (limit {EXACT_MAX_EDGES:,})"
+        )
+    runner = PatchedRunner(graph, enc, ablation, batch_size)
+    base = runner.clean.mean()
+    scores = {g.name: torch.zeros(g.shape) for g in graph.groups}
+    for edge in chosen:
+        value = runner.metric(EdgeMask.from_edges(graph, [edge])).mean() - base
+        scores[edge.group][edge.row, edge.col] = value.item()
+        if progress:
+            progress(1)
+    return scores
+
+
+def node_scores(graph: Graph, enc: EncodedTask, *, ablation: str = "resample", batch_size: int = 16,
+                progress: Progress = None) -> dict[str, float]:
+    """Activation patching of nodes: patch all outgoing edges of a head or MLP at once.
+
+    Returns ``{node: mean metric(patched) - mean metric(clean)}``.
+    """
+    runner = PatchedRunner(graph, enc, ablation, batch_size)
+    base = runner.clean.mean()
+    out = {}
+    for node in graph.nodes[:-1]:
+        mask = EdgeMask.zeros(graph)
+        for g in graph.groups:
+            if node.index < g.n_sources:
+                mask.tensors[g.name][:, node.index] = 1.0
+        out[node.name] = (runner.metric(mask).mean() - base).item()
+        if progress:
+            progress(1)
+    return out
+
+
+def node(graph: Graph, enc: EncodedTask, *, ablation: str = "resample", batch_size: int = 16,
+         progress: Progress = None) -> Scores:
+    """Node patching as edge scores: every edge gets the score of its source node.
+
+    >>> from mechscope.models import load
+    >>> from mechscope.tasks import load_task
+    >>> model = load("random:gpt2-tiny"); graph = Graph.from_model(model)
+    >>> s = node(graph, load_task("ioi", n=2).encode(model.tokenizer))
+    >>> bool((s["logits"][0, 1] == s["m1"][0, 1]).item())
+    True
+    """
+    per_node = node_scores(graph, enc, ablation=ablation, batch_size=batch_size, progress=progress)
+    values = torch.tensor([per_node[n.name] for n in graph.nodes[:-1]])
+    return {g.name: values[: g.n_sources].expand(g.shape).clone() for g in graph.groups}

@@ -1,0 +1,106 @@
+"""Faithfulness of circuits: one number, its spread over examples, and curves.
+
+Faithfulness = (m(circuit) - m(corrupted)) / (m(clean) - m(corrupted)), with m
+the mean task metric (the definition of EAP-IG and MIB). The curve is taken at
+MIB's circuit sizes (fractions of all edges); its area is MIB's CPR and the
+area of |1 - faithfulness| its CMD (trapezoids over the edge fraction).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from mechscope.discover.circuit import Kept, circuit_mask, greedy_edges, kept_count, prune, threshold_edges, top_edges
+from mechscope.discover.runner import PatchedRunner
+from mechscope.errors import MechscopeError
+from mechscope.graph import Graph
+
+MIB_FRACTIONS = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+SELECTIONS = ("top", "greedy")
+
+
+def faithfulness(runner: PatchedRunner, kept: Kept) -> dict:
+    """Mean faithfulness of a circuit and its per-example median and interquartile range.
+
+    Per-example faithfulness divides by each example's own clean-corrupt gap;
+    examples whose gap is below 1% of the mean gap are left out of the spread.
+    """
+    values = runner.metric(circuit_mask(kept))
+    gap = runner.clean.mean() - runner.corrupt.mean()
+    if abs(float(gap)) < 1e-8:
+        raise MechscopeError("the clean and corrupted runs score the same on this task; faithfulness is undefined")
+    f = float((values.mean() - runner.corrupt.mean()) / gap)
+    per_gap = runner.clean - runner.corrupt
+    ok = per_gap.abs() >= 0.01 * abs(float(gap))
+    per = ((values - runner.corrupt) / per_gap)[ok]
+    if len(per):
+        q = torch.quantile(per, torch.tensor([0.25, 0.5, 0.75]))
+        spread = {"median": float(q[1]), "iqr": float(q[2] - q[0]), "q1": float(q[0]), "q3": float(q[2]),
+                  "n": int(ok.sum())}
+    else:
+        spread = {"median": None, "iqr": None, "q1": None, "q3": None, "n": 0}
+    return {"faithfulness": f, "metric": float(values.mean()), "clean": float(runner.clean.mean()),
+            "corrupt": float(runner.corrupt.mean()), "spread": spread}
+
+
+def select(graph: Graph, scores: dict[str, torch.Tensor], *, edges: int | None = None,
+           threshold: float | None = None, selection: str = "top") -> Kept:
+    """Choose a circuit (top-n, greedy-n or threshold), then prune it to paths from embed to logits."""
+    if (edges is None) == (threshold is None):
+        raise MechscopeError("choose a circuit by exactly one of --edges N or --threshold TAU")
+    if threshold is not None:
+        return prune(graph, threshold_edges(scores, threshold))
+    if selection == "top":
+        return prune(graph, top_edges(scores, edges))
+    if selection == "greedy":
+        return prune(graph, greedy_edges(graph, scores, edges))
+    raise MechscopeError(f"unknown selection {selection!r}; use one of {', '.join(SELECTIONS)}")
+
+
+def faithfulness_curve(graph: Graph, scores: dict[str, torch.Tensor], runner: PatchedRunner, *,
+                       fractions=MIB_FRACTIONS, selection: str = "top", progress=None) -> list[dict]:
+    """Faithfulness at each edge fraction: ``[{"fraction", "edges", "edges_after_pruning", "faithfulness", ...}]``."""
+    points = []
+    for frac in fractions:
+        n = int(round(frac * graph.n_edges))
+        kept = select(graph, scores, edges=n, selection=selection)
+        res = faithfulness(runner, kept)
+        points.append({"fraction": frac, "edges": n, "edges_after_pruning": kept_count(kept),
+                       "faithfulness": res["faithfulness"], "median": res["spread"]["median"],
+                       "iqr": res["spread"]["iqr"]})
+        if progress:
+            progress(1)
+    return points
+
+
+def curve_areas(curve: list[dict]) -> dict:
+    """MIB's CPR (area under faithfulness) and CMD (area under |1 - faithfulness|) over the edge fraction."""
+    xs = torch.tensor([p["fraction"] for p in curve], dtype=torch.float64)
+    fs = torch.tensor([p["faithfulness"] for p in curve], dtype=torch.float64)
+    if len(xs) < 2:
+        return {"cpr": None, "cmd": None}
+    return {"cpr": float(torch.trapezoid(fs, xs)), "cmd": float(torch.trapezoid((1 - fs).abs(), xs))}
+
+
+def smallest_faithful(graph: Graph, scores: dict[str, torch.Tensor], runner: PatchedRunner, target: float = 0.8,
+                      selection: str = "top", max_edges: int | None = None) -> dict | None:
+    """Smallest top-n circuit (after pruning) reaching `target` faithfulness, by bisection on n.
+
+    Faithfulness is not monotone in n, so this finds a smallest n on the
+    bisection path; the curve shows the rest.
+    """
+    hi = max_edges or graph.n_edges
+    res_hi = faithfulness(runner, select(graph, scores, edges=hi, selection=selection))
+    if res_hi["faithfulness"] < target:
+        return None
+    lo = 0
+    best = (hi, res_hi)
+    while hi - lo > max(1, hi // 50):
+        mid = (lo + hi) // 2
+        res = faithfulness(runner, select(graph, scores, edges=mid, selection=selection))
+        if res["faithfulness"] >= target:
+            hi, best = mid, (mid, res)
+        else:
+            lo = mid
+    kept = select(graph, scores, edges=best[0], selection=selection)
+    return {"edges": best[0], "edges_after_pruning": kept_count(kept), **best[1]}
