@@ -61,3 +61,21 @@ def test_empty_task_file_is_one_line(tmp_path):
     empty.write_text("")
     res = mechscope("task", "show", str(empty), "--model", "random:gpt2-tiny")
     assert res.returncode == 2 and "empty" in res.stderr.lower() and "Traceback" not in res.stderr
+
+
+def test_discover_json_and_evaluate_round_trip(tmp_path):
+    path = tmp_path / "ioi.json"
+    doc = json.loads(mechscope("discover", "--model", "random:gpt2-tiny", "--task", "ioi", "--n", "10",
+                               "--method", "eap", "--edges", "30", "--out", str(path), "--json", check_rc=0).stdout)
+    for key in ("method", "edges_total", "edges_kept", "faithfulness", "curve", "seconds"):
+        assert key in doc
+    assert doc["edges_total"] == 110 and 0 < doc["edges_kept"] <= 30
+    assert all(set(p) == {"edges", "faithfulness"} for p in doc["curve"])
+    assert path.exists() and path.with_suffix(".svg").exists() and path.with_suffix(".png").exists()
+    again = json.loads(mechscope("evaluate", str(path), "--json", check_rc=0).stdout)
+    assert again["faithfulness"] == pytest.approx(doc["faithfulness"], abs=1e-6)
+
+
+def test_discover_unknown_method_is_one_line():
+    res = mechscope("discover", "--model", "random:gpt2-tiny", "--method", "eapig", "--edges", "5", "--n", "4")
+    assert res.returncode == 2 and "did you mean" in res.stderr and "Traceback" not in res.stderr

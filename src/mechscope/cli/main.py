@@ -151,6 +151,12 @@ def print_task(doc: dict) -> None:
     out.print(table)
 
 
+from mechscope.cli.discovery import discover_command, evaluate_command  # noqa: E402
+
+app.command("discover")(discover_command)
+app.command("evaluate")(evaluate_command)
+
+
 @app.command()
 def demo(
     model: str = typer.Option("smollm2-135m", "--model", "-m", help=MODEL_HELP),

@@ -71,6 +71,7 @@ def find_circuit(
     t_eval = time.perf_counter() - t1
     return Circuit.from_kept(
         graph, kept, scores, task=task.name, task_hash=task.hash(), method=method,
+        task_source=task.source, task_size=len(task),
         params={"edges": edges, "threshold": threshold, "selection": selection, "batch_size": batch_size, **params},
         ablation=ablation, faithfulness=res["faithfulness"], spread=res["spread"], curve=points,
         areas=curve_areas(points) if points else {},

@@ -145,6 +145,8 @@ class Circuit:
     edges: dict[str, float]  # "a0.h1->a3.h5.q" -> score
     edges_total: int
     ablation: str = "resample"
+    task_source: str = ""  # "builtin:ioi" or the task file's path
+    task_size: int = 0
     faithfulness: float | None = None
     spread: dict = field(default_factory=dict)
     curve: list = field(default_factory=list)
