@@ -38,7 +38,7 @@ def eap(graph: Graph, enc: EncodedTask, *, ablation: str = "resample", batch_siz
 
 
 def eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablation: str = "resample", batch_size: int = 16,
-           progress: Progress = None) -> Scores:
+           interpolate: str = "inputs", progress: Progress = None) -> Scores:
     """EAP with integrated gradients over inputs (Hanna et al. 2024).
 
     The input embedding is interpolated from corrupted to clean,
@@ -46,6 +46,11 @@ def eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablation: str = "r
     every edge out of ``embed`` patched with coefficient ``1 - k/steps``); the
     gradient at each receiver input is averaged over the steps and multiplied by
     the fixed difference ``patch - clean`` of each upstream output.
+
+    With ``interpolate="edges"`` the interpolation is over every edge's mask at
+    once instead (AutoCircuit's integrated mask gradient, MIB's EAP-IG on
+    activations): the gradient of the metric at mask ``k/steps`` on every edge,
+    k = 0..steps-1, averaged.
 
     >>> from mechscope.models import load
     >>> from mechscope.tasks import load_task
@@ -55,7 +60,19 @@ def eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablation: str = "r
     """
     if steps < 1:
         raise MechscopeError(f"eap-ig needs steps >= 1, got {steps}; the default is 5")
+    if interpolate not in ("inputs", "edges"):
+        raise MechscopeError(f"eap-ig interpolates 'inputs' or 'edges', got {interpolate!r}")
     check_ablation(ablation)
+    if interpolate == "edges":
+        total = {g.name: torch.zeros(g.shape) for g in graph.groups}
+        for k in range(steps):
+            grads = edge_gradients(graph, enc, mask=EdgeMask.full(graph, k / steps), ablation=ablation,
+                                   batch_size=batch_size)
+            for name, t in grads.items():
+                total[name] += t.cpu() / steps
+            if progress:
+                progress(len(enc) // steps)
+        return total
     mean = mean_source_outputs(graph, enc, batch_size) if ablation == "mean" else None
     total = {g.name: torch.zeros(g.shape) for g in graph.groups}
     n = len(enc)
