@@ -49,8 +49,9 @@ AC_INSTALL = """\
 
 def _best(f, repeats: int):
     """(result of the warm-up call, best time of `repeats` further calls)."""
+    t0 = time.perf_counter()
     out = f()
-    times = []
+    times = [time.perf_counter() - t0] if repeats < 1 else []
     for _ in range(repeats):
         t0 = time.perf_counter()
         f()
@@ -142,7 +143,7 @@ def compare(ms: dict[str, float], ac: dict[str, float]) -> dict:
     return {"n_mechscope": len(ms), "n_autocircuit": len(ac), "n_common": len(common),
             "only_mechscope": sorted(set(ms) - set(mapped))[:5], "only_autocircuit": sorted(set(mapped) - set(ms))[:5],
             **correlations(a, b), "max_abs_diff": diff, "max_abs_score": scale,
-            "sign": "mechscope = -autocircuit" if correlations(a, [-x for x in b])["pearson"] < 0 else "mechscope = +autocircuit"}
+            "sign": "mechscope = -autocircuit" if correlations(a, b)["pearson"] > 0 else "mechscope = +autocircuit"}
 
 
 def bench_model(spec: str, n_prompts: int, repeats: int, threads: int, autocircuit: bool = True,
