@@ -36,6 +36,8 @@ def main() -> None:
     ap.add_argument("out")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--ig-samples", type=int, default=0,
+                    help="also run AutoCircuit's integrated mask gradient with this many samples (one timed run)")
     ap.add_argument("--reference", action="store_true",
                     help="also run AutoCircuit's slow reference EAP (one Python step per edge)")
     args = ap.parse_args()
@@ -123,6 +125,15 @@ def main() -> None:
         "versions": {"torch": torch.__version__, "transformer_lens": _version("transformer-lens"),
                      "auto_circuit": _version("auto-circuit")},
     }
+    if args.ig_samples:
+        # masks at k / samples for k = 0..samples (both ends), gradients summed
+        t0 = time.perf_counter()
+        ig = mask_gradient_prune_scores(
+            pm, loader, None, grad_function="logit", answer_function="avg_diff",
+            integrated_grad_samples=args.ig_samples, ablation_type=AblationType.RESAMPLE, clean_corrupt="corrupt",
+        )
+        out["ig_seconds"] = time.perf_counter() - t0
+        out["ig_scores"] = collect(ig)
     if args.reference:
         t0 = time.perf_counter()
         ref = edge_attribution_patching_prune_scores(pm, loader, None)

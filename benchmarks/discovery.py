@@ -40,6 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 AC_PYTHON = ROOT / ".venv-autocircuit" / "bin" / "python"
 AC_HELPER = Path(__file__).resolve().parent / "_autocircuit_eap.py"
+IG_STEPS = 5
 EXACT_LIMIT = 2_000  # edges; exact patching does one forward pass per edge
 AC_INSTALL = """\
   python3 -m venv .venv-autocircuit
@@ -105,7 +106,7 @@ def correlations(a: list[float], b: list[float]) -> dict:
     return {"spearman": float(stats.spearmanr(a, b).statistic), "pearson": float(stats.pearsonr(a, b).statistic)}
 
 
-def run_autocircuit(model, enc, repeats: int, threads: int, reference: bool = False) -> dict | None:
+def run_autocircuit(model, enc, repeats: int, threads: int, reference: bool = False, ig_samples: int = 0) -> dict | None:
     """AutoCircuit's EAP on the same weights and prompts, in `.venv-autocircuit`; None if that venv is missing."""
     import numpy as np
     import torch
@@ -125,16 +126,17 @@ def run_autocircuit(model, enc, repeats: int, threads: int, reference: bool = Fa
                  answers=enc.answer_ids.cpu().numpy(), wrong=enc.wrong_ids.cpu().numpy(),
                  ref_logits=ref.float().cpu().numpy())
         cmd = [str(AC_PYTHON), str(AC_HELPER), str(tmp / "model"), str(tmp / "data.npz"), str(tmp / "out.json"),
-               "--repeats", str(repeats), "--threads", str(threads)] + (["--reference"] if reference else [])
+               "--repeats", str(repeats), "--threads", str(threads), "--ig-samples", str(ig_samples)]
+        cmd += ["--reference"] if reference else []
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
             raise RuntimeError(f"AutoCircuit helper failed:\n{res.stderr[-3000:]}")
         return json.loads((tmp / "out.json").read_text())
 
 
-def compare(ms: dict[str, float], ac: dict[str, float]) -> dict:
-    """Match AutoCircuit scores to mechscope's by name; correlations of mechscope vs -AutoCircuit."""
-    mapped = {ac_to_mechscope(k): v for k, v in ac.items()}
+def compare(ms: dict[str, float], ac: dict[str, float], scale: float = 1.0) -> dict:
+    """Match AutoCircuit scores to mechscope's by name; correlations of mechscope vs -AutoCircuit / `scale`."""
+    mapped = {ac_to_mechscope(k): v / scale for k, v in ac.items()}
     common = sorted(set(ms) & set(mapped))
     a = [ms[k] for k in common]
     b = [-mapped[k] for k in common]  # AutoCircuit scores d(-metric)/d mask
@@ -147,7 +149,8 @@ def compare(ms: dict[str, float], ac: dict[str, float]) -> dict:
 
 
 def bench_model(spec: str, n_prompts: int, repeats: int, threads: int, autocircuit: bool = True,
-                reference: bool | None = None, exact_limit: int = EXACT_LIMIT, log=print) -> dict:
+                reference: bool | None = None, ig: bool | None = None, exact_limit: int = EXACT_LIMIT,
+                log=print) -> dict:
     """Time mechscope's methods on one model; cross-check EAP against AutoCircuit."""
     import torch
 
@@ -168,6 +171,13 @@ def bench_model(spec: str, n_prompts: int, repeats: int, threads: int, autocircu
     _, row["seconds"]["eap-ig"] = _best(lambda: discover.eap_ig(graph, enc, steps=5, batch_size=bs), repeats)
     log(f"  {spec}: mechscope eap-ig(5) {row['seconds']['eap-ig']:.4f} s")
     ms = flat_scores(graph, eap)
+    if ig is None:
+        ig = graph.n_edges <= exact_limit
+    if ig:
+        t0 = time.perf_counter()
+        ig_edges = discover.eap_ig(graph, enc, steps=IG_STEPS, batch_size=bs, interpolate="edges")
+        row["seconds"]["eap-ig-edges"] = time.perf_counter() - t0
+        log(f"  {spec}: mechscope eap-ig(5, edges) {row['seconds']['eap-ig-edges']:.4f} s")
     if graph.n_edges <= exact_limit:
         t0 = time.perf_counter()
         ex = discover.exact(graph, enc, batch_size=bs)
@@ -179,12 +189,17 @@ def bench_model(spec: str, n_prompts: int, repeats: int, threads: int, autocircu
     if autocircuit:
         if reference is None:
             reference = graph.n_edges <= exact_limit
-        ac = run_autocircuit(model, enc, repeats, threads, reference=reference)
+        ac = run_autocircuit(model, enc, repeats, threads, reference=reference, ig_samples=IG_STEPS if ig else 0)
         if ac is None:
             row["autocircuit"] = None
         else:
             row["autocircuit"] = {k: v for k, v in ac.items() if not k.endswith("scores")}
             row["autocircuit"]["compare"] = compare(ms, ac["scores"])
+            if "ig_scores" in ac:
+                # AutoCircuit sums the gradients at masks k/S, k = 0..S; the k = S term is 0 (every edge
+                # patched: patch - current = 0), so its sum is S times mechscope's mean over k = 0..S-1
+                row["autocircuit"]["compare_ig"] = compare(flat_scores(graph, ig_edges), ac["ig_scores"], IG_STEPS)
+                row["seconds"]["autocircuit_ig"] = ac["ig_seconds"]
             if "reference_scores" in ac:
                 row["autocircuit"]["compare_reference"] = compare(ms, ac["reference_scores"])
             row["seconds"]["autocircuit_eap"] = ac["eap_seconds"]
@@ -206,7 +221,7 @@ def bench_smollm2(n_prompts: int, threads: int, log=print) -> dict:
     graph = Graph.from_model(model)
     enc = load_task("ioi", n=n_prompts).encode(model.tokenizer)
     row = {"model": "smollm2-135m", "n_edges": graph.n_edges, "prompts": len(enc), "seq": enc.clean_ids.shape[1],
-           "threads": torch.get_num_threads(), "seconds": {}}
+           "threads": torch.get_num_threads(), "seconds": {}, "timing": "one run each, batches of 25"}
     for name, f in (("eap", lambda: discover.eap(graph, enc, batch_size=25)),
                     ("eap-ig", lambda: discover.eap_ig(graph, enc, steps=5, batch_size=25))):
         t0 = time.perf_counter()
@@ -220,9 +235,9 @@ def report(rows: list[dict]) -> None:
     for r in rows:
         s = r["seconds"]
         print(f"\n{r['model']}: {r['n_edges']:,} edges, IOI {r['prompts']} prompts x {r['seq']} tokens, "
-              f"{r['threads']} thread(s), best of repeats (exact: one run)")
+              f"{r['threads']} thread(s), {r.get('timing', 'best of repeats after a warm-up (exact: one run)')}")
         print(f"  {'method':22s} {'seconds':>9s}")
-        for k in ("eap", "eap-ig", "exact"):
+        for k in ("eap", "eap-ig", "eap-ig-edges", "exact"):
             if k in s:
                 print(f"  {'mechscope ' + k:22s} {s[k]:9.4f}")
         if "eap_vs_exact" in r:
@@ -244,6 +259,11 @@ def report(rows: list[dict]) -> None:
               + (f"; unmatched {c['only_mechscope']} {c['only_autocircuit']}" if c["only_mechscope"] or c["only_autocircuit"] else ""))
         print(f"  EAP scores, mechscope vs -AutoCircuit: spearman {c['spearman']:.6f}, pearson {c['pearson']:.6f}, "
               f"max |diff| {c['max_abs_diff']:.2e} (max |score| {c['max_abs_score']:.2e}); sign: {c['sign']}")
+        if "compare_ig" in ac:
+            c = ac["compare_ig"]
+            print(f"  integrated mask gradients ({IG_STEPS} steps; one run: AutoCircuit {ac['ig_seconds']:.3f} s, "
+                  f"mechscope eap-ig edges {s['eap-ig-edges']:.3f} s), mechscope vs -AutoCircuit/{IG_STEPS}: "
+                  f"spearman {c['spearman']:.6f}, pearson {c['pearson']:.6f}, max |diff| {c['max_abs_diff']:.2e}")
         if "compare_reference" in ac:
             c = ac["compare_reference"]
             print(f"  vs AutoCircuit's reference EAP ({ac['reference_seconds']:.3f} s): spearman {c['spearman']:.6f}, "

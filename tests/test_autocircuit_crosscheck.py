@@ -29,13 +29,15 @@ def _bench():
 
 def test_eap_matches_autocircuit_on_gpt2_tiny():
     bench = _bench()
-    row = bench.bench_model("random:gpt2-tiny", n_prompts=8, repeats=0, threads=1, reference=True,
+    row = bench.bench_model("random:gpt2-tiny", n_prompts=8, repeats=0, threads=1, reference=True, ig=True,
                             exact_limit=0, log=lambda msg: None)
     ac = row["autocircuit"]
     assert ac is not None
     # both sides run the same model
     assert ac["check"]["tl_vs_mechscope_max_abs"] < 1e-4
-    for key in ("compare", "compare_reference"):  # AutoCircuit's fast mask-gradient EAP and its reference EAP
+    # AutoCircuit's fast mask-gradient EAP, its reference EAP, and its integrated mask gradient
+    # against eap_ig(interpolate="edges") (scaled by the step count)
+    for key in ("compare", "compare_reference", "compare_ig"):
         c = ac[key]
         assert c["n_mechscope"] == c["n_autocircuit"] == c["n_common"] == 110
         # AutoCircuit minimises -logit_diff: its scores are the negatives of mechscope's

@@ -17,7 +17,7 @@ def discover_command(
     method: str = typer.Option("eap-ig", "--method", help="eap, eap-ig, exact, acdc or node"),
     edges: int = typer.Option(None, "--edges", help="keep the top N edges by |score|"),
     threshold: float = typer.Option(None, "--threshold", help="keep edges with |score| >= TAU (ACDC: its tau)"),
-    selection: str = typer.Option("top", "--selection", help="top or greedy (grow from the logits)"),
+    selection: str = typer.Option("top", "--selection", help="top (|score|), signed (most negative score) or greedy (grow from the logits)"),
     ablation: str = typer.Option("resample", "--ablation", help="resample (corrupted prompts), mean or zero"),
     steps: int = typer.Option(5, "--steps", help="eap-ig integration steps"),
     acdc_metric: str = typer.Option("kl", "--acdc-metric", help="acdc loss: kl or task"),

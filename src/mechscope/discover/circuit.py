@@ -22,10 +22,11 @@ Kept = dict[str, torch.Tensor]  # group -> bool [n_receivers, n_sources]
 CIRCUIT_SCHEMA = "mechscope.circuit/1"
 
 
-def top_edges(scores: dict[str, torch.Tensor], n: int) -> Kept:
-    """The `n` edges with the largest ``|score|`` (ties broken by position)."""
+def top_edges(scores: dict[str, torch.Tensor], n: int, signed: bool = False) -> Kept:
+    """The `n` edges with the largest ``|score|``, or with `signed` the most negative
+    scores (the edges whose patching lowers the metric most: MIB's CPR selection)."""
     names = list(scores)
-    flat = torch.cat([scores[k].abs().flatten() for k in names])
+    flat = torch.cat([(-scores[k] if signed else scores[k].abs()).flatten() for k in names])
     n = max(0, min(n, flat.numel()))
     keep = torch.zeros(flat.numel(), dtype=torch.bool)
     if n:

@@ -16,7 +16,7 @@ from mechscope.errors import MechscopeError
 from mechscope.graph import Graph
 
 MIB_FRACTIONS = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
-SELECTIONS = ("top", "greedy")
+SELECTIONS = ("top", "signed", "greedy")
 
 
 def faithfulness(runner: PatchedRunner, kept: Kept) -> dict:
@@ -45,13 +45,18 @@ def faithfulness(runner: PatchedRunner, kept: Kept) -> dict:
 
 def select(graph: Graph, scores: dict[str, torch.Tensor], *, edges: int | None = None,
            threshold: float | None = None, selection: str = "top") -> Kept:
-    """Choose a circuit (top-n, greedy-n or threshold), then prune it to paths from embed to logits."""
+    """Choose a circuit, then prune it to paths from embed to logits.
+
+    `selection`: "top" (largest |score|), "signed" (most negative score: edges
+    whose patching hurts the behaviour most) or "greedy" (grow from the logits
+    by |score|); or all edges with ``|score| >= threshold``.
+    """
     if (edges is None) == (threshold is None):
         raise MechscopeError("choose a circuit by exactly one of --edges N or --threshold TAU")
     if threshold is not None:
         return prune(graph, threshold_edges(scores, threshold))
-    if selection == "top":
-        return prune(graph, top_edges(scores, edges))
+    if selection in ("top", "signed"):
+        return prune(graph, top_edges(scores, edges, signed=selection == "signed"))
     if selection == "greedy":
         return prune(graph, greedy_edges(graph, scores, edges))
     raise MechscopeError(f"unknown selection {selection!r}; use one of {', '.join(SELECTIONS)}")
