@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench clean
+.PHONY: demo test test-slow bench bench-discovery clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,11 +22,22 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) $(AC_VENV)/.installed
 	$(BIN)/python -m pytest -q -m slow
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/patching.py
+
+# AutoCircuit runs in its own venv: it needs transformers 4.x and transformer-lens 2.x.
+AC_VENV := .venv-autocircuit
+$(AC_VENV)/.installed:
+	$(PY) -m venv $(AC_VENV)
+	$(AC_VENV)/bin/pip install -q torch==2.13.0
+	$(AC_VENV)/bin/pip install -q auto-circuit==1.0.1 transformer-lens==2.18.0 attrs 'pyarrow<20' 'datasets<4'
+	touch $@
+
+bench-discovery: $(STAMP) $(AC_VENV)/.installed
+	$(BIN)/python benchmarks/discovery.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
