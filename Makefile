@@ -3,6 +3,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# AutoCircuit (a peer, for cross-checks) runs in its own venv: it needs transformers 4.x.
+AC_VENV := .venv-autocircuit
 
 .PHONY: demo test test-slow bench bench-discovery clean
 
@@ -28,8 +30,6 @@ test-slow: $(STAMP) $(AC_VENV)/.installed
 bench: $(STAMP)
 	$(BIN)/python benchmarks/patching.py
 
-# AutoCircuit runs in its own venv: it needs transformers 4.x and transformer-lens 2.x.
-AC_VENV := .venv-autocircuit
 $(AC_VENV)/.installed:
 	$(PY) -m venv $(AC_VENV)
 	$(AC_VENV)/bin/pip install -q torch==2.13.0
