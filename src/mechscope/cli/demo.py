@@ -40,8 +40,9 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
         doc["graph"] = {"family": model.adapter.family, **graph.counts()}
         bar.advance(steps)
 
-        bar.update(steps, description="finding the IOI circuit (eap-ig, 1% of edges)")
-        circuit = find_circuit(graph, task, "eap-ig", edges=max(1, graph.n_edges // 100), curve=False)
+        bar.update(steps, description="finding the IOI circuit (eap-ig, 1% of edges, signed selection)")
+        circuit = find_circuit(graph, task, "eap-ig", edges=max(1, graph.n_edges // 100), selection="signed",
+                               curve=False)
         circuit.save(out_dir / "ioi-circuit.json")
         pictures = draw_circuit(circuit.edges, model.adapter.n_layers, model.adapter.n_heads,
                                 out_dir / "ioi-circuit", title=f"IOI circuit of {model_spec} (eap-ig)",
@@ -70,7 +71,7 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
     print_graph_summary({"model": model_spec, "fingerprint": model.fingerprint, **doc["graph"]})
     c = doc["circuit"]
     out.print(
-        f"\n[bold]IOI circuit[/] (eap-ig on the train split, {c['edges_kept']:,} of {c['edges_total']:,} edges): "
+        f"\n[bold]IOI circuit[/] (eap-ig on the train split, signed selection, {c['edges_kept']:,} of {c['edges_total']:,} edges): "
         f"faithfulness on the test split [bold]{c['faithfulness']:.3f}[/] "
         f"(per-example median {c['spread']['median']:.3f}, IQR {c['spread']['iqr']:.3f})"
     )
