@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mechscope.cli.output import err, out, print_json, progress
+from mechscope.cli.output import out, print_json, progress, status
 from mechscope.errors import MechscopeError
 
 
@@ -40,7 +40,7 @@ def discover_command(
     elif edges is None and threshold is None:
         raise MechscopeError("choose a circuit size with --edges N or --threshold TAU (e.g. --edges 700)")
     t = load_task(task, n=n)
-    with err.status(f"loading {model}", spinner="dots"):
+    with status(f"loading {model}", json_out):
         m = load(model)
     graph = Graph.from_model(m)
     n_train = len(t.split("train"))
@@ -117,7 +117,7 @@ def evaluate_command(
         n = n if n is not None or not builtin else circuit.task_size
     t = load_task(task, n=n)
     m = load(model or circuit.model_spec)
-    with err.status("evaluating", spinner="dots"):
+    with status("evaluating", json_out):
         res = evaluate_circuit(Graph.from_model(m), circuit, t, split=split)
     doc = {"circuit": str(circuit_path), "model": m.spec, **res}
     if json_out:

@@ -14,7 +14,7 @@ import time
 import typer
 from rich.table import Table
 
-from mechscope.cli.output import err, out, print_json
+from mechscope.cli.output import err, out, print_json, status
 from mechscope.errors import MechscopeError
 
 app = typer.Typer(
@@ -34,16 +34,8 @@ JSON_HELP = "print one JSON document on stdout and nothing else"
 def _load(spec: str, quiet: bool):
     from mechscope.models import load
 
-    with err.status(f"loading {spec}", spinner="dots") if not quiet else _nullcontext():
+    with status(f"loading {spec}", quiet):
         return load(spec)
-
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 @app.command()
@@ -87,7 +79,7 @@ def verify(
     from mechscope.graph.verify import verify as run_verify
 
     m = _load(model, json_out)
-    with err.status("verifying edge patching", spinner="dots") if not json_out else _nullcontext():
+    with status("verifying edge patching", json_out):
         doc = run_verify(m, seed=seed)
     if json_out:
         print_json(doc)
@@ -127,7 +119,7 @@ def task_show(
     task = load_task(name, n=n)
     m = _load(model, json_out)
     t0 = time.perf_counter()
-    with err.status(f"running {model} on {len(task.examples)} examples", spinner="dots") if not json_out else _nullcontext():
+    with status(f"running {model} on {len(task.examples)} examples", json_out):
         stats = evaluate(m, task)
     doc = {"task": task.name, "source": task.source, "hash": task.hash(), "model": model,
            "size": len(task.examples), "train": len(task.split("train").examples),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -57,3 +57,8 @@ def track(items: Iterable, description: str, total: int | None = None, enabled: 
         for item in items:
             yield item
             bar.advance(task)
+
+
+def status(message: str, quiet: bool = False):
+    """A spinner on stderr while something runs (none when `quiet`)."""
+    return nullcontext() if quiet else err.status(message, spinner="dots")

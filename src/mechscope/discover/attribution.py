@@ -67,11 +67,9 @@ def eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablation: str = "r
         total = {g.name: torch.zeros(g.shape) for g in graph.groups}
         for k in range(steps):
             grads = edge_gradients(graph, enc, mask=EdgeMask.full(graph, k / steps), ablation=ablation,
-                                   batch_size=batch_size)
+                                   batch_size=batch_size, progress=progress and (lambda done: progress(done / steps)))
             for name, t in grads.items():
                 total[name] += t.cpu() / steps
-            if progress:
-                progress(len(enc) // steps)
         return total
     mean = mean_source_outputs(graph, enc, batch_size) if ablation == "mean" else None
     total = {g.name: torch.zeros(g.shape) for g in graph.groups}
