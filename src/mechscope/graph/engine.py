@@ -38,7 +38,6 @@ from mechscope.graph.structure import Graph, head_source_index, mlp_source_index
 class _RunState:
     """Buffers of one patched forward pass (never stored on the model)."""
 
-    n_sources: int
     patch: torch.Tensor | None = None  # [n_sources, B|1, S|1, D]
     diff: torch.Tensor | None = None  # [n_sources, B, S, D]: patch - current
     side: torch.Tensor | None = None  # grad wrt current outputs via patched edges
@@ -142,7 +141,7 @@ class _Hooks:
                 self.rows[name] = None if self.grad or bool(nonzero.all()) else nonzero.nonzero()[:, 0]
 
     def __enter__(self):
-        a, st = self.a, self.state
+        a = self.a
         layers = self.model.get_submodule(a.layers)
         self._add(layers[0].register_forward_pre_hook(self._embed_hook, with_kwargs=True))
         for i, layer in enumerate(layers):
@@ -333,7 +332,7 @@ def source_outputs(
     """
     _check_batch(input_ids, attention_mask)
     b, s = input_ids.shape
-    state = _RunState(graph.n_sources)
+    state = _RunState()
     dtype = next(graph.model.hf.parameters()).dtype
     state.record = torch.empty(graph.n_sources, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
     with torch.no_grad(), _Hooks(graph, state, None):
@@ -390,7 +389,7 @@ def run(
     dtype = next(graph.model.hf.parameters()).dtype
     patch = patch.to(device=input_ids.device, dtype=dtype)
     mask = EdgeMask({k: t if t.dtype == dtype else t.to(dtype) for k, t in mask.tensors.items()})
-    state = _RunState(graph.n_sources, patch=patch)
+    state = _RunState(patch=patch)
     n_rows = graph.n_sources
     if not grad:
         used = torch.zeros(graph.n_sources, dtype=torch.bool)
