@@ -98,7 +98,7 @@ class _Delta(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, mask, state: _RunState, start: int):
+    def forward(ctx, mask, state: _RunState, start: int, anchor: torch.Tensor):
         n = mask.shape[1]
         flat = state.diff[start : start + n].reshape(n, -1)
         ctx.state, ctx.start = state, start
@@ -118,18 +118,21 @@ class _Delta(torch.autograd.Function):
         if state.side is not None and ctx.mask_nonzero:
             # diff = patch - current, so current outputs get -mask^T @ grad
             state.side[start : start + n].sub_((mask.T @ g).view(n, *grad.shape[1:]))
-        return grad_mask, None, None
+        return grad_mask, None, None, None
 
 
 class _Hooks:
     """Registers the hooks of one run on the HF modules; removes them on exit."""
 
-    def __init__(self, graph: Graph, state: _RunState, mask: EdgeMask | None):
+    def __init__(self, graph: Graph, state: _RunState, mask: EdgeMask | None, grad: bool = False):
         self.graph, self.state, self.mask = graph, state, mask
         self.model = graph.model.hf
         self.a = graph.adapter
         self.handles: list = []
-        self.grad = mask is not None and any(t.requires_grad for t in mask.tensors.values())
+        self.grad = grad
+        # A constant mask would leave _Delta out of the autograd graph, and with it
+        # the correction that patched edges add to the gradient of current outputs.
+        self.anchor = torch.zeros((), requires_grad=True) if grad else None
         self.active: dict[str, bool] = {}
         # Without gradients, only receivers with a patched edge are recomputed and
         # only used sources are read: a sparse mask (one node, one edge) is cheap.
@@ -201,7 +204,11 @@ class _Hooks:
             # SmolLM2's large residual norms amplify) but route gradients through
             # the per-head taps, so edges out of each head get theirs.
             s = heads.sum(2)
-            return output.detach() + (s - s.detach())
+            out = output.detach() + (s - s.detach())
+            bias = getattr(module, "bias", None)
+            if bias is not None and bias.requires_grad:  # training: the bias is in no head but still learns
+                out = out + (bias - bias.detach())
+            return out
 
         return hook
 
@@ -224,7 +231,7 @@ class _Hooks:
     def _delta(self, mask: torch.Tensor, lo: int) -> torch.Tensor:
         """``mask [M, n] @ diff[lo:lo+n]`` -> ``[M, B, S, D]``, reading only used sources."""
         if self.grad:
-            return _Delta.apply(mask, self.state, lo)
+            return _Delta.apply(mask, self.state, lo, self.anchor)
         n = mask.shape[1]
         offsets, row = self.state.used_range(lo, n)
         diff = self.state.diff
@@ -349,6 +356,7 @@ def run(
     mask: EdgeMask | None = None,
     positions: torch.Tensor | None = None,
     score_diff: torch.Tensor | None = None,
+    differentiable: bool = False,
 ) -> torch.Tensor:
     """Logits of the model on `input_ids` with the edges in `mask` patched.
 
@@ -364,6 +372,9 @@ def run(
       requires grad: the mask's gradient is taken as ``<score_diff[s], d metric /
       d input[r]>`` instead of against ``patch - current``. EAP-IG uses it to
       pair gradients at interpolated inputs with the clean-to-corrupt differences.
+    - differentiable: keep the autograd graph to the model's parameters (and to
+      a fixed mask; `patch` is a constant) : training a model through
+      a mask, as the planted-circuit models of `mechscope.hypothesis` are.
 
     >>> from mechscope.models import load
     >>> graph = Graph.from_model(load("random:gpt2-tiny"))
@@ -385,7 +396,7 @@ def run(
             f"patch has shape {tuple(patch.shape)}, expected [n_sources={expect[0]}, batch={b} or 1, "
             f"seq={s} or 1, d_model={expect[1]}]; compute it with source_outputs on prompts of the same length"
         )
-    grad = any(t.requires_grad for t in mask.tensors.values())
+    grad = differentiable or any(t.requires_grad for t in mask.tensors.values())
     dtype = next(graph.model.hf.parameters()).dtype
     patch = patch.to(device=input_ids.device, dtype=dtype)
     mask = EdgeMask({k: t if t.dtype == dtype else t.to(dtype) for k, t in mask.tensors.items()})
@@ -406,5 +417,5 @@ def run(
     elif score_diff is not None:
         raise MechscopeError("score_diff only applies to gradients: pass a mask that requires grad")
     ctx = contextlib.nullcontext() if grad else torch.no_grad()
-    with ctx, _Hooks(graph, state, mask):
+    with ctx, _Hooks(graph, state, mask, grad):
         return _forward(graph.model.hf, input_ids, attention_mask, positions)
