@@ -148,6 +148,16 @@ from mechscope.cli.discovery import discover_command, evaluate_command  # noqa: 
 app.command("discover")(discover_command)
 app.command("evaluate")(evaluate_command)
 
+from mechscope.cli.groundtruth import (  # noqa: E402
+    bench_app, bench_groundtruth_command, build_command, groundtruth_app, list_command,
+)
+
+groundtruth_app.command("build")(build_command)
+groundtruth_app.command("list")(list_command)
+bench_app.command("groundtruth")(bench_groundtruth_command)
+app.add_typer(groundtruth_app, name="groundtruth")
+app.add_typer(bench_app, name="bench")
+
 
 @app.command()
 def demo(

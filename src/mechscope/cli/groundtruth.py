@@ -1,0 +1,158 @@
+"""`mechscope groundtruth build|list` and `mechscope bench groundtruth`."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+from rich.table import Table
+
+from mechscope.cli.output import err, out, print_json, progress
+from mechscope.errors import MechscopeError
+
+groundtruth_app = typer.Typer(help="Models whose circuits are known: build the zoo, list it.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks of discovery methods against known circuits.", no_args_is_help=True)
+
+DEFAULT_METHODS = "eap,eap-ig,acdc,exact,node"
+
+
+def _names(only: str | None) -> list[str]:
+    from mechscope.hypothesis.groundtruth.zoo import _builder, zoo_names
+
+    if not only:
+        return zoo_names()
+    names = [n.strip() for n in only.split(",") if n.strip()]
+    for n in names:
+        _builder(n)  # one-line error naming the closest model
+    return names
+
+
+def _build_all(names: list[str], force: bool, quiet: bool) -> list:
+    """Build (or load) each named model, with one progress bar per trained model."""
+    from mechscope.hypothesis.groundtruth.zoo import PLANTED_BY_NAME, build, is_built
+
+    truths = []
+    with progress(not quiet) as bar:
+        for name in names:
+            spec = PLANTED_BY_NAME.get(name)
+            todo = force or not is_built(name)
+            job = bar.add_task(f"{'building' if todo else 'loading'} {name}", total=spec.steps if spec and todo else 1)
+            t0 = time.perf_counter()
+            truth = build(name, force=force, progress=lambda step, parts: bar.update(job, completed=step))
+            bar.update(job, completed=bar.tasks[job].total)
+            truth.info.setdefault("seconds", round(time.perf_counter() - t0, 1))
+            truths.append(truth)
+    return truths
+
+
+def _row(truth) -> dict:
+    from mechscope.graph import Graph
+
+    ver = truth.info.get("verification", {})
+    return {"name": truth.name, "kind": truth.kind, "task": truth.task.name,
+            "family": truth.info.get("family", "gpt2"), "n_edges": Graph.from_model(truth.model).n_edges,
+            "true_edges": {ab: len(e) for ab, e in truth.true_edges.items()},
+            "verification": {ab: {k: v.get(k) for k in ("faithfulness", "knockout", "worst_removed", "holds")}
+                             for ab, v in ver.items()}}
+
+
+def build_command(
+    only: str = typer.Option(None, "--only", help="comma-separated model names (default: the whole zoo)"),
+    force: bool = typer.Option(False, "--force", help="rebuild even if cached"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout and nothing else"),
+) -> None:
+    """Build the ground-truth zoo (cached; planted models train for minutes each on CPU)."""
+    rows = [_row(t) for t in _build_all(_names(only), force, json_out)]
+    if json_out:
+        print_json(rows)
+        return
+    _print_zoo(rows)
+
+
+def list_command(json_out: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
+    """List the zoo: which models are built, their tasks and verification."""
+    from mechscope.hypothesis.groundtruth.base import GroundTruth, groundtruth_dir
+    from mechscope.hypothesis.groundtruth.zoo import is_built, zoo_names
+
+    rows = [_row(GroundTruth.load(groundtruth_dir() / n)) if is_built(n) else {"name": n, "built": False}
+            for n in zoo_names()]
+    if json_out:
+        print_json(rows)
+        return
+    _print_zoo(rows)
+
+
+def _print_zoo(rows: list[dict]) -> None:
+    table = Table(title="ground-truth zoo (verification under resample ablation)")
+    for col in ("model", "kind", "task", "edges", "true", "faithfulness", "knockout", "worst 1-edge removal", "holds"):
+        table.add_column(col, justify="left" if col in ("model", "kind", "task") else "right")
+    for r in rows:
+        if r.get("built") is False:
+            table.add_row(r["name"], "-", "-", "-", "-", "-", "-", "-", "not built")
+            continue
+        v = r["verification"].get("resample", {})
+        table.add_row(r["name"], r["kind"], r["task"], str(r["n_edges"]), str(r["true_edges"].get("resample")),
+                      _fmt(v.get("faithfulness")), _fmt(v.get("knockout")), _fmt(v.get("worst_removed")),
+                      "yes" if v.get("holds") else "[red]no[/]")
+    out.print(table)
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def bench_groundtruth_command(
+    methods: str = typer.Option(DEFAULT_METHODS, "--methods", help="comma-separated discovery methods"),
+    only: str = typer.Option(None, "--only", help="comma-separated zoo models (default: all)"),
+    ablation: str = typer.Option("resample", "--ablation", help="resample, mean or zero (where the truth is known)"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout and nothing else"),
+) -> None:
+    """Score discovery methods against the zoo's true circuits: edge and node ROC AUC, precision at k, time."""
+    from mechscope.discover import METHODS
+    from mechscope.errors import closest
+    from mechscope.hypothesis.groundtruth.score import score_method
+    from mechscope.hypothesis.groundtruth.zoo import passed
+
+    chosen = [m.strip() for m in methods.split(",") if m.strip()]
+    for m in chosen:
+        if m not in METHODS:
+            raise MechscopeError(f"unknown method {m!r}{closest(m, METHODS)}; use some of {', '.join(METHODS)}")
+    truths = _build_all(_names(only), False, json_out)
+    rows, skipped = [], []
+    with progress(not json_out) as bar:
+        job = bar.add_task("scoring", total=len(truths) * len(chosen))
+        for truth in truths:
+            if ablation not in truth.true_edges or not passed(truth, ablation):
+                skipped.append(truth.name)
+                bar.advance(job, len(chosen))
+                continue
+            for m in chosen:
+                rows.append(score_method(truth, m, ablation=ablation))
+                bar.advance(job)
+    if skipped and not json_out:
+        err.print(f"left out (no verified truth under {ablation} ablation): {', '.join(skipped)}")
+    if json_out:
+        print_json(rows)
+        return
+    _print_bench(rows, chosen)
+
+
+def _print_bench(rows: list[dict], methods: list[str]) -> None:
+    table = Table(title="discovery methods against known circuits")
+    for col in ("model", "method", "edges", "true", "ROC AUC", "node ROC AUC", "precision@k", "seconds"):
+        table.add_column(col, justify="left" if col in ("model", "method") else "right")
+    for r in rows:
+        table.add_row(r["model"], r["method"], str(r["n_edges"]), str(r["n_true"]), _fmt(r["roc_auc"]),
+                      _fmt(r["node_roc_auc"]), _fmt(r["precision_at_k"]), f"{r['seconds']:.1f}")
+    out.print(table)
+    summary = Table(title="mean over models")
+    for col in ("method", "ROC AUC", "node ROC AUC", "precision@k", "models"):
+        summary.add_column(col, justify="left" if col == "method" else "right")
+    for m in methods:
+        mine = [r for r in rows if r["method"] == m]
+        if not mine:
+            continue
+        mean = lambda k: sum(r[k] for r in mine if r[k] is not None) / max(1, sum(r[k] is not None for r in mine))  # noqa: E731
+        summary.add_row(m, _fmt(mean("roc_auc")), _fmt(mean("node_roc_auc")), _fmt(mean("precision_at_k")),
+                        str(len(mine)))
+    out.print(summary)
