@@ -47,6 +47,9 @@ class GroundTruth:
 
     def save(self, folder: str | Path) -> Path:
         """Write the folder atomically (a temporary sibling renamed into place)."""
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Writing model shards" would land in the middle of our own bars
         folder = Path(folder)
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))

@@ -20,6 +20,8 @@ same task and length, so an edge that only carries positions carries nothing
 and is not part of the truth):
 
 - ``first``, ``prev``: ``embed -> H.v``, ``H -> logits`` (H copies a symbol);
+  with ``hops=2``: ``embed -> A.v``, ``A -> B.v``, ``B -> logits`` (A copies the
+  symbol, B in a later layer relays it: a composition edge between heads);
 - ``induct``: ``embed -> P.v``, ``P -> I.k``, ``embed -> I.q``, ``embed -> I.v``,
   ``I -> logits`` (P a previous-token head in an earlier layer than I);
 - ``major``: ``embed -> H.v``, ``H -> mM``, ``mM -> logits`` (M an MLP at or after H's layer).
@@ -62,6 +64,7 @@ class PlantedSpec:
     n_kv_heads: int | None = None  # llama only; None: one per head
     d_model: int = 64
     seed: int = 0
+    hops: int = 1  # first/prev: 2 relays the copied symbol through a second head
     steps: int = 1500
     batch: int = 64
     lr: float = 3e-3
@@ -71,8 +74,8 @@ class PlantedSpec:
             raise MechscopeError(f"unknown task {self.task!r}{closest(self.task, TASKS)}; use one of {', '.join(TASKS)}")
         if self.family not in FAMILIES:
             raise MechscopeError(f"unknown family {self.family!r}; use one of {', '.join(FAMILIES)}")
-        if self.task == "induct" and self.n_layers < 2:
-            raise MechscopeError("an induction circuit needs two layers; use n_layers >= 2")
+        if (self.task == "induct" or self.hops == 2) and self.n_layers < 2:
+            raise MechscopeError("an induction or two-hop circuit needs two layers; use n_layers >= 2")
 
 
 def build_hf(spec: PlantedSpec) -> torch.nn.Module:
@@ -82,12 +85,12 @@ def build_hf(spec: PlantedSpec) -> torch.nn.Module:
     if spec.family == "gpt2":
         config = GPT2Config(vocab_size=len(WORDS), n_positions=16, n_embd=spec.d_model, n_layer=spec.n_layers,
                             n_head=spec.n_heads, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                            tie_word_embeddings=False)
+                            tie_word_embeddings=False, bos_token_id=0, eos_token_id=0, pad_token_id=0)
     else:
         config = LlamaConfig(vocab_size=len(WORDS), hidden_size=spec.d_model, intermediate_size=2 * spec.d_model,
                              num_hidden_layers=spec.n_layers, num_attention_heads=spec.n_heads,
                              num_key_value_heads=spec.n_kv_heads or spec.n_heads, max_position_embeddings=16,
-                             tie_word_embeddings=False)
+                             tie_word_embeddings=False, bos_token_id=0, eos_token_id=0, pad_token_id=0)
     config.attn_implementation = "eager"
     torch.manual_seed(spec.seed)
     return AutoModelForCausalLM.from_config(config)
@@ -110,6 +113,12 @@ def planted_edges(spec: PlantedSpec, graph: Graph) -> list[str]:
     """
     rng = random.Random(f"planted:{spec.name}:{spec.seed}")
     n_layers, n_heads = spec.n_layers, spec.n_heads
+    if spec.task in ("first", "prev") and spec.hops == 2:
+        la = rng.randrange(n_layers - 1)
+        lb = rng.randrange(la + 1, n_layers)
+        ha, hb = rng.randrange(n_heads), rng.randrange(n_heads)
+        return [f"embed->{_receiver(graph, la, ha, 'v')}", f"a{la}.h{ha}->{_receiver(graph, lb, hb, 'v')}",
+                f"a{lb}.h{hb}->logits"]
     if spec.task in ("first", "prev"):
         layer, head = rng.randrange(n_layers), rng.randrange(n_heads)
         h = f"a{layer}.h{head}"
@@ -169,6 +178,15 @@ def train_planted(spec: PlantedSpec, progress=None) -> GroundTruth:
 
     `progress(step, parts)` is called every 50 steps with the loss parts.
     """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: a second thread only adds contention
+    try:
+        return _train(spec, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(spec: PlantedSpec, progress) -> GroundTruth:
     hf = build_hf(spec)
     tok = word_tokenizer()
     model = Model(f"groundtruth:{spec.name}", hf, tok, adapter_for(hf.config), "")
