@@ -148,6 +148,10 @@ from mechscope.cli.discovery import discover_command, evaluate_command  # noqa: 
 app.command("discover")(discover_command)
 app.command("evaluate")(evaluate_command)
 
+from mechscope.cli.hypothesis import test_circuit_command  # noqa: E402
+
+app.command("test-circuit")(test_circuit_command)
+
 from mechscope.cli.groundtruth import (  # noqa: E402
     bench_app, bench_groundtruth_command, build_command, groundtruth_app, list_command,
 )

@@ -44,7 +44,7 @@ def threshold_edges(scores: dict[str, torch.Tensor], tau: float) -> Kept:
     return {k: v.abs() >= tau for k, v in scores.items()}
 
 
-def _receiver_nodes(graph: Graph) -> dict[str, list[list[int]]]:
+def receiver_nodes(graph: Graph) -> dict[str, list[list[int]]]:
     """For each group, each receiver's node indices (a kv receiver feeds a group of heads)."""
     a = graph.adapter
     per_kv = a.n_heads // a.n_kv_heads
@@ -71,7 +71,7 @@ def prune(graph: Graph, kept: Kept) -> Kept:
     its receiver feeds a useful node.
     """
     n_nodes = len(graph.nodes)
-    recv_nodes = _receiver_nodes(graph)
+    recv_nodes = receiver_nodes(graph)
     reached = torch.zeros(n_nodes, dtype=torch.bool)
     reached[0] = True
     live = {}
@@ -93,7 +93,7 @@ def prune(graph: Graph, kept: Kept) -> Kept:
 
 def greedy_edges(graph: Graph, scores: dict[str, torch.Tensor], n: int) -> Kept:
     """Grow from the logits: repeatedly add the best-``|score|`` edge into a node already in the circuit."""
-    recv_nodes = _receiver_nodes(graph)
+    recv_nodes = receiver_nodes(graph)
     into: dict[int, list[tuple[str, int]]] = {}
     for g in graph.groups:
         for row, nodes in enumerate(recv_nodes[g.name]):

@@ -1,0 +1,114 @@
+"""`mechscope test-circuit`: the hypothesis tests of Shi et al. (2024) on a saved circuit."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mechscope.cli.output import out, print_json, progress, status
+from mechscope.errors import MechscopeError
+
+TESTS_HELP = "comma-separated: equivalence, independence, minimality, sufficiency, necessity"
+
+
+def test_circuit_command(
+    circuit_path: Annotated[Path, typer.Argument(help="circuit JSON written by `mechscope discover --out`")],
+    task: str = typer.Option(None, "--task", "-t", help="built-in task or task file (default: the circuit's own)"),
+    model: str = typer.Option(None, "--model", "-m", help="model spec (default: the circuit's own)"),
+    tests: str = typer.Option("equivalence,independence,minimality,sufficiency,necessity", "--tests",
+                              help=TESTS_HELP),
+    split: str = typer.Option("test", "--split", help="examples to test on: train, test or all"),
+    n: int = typer.Option(None, "--n", help="examples of a built-in task (default: the circuit's task size)"),
+    ablation: str = typer.Option(None, "--ablation", help="resample, mean or zero (default: the circuit's own)"),
+    alpha: float = typer.Option(0.05, "--alpha", help="significance level of every test"),
+    seed: int = typer.Option(0, "--seed", help="seed for random circuits and permutations"),
+    n_random: int = typer.Option(100, "--n-random", help="random circuits for minimality, sufficiency, necessity"),
+    epsilon: float = typer.Option(0.1, "--epsilon", help="equivalence tolerance around 1/2"),
+    n_permutations: int = typer.Option(1000, "--n-permutations", help="permutations of the independence test"),
+    quantile: float = typer.Option(0.9, "--quantile", help="minimality's q*: share of random edges an edge must beat"),
+    max_edges: int = typer.Option(None, "--max-edges", help="minimality: test a random sample of this many edges"),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout and nothing else"),
+) -> None:
+    """Test a circuit: equivalence, independence, minimality, sufficiency and partial necessity (Shi et al. 2024)."""
+    from mechscope.discover import Circuit
+    from mechscope.graph import Graph
+    from mechscope.hypothesis.criteria import check_tests, planned_runs, test_circuit
+    from mechscope.models import load
+    from mechscope.tasks import load_task
+
+    names = check_tests([t.strip() for t in tests.split(",") if t.strip()])
+    if split not in ("train", "test", "all"):
+        raise MechscopeError(f"unknown split {split!r}; use train, test or all")
+    circuit = Circuit.load(circuit_path)
+    if task is None:  # the circuit's own task, rebuilt as it was
+        builtin = circuit.task_source.startswith("builtin:")
+        task = circuit.task_source.removeprefix("builtin:") or circuit.task
+        n = n if n is not None or not builtin else circuit.task_size
+    t = load_task(task, n=n)
+    spec = model or circuit.model_spec
+    with status(f"loading {spec}", json_out):
+        m = load(spec)
+    if m.fingerprint != circuit.model_fingerprint:
+        raise MechscopeError(
+            f"circuit {circuit_path} was found on model {circuit.model_fingerprint} ({circuit.model_spec}), got "
+            f"{m.fingerprint} ({spec}); test it on its own model (leave out --model) or rediscover it with "
+            f"`mechscope discover --model {spec}`"
+        )
+    graph = Graph.from_model(m)
+    kept = circuit.kept(graph)
+    part = t if split == "all" else t.split(split)
+    enc = part.encode(m.tokenizer)
+    abl = ablation or circuit.ablation
+    total = planned_runs(kept, names, n_random=n_random, max_edges=max_edges)
+    with progress(not json_out) as bar:
+        job = bar.add_task(f"testing {len(circuit.edges):,} edges on {len(enc)} examples", total=total)
+        results = test_circuit(graph, kept, enc, names, ablation=abl, alpha=alpha, seed=seed, n_random=n_random,
+                               epsilon=epsilon, n_permutations=n_permutations, quantile=quantile,
+                               max_edges=max_edges, batch_size=batch_size, progress=lambda k: bar.advance(job, k))
+    doc: dict = {name: r.to_dict() for name, r in results.items()}
+    doc["circuit"] = {"path": str(circuit_path), "model": spec, "task": t.name, "split": split, "n": len(enc),
+                      "edges": len(circuit.edges), "edges_total": graph.n_edges, "ablation": abl, "alpha": alpha,
+                      "seed": seed}
+    if json_out:
+        print_json(doc)
+    else:
+        print_tests(doc, names)
+
+
+test_circuit_command.__test__ = False  # type: ignore[attr-defined]  # not a pytest test when imported into one
+
+
+def print_tests(doc: dict, names: list[str]) -> None:
+    c = doc["circuit"]
+    table = Table(title=f"circuit {c['path']}: {c['edges']:,} of {c['edges_total']:,} edges, {c['task']} "
+                        f"({c['split']} split, {c['n']} examples), {c['model']}, ablation {c['ablation']}")
+    table.add_column("test")
+    table.add_column("statistic", justify="right")
+    table.add_column("p-value", justify="right")
+    table.add_column("verdict")
+    for name in names:
+        r = doc[name]
+        verdict = "[green]pass[/]" if r["passed"] else "[red]fail[/]"
+        table.add_row(name, _num(r["statistic"]), _num(r["p_value"]), verdict)
+    out.print(table)
+    for name in names:
+        r = doc[name]
+        out.print(f"[bold]{name}[/]: H0 {r['null']}" + (f" ({r['note']})" if r.get("note") else ""))
+    if "minimality" in doc and doc["minimality"]["not_needed"]:
+        shown = doc["minimality"]["not_needed"]
+        more = f" and {len(shown) - 10} more" if len(shown) > 10 else ""
+        out.print(f"edges not needed (Holm, alpha {c['alpha']}): " + ", ".join(shown[:10]) + more)
+    if "minimality" in doc and doc["minimality"]["sampled"]:
+        mt = doc["minimality"]
+        out.print(f"minimality tested a random sample of {len(mt['edges_tested'])} of {mt['circuit_edges']} edges")
+
+
+def _num(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x:.3g}"
