@@ -28,6 +28,7 @@ def test_circuit_command(
     seed: int = typer.Option(0, "--seed", help="seed for random circuits and permutations"),
     n_random: int = typer.Option(100, "--n-random", help="random circuits for minimality, sufficiency, necessity"),
     epsilon: float = typer.Option(0.1, "--epsilon", help="equivalence tolerance around 1/2"),
+    tie_tol: float = typer.Option(0.0, "--tie-tol", help="equivalence: score differences up to this count as ties"),
     n_permutations: int = typer.Option(1000, "--n-permutations", help="permutations of the independence test"),
     quantile: float = typer.Option(0.9, "--quantile", help="minimality's q*: share of random edges an edge must beat"),
     max_edges: int = typer.Option(None, "--max-edges", help="minimality: test a random sample of this many edges"),
@@ -68,7 +69,7 @@ def test_circuit_command(
     with progress(not json_out) as bar:
         job = bar.add_task(f"testing {len(circuit.edges):,} edges on {len(enc)} examples", total=total)
         results = test_circuit(graph, kept, enc, names, ablation=abl, alpha=alpha, seed=seed, n_random=n_random,
-                               epsilon=epsilon, n_permutations=n_permutations, quantile=quantile,
+                               epsilon=epsilon, tie_tol=tie_tol, n_permutations=n_permutations, quantile=quantile,
                                max_edges=max_edges, batch_size=batch_size, progress=lambda k: bar.advance(job, k))
     doc: dict = {name: r.to_dict() for name, r in results.items()}
     doc["circuit"] = {"path": str(circuit_path), "model": spec, "task": t.name, "split": split, "n": len(enc),

@@ -41,8 +41,8 @@ Where this module differs from circuitry (each is noted where it is done):
   the paper's figures: Bonferroni). Holm controls the family-wise error under any
   dependence and rejects at least what Bonferroni rejects.
 - sufficiency and necessity: Monte Carlo p-value by default (circuitry: binomial
-  test against q* = 0.9, available as ``quantile=0.9``). Ties count against the
-  circuit. Where no other edge set of the circuit's size exists (no edges, or all
+  test against q* = 0.9, available as ``quantile=0.9``). A random draw equal to
+  the circuit itself is redrawn; ties count against the circuit. Where no other edge set of the circuit's size exists (no edges, or all
   of them) the test is vacuous: it passes iff the circuit reproduces the model
   exactly (sufficiency) or its knock-out changes the score (necessity).
 
@@ -585,7 +585,12 @@ def _versus_random(runner: PatchedRunner, kept: Kept, test: str, n_random: int, 
     pool = [e for e in all_edges if e not in circuit] if complement else all_edges
     losses, sizes = [], []
     for _ in range(n_random):
-        edges = _grow_within(paths, size, pool, circuit if complement else frozenset(), all_edges)
+        # the circuit itself is not a random alternative to it: on small graphs path sampling
+        # draws it often enough to cap the p-value (and ties count against the circuit)
+        for _ in range(100):
+            edges = _grow_within(paths, size, pool, circuit if complement else frozenset(), all_edges)
+            if edges != circuit:
+                break
         sizes.append(len(edges))
         losses.append(_loss(run(edges), scorer.model))
     ref = np.array(losses)
@@ -633,7 +638,7 @@ def planned_runs(kept: Kept, tests: Sequence[str] = TESTS, *, n_random: int = 10
 
 def test_circuit(graph: Graph, kept: Kept, enc: EncodedTask, tests: Sequence[str] = TESTS, *,
                  ablation: str = "resample", alpha: float = 0.05, seed: int = 0, n_random: int = 100,
-                 epsilon: float = 0.1, n_permutations: int = 1000, quantile: float = 0.9,
+                 epsilon: float = 0.1, tie_tol: float = 0.0, n_permutations: int = 1000, quantile: float = 0.9,
                  max_edges: int | None = None, batch_size: int = 16,
                  progress: Progress = None) -> dict[str, Result]:
     """Run the chosen tests on one circuit over the examples of `enc`, sharing one `PatchedRunner`.
@@ -642,7 +647,9 @@ def test_circuit(graph: Graph, kept: Kept, enc: EncodedTask, tests: Sequence[str
     ``Circuit.kept(graph)``); `ablation` how edges outside it are patched. Scores
     are the task metric per example (negated for ``kl``). `n_random` random
     circuits serve minimality, sufficiency and necessity; `quantile` is
-    minimality's q*; sufficiency and necessity use Monte Carlo p-values. Returns
+    minimality's q*; sufficiency and necessity use Monte Carlo p-values; `tie_tol`
+    (score units, default 0: the paper) counts smaller circuit-model differences
+    as ties in equivalence. Returns
     ``{test name: result}`` in the order of `tests`; each result has `statistic`,
     `p_value`, `passed`, `alpha` and `to_dict()`.
 
@@ -663,7 +670,8 @@ def test_circuit(graph: Graph, kept: Kept, enc: EncodedTask, tests: Sequence[str
     out: dict[str, Result] = {}
     for name in names:
         if name == "equivalence":
-            out[name] = equivalence(scorer.circuit(circuit), scorer.model, epsilon=epsilon, alpha=alpha)
+            out[name] = equivalence(scorer.circuit(circuit), scorer.model, epsilon=epsilon, alpha=alpha,
+                                    tie_tol=tie_tol)
         elif name == "independence":
             out[name] = independence(scorer.knockout(circuit), scorer.model, n_permutations=n_permutations,
                                      alpha=alpha, seed=seed)

@@ -19,10 +19,12 @@ from mechscope.hypothesis.groundtruth.planted import PlantedSpec, train_planted
 _STEPS = {"first": 1500, "prev": 1500, "major": 1500, "induct": 3000}
 
 
-def _spec(task: str, family: str, layers: int, kv: int | None = None, seed: int = 0, hops: int = 1) -> PlantedSpec:
+def _spec(task: str, family: str, layers: int, kv: int | None = None, seed: int = 0, hops: int = 1,
+          steps: int | None = None) -> PlantedSpec:
     name = (f"{task}{'2' if hops == 2 else ''}-{family}-{layers}l" + (f"-kv{kv}" if kv else "")
             + (f"-s{seed}" if seed else ""))
-    return PlantedSpec(name, task, family, layers, n_kv_heads=kv, seed=seed, hops=hops, steps=_STEPS[task])
+    return PlantedSpec(name, task, family, layers, n_kv_heads=kv, seed=seed, hops=hops,
+                       steps=steps or _STEPS[task])
 
 
 # Induction is covered by the hand-built model: trained through its five-edge
@@ -30,7 +32,8 @@ def _spec(task: str, family: str, layers: int, kv: int | None = None, seed: int 
 # zoo composes heads with two-hop relays instead (``first2``: head -> head -> logits).
 PLANTED: tuple[PlantedSpec, ...] = (
     _spec("first", "gpt2", 2), _spec("first", "llama", 2, kv=2), _spec("first", "gpt2", 4, seed=1),
-    _spec("first", "gpt2", 2, hops=2), _spec("first", "llama", 3, kv=2, hops=2), _spec("first", "gpt2", 3, hops=2),
+    _spec("first", "gpt2", 2, hops=2), _spec("first", "llama", 3, kv=2, hops=2),
+    _spec("first", "gpt2", 3, hops=2, steps=3000),
     _spec("prev", "gpt2", 2), _spec("prev", "llama", 2), _spec("prev", "llama", 3, kv=2),
     _spec("major", "gpt2", 2), _spec("major", "llama", 2, kv=2), _spec("major", "gpt2", 3, seed=1),
 )
