@@ -23,11 +23,11 @@ import time
 
 import torch
 
+from mechscope.discover.runner import PatchedRunner
 from mechscope.graph import Graph
 from mechscope.hypothesis.criteria import _all_edges, _Paths, minimality, sufficiency, test_circuit
 from mechscope.hypothesis.groundtruth import kept_edges, synthetic_task
 from mechscope.hypothesis.groundtruth.zoo import is_built, load_zoo_model, passed, zoo_names
-from mechscope.discover.runner import PatchedRunner
 
 
 def _kept(graph: Graph, keys) -> dict:
@@ -96,8 +96,8 @@ def main() -> None:
         per = [one_seed(truth, s, args.n, args.n_random) for s in range(args.seeds)]
         row = {k: sum(float(p[k]) for p in per) / len(per) for k in per[0]}
         rows.append((name, row))
-        print(f"{name:22s} " + " ".join(f"{k}={v:.2f}" for k, v in row.items()) + f"  ({time.perf_counter() - t0:.0f} s)",
-              flush=True)
+        rates = " ".join(f"{k}={v:.2f}" for k, v in row.items())
+        print(f"{name:22s} {rates}  ({time.perf_counter() - t0:.0f} s)", flush=True)
     keys = rows[0][1].keys() if rows else []
     print(f"\nover {len(rows)} models x {args.seeds} seeds (fraction of runs):")
     for k in keys:

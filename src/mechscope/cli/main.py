@@ -153,7 +153,11 @@ from mechscope.cli.hypothesis import test_circuit_command  # noqa: E402
 app.command("test-circuit")(test_circuit_command)
 
 from mechscope.cli.groundtruth import (  # noqa: E402
-    bench_app, bench_groundtruth_command, build_command, groundtruth_app, list_command,
+    bench_app,
+    bench_groundtruth_command,
+    build_command,
+    groundtruth_app,
+    list_command,
 )
 
 groundtruth_app.command("build")(build_command)

@@ -42,9 +42,10 @@ Where this module differs from circuitry (each is noted where it is done):
   dependence and rejects at least what Bonferroni rejects.
 - sufficiency and necessity: Monte Carlo p-value by default (circuitry: binomial
   test against q* = 0.9, available as ``quantile=0.9``). A random draw equal to
-  the circuit itself is redrawn; ties count against the circuit. Where no other edge set of the circuit's size exists (no edges, or all
-  of them) the test is vacuous: it passes iff the circuit reproduces the model
-  exactly (sufficiency) or its knock-out changes the score (necessity).
+  the circuit itself is redrawn; ties count against the circuit. Where no other
+  edge set of the circuit's size exists (no edges, or all of them) the test is
+  vacuous: it passes iff the circuit reproduces the model exactly (sufficiency)
+  or its knock-out changes the score (necessity).
 
 >>> import torch
 >>> model = torch.tensor([1.0, 2.0, 3.0, 4.0] * 10)
@@ -64,7 +65,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from mechscope.discover.circuit import Kept, receiver_nodes, kept_count
+from mechscope.discover.circuit import Kept, kept_count, receiver_nodes
 from mechscope.discover.runner import PatchedRunner
 from mechscope.errors import MechscopeError, closest
 from mechscope.graph import EdgeMask, Graph
@@ -327,7 +328,8 @@ class _Paths:
     def __init__(self, graph: Graph, rng: random.Random):
         self.rng = rng
         recv = receiver_nodes(graph)
-        items = [(g.n_sources, g.name, row, tuple(recv[g.name][row])) for g in graph.groups for row in range(g.shape[0])]
+        items = [(g.n_sources, g.name, row, tuple(recv[g.name][row]))
+                 for g in graph.groups for row in range(g.shape[0])]
         items.sort(key=lambda it: it[0])
         self.n_sources = [it[0] for it in items]
         self.receivers = [(name, row, nodes) for _, name, row, nodes in items]
@@ -577,7 +579,8 @@ def _versus_random(runner: PatchedRunner, kept: Kept, test: str, n_random: int, 
         scorer.tick(n_random)
         passed = own == 0.0 if test == "sufficiency" else own > 0.0
         why = "no other edge set has this size" if not complement else f"only {outside} edges lie outside it"
-        rule = "the circuit reproduces the model exactly" if test == "sufficiency" else "its knock-out changes the scores"
+        rule = ("the circuit reproduces the model exactly" if test == "sufficiency"
+                else "its knock-out changes the scores")
         note = f"vacuous: {why}; passes iff {rule}"
         return RandomCircuitResult(statistic=math.nan, p_value=math.nan, passed=passed, n_random=0,
                                    random_size_mean=math.nan, random_losses=(), note=note, **common)

@@ -71,7 +71,8 @@ class PlantedSpec:
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
-            raise MechscopeError(f"unknown task {self.task!r}{closest(self.task, TASKS)}; use one of {', '.join(TASKS)}")
+            raise MechscopeError(
+                f"unknown task {self.task!r}{closest(self.task, TASKS)}; use one of {', '.join(TASKS)}")
         if self.family not in FAMILIES:
             raise MechscopeError(f"unknown family {self.family!r}; use one of {', '.join(FAMILIES)}")
         if (self.task == "induct" or self.hops == 2) and self.n_layers < 2:
@@ -108,7 +109,8 @@ def planted_edges(spec: PlantedSpec, graph: Graph) -> list[str]:
 
     >>> from mechscope.models import load
     >>> spec = PlantedSpec("x", "induct", "gpt2", 2)
-    >>> len(planted_edges(spec, Graph.from_model(Model("x", build_hf(spec), None, adapter_for(build_hf(spec).config), ""))))
+    >>> hf = build_hf(spec)
+    >>> len(planted_edges(spec, Graph.from_model(Model("x", hf, None, adapter_for(hf.config), ""))))
     5
     """
     rng = random.Random(f"planted:{spec.name}:{spec.seed}")

@@ -32,7 +32,7 @@ def _spec(task: str, family: str, layers: int, kv: int | None = None, seed: int 
 # zoo composes heads with two-hop relays instead (``first2``: head -> head -> logits).
 PLANTED: tuple[PlantedSpec, ...] = (
     _spec("first", "gpt2", 2), _spec("first", "llama", 2, kv=2), _spec("first", "gpt2", 4, seed=1),
-    _spec("first", "gpt2", 2, hops=2), _spec("first", "llama", 3, kv=2, hops=2),
+    _spec("first", "gpt2", 2, hops=2), _spec("first", "llama", 3, kv=2, hops=2, steps=3000),
     _spec("first", "gpt2", 3, hops=2, steps=3000),
     _spec("prev", "gpt2", 2), _spec("prev", "llama", 2), _spec("prev", "llama", 3, kv=2),
     _spec("major", "gpt2", 2), _spec("major", "llama", 2, kv=2), _spec("major", "gpt2", 3, seed=1),
@@ -76,7 +76,8 @@ def load_zoo_model(name: str) -> GroundTruth:
     """A built zoo model from the cache (build it first with `build` or the CLI)."""
     _builder(name)
     if not is_built(name):
-        raise MechscopeError(f"ground-truth model {name!r} is not built; run `mechscope groundtruth build --only {name}`")
+        raise MechscopeError(
+            f"ground-truth model {name!r} is not built; run `mechscope groundtruth build --only {name}`")
     return GroundTruth.load(groundtruth_dir() / name)
 
 
