@@ -30,12 +30,15 @@ def _spec(task: str, family: str, layers: int, kv: int | None = None, seed: int 
 # Induction is covered by the hand-built model: trained through its five-edge
 # circuit it stays on the loss plateau for thousands of CPU steps, so the planted
 # zoo composes heads with two-hop relays instead (``first2``: head -> head -> logits).
+# Left out because training did not verify them (faithfulness of the planted circuit
+# 0.47-0.48 for first2 on 3 layers, gpt2 at 1500 and 3000 steps and llama-kv2 at 1500;
+# 0.00 for major on llama with grouped-query attention): see docs/groundtruth.md.
 PLANTED: tuple[PlantedSpec, ...] = (
     _spec("first", "gpt2", 2), _spec("first", "llama", 2, kv=2), _spec("first", "gpt2", 4, seed=1),
-    _spec("first", "gpt2", 2, hops=2), _spec("first", "llama", 3, kv=2, hops=2, steps=3000),
-    _spec("first", "gpt2", 3, hops=2, steps=3000),
+    _spec("first", "gpt2", 2, hops=2), _spec("first", "gpt2", 2, hops=2, seed=1),
+    _spec("first", "llama", 2, kv=2, hops=2),
     _spec("prev", "gpt2", 2), _spec("prev", "llama", 2), _spec("prev", "llama", 3, kv=2),
-    _spec("major", "gpt2", 2), _spec("major", "llama", 2, kv=2), _spec("major", "gpt2", 3, seed=1),
+    _spec("major", "gpt2", 2), _spec("major", "llama", 2), _spec("major", "gpt2", 3, seed=1),
 )
 PLANTED_BY_NAME = {s.name: s for s in PLANTED}
 
