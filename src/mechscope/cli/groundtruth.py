@@ -117,8 +117,13 @@ def bench_groundtruth_command(
     for m in chosen:
         if m not in METHODS:
             raise MechscopeError(f"unknown method {m!r}{closest(m, METHODS)}; use some of {', '.join(METHODS)}")
+    import torch
+
     truths = _build_all(_names(only), False, json_out)
     rows, skipped = [], []
+    # zoo models are tiny: a second thread only adds contention (ACDC's sweep ran several times faster on one)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     with progress(not json_out) as bar:
         job = bar.add_task("scoring", total=len(truths) * len(chosen))
         for truth in truths:
@@ -129,6 +134,7 @@ def bench_groundtruth_command(
             for m in chosen:
                 rows.append(score_method(truth, m, ablation=ablation))
                 bar.advance(job)
+    torch.set_num_threads(threads)
     if skipped and not json_out:
         err.print(f"left out (no verified truth under {ablation} ablation): {', '.join(skipped)}")
     if json_out:
