@@ -96,6 +96,17 @@ def _fmt(x) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
+def circuit_task(circuit, task: str | None, n: int | None):
+    """`task` (a built-in name or file), or by default the circuit's own task rebuilt as it was found."""
+    from mechscope.tasks import load_task
+
+    if task is None:
+        builtin = circuit.task_source.startswith("builtin:")
+        task = circuit.task_source.removeprefix("builtin:") or circuit.task
+        n = n if n is not None or not builtin else circuit.task_size
+    return load_task(task, n=n)
+
+
 def evaluate_command(
     circuit_path: Path = typer.Argument(..., help="circuit JSON written by `mechscope discover --out`"),
     task: str = typer.Option(None, "--task", "-t", help="task (default: the circuit's own)"),
@@ -108,14 +119,9 @@ def evaluate_command(
     from mechscope.discover import Circuit, evaluate_circuit
     from mechscope.graph import Graph
     from mechscope.models import load
-    from mechscope.tasks import load_task
 
     circuit = Circuit.load(circuit_path)
-    if task is None:  # the circuit's own task, rebuilt as it was
-        builtin = circuit.task_source.startswith("builtin:")
-        task = circuit.task_source.removeprefix("builtin:") or circuit.task
-        n = n if n is not None or not builtin else circuit.task_size
-    t = load_task(task, n=n)
+    t = circuit_task(circuit, task, n)
     m = load(model or circuit.model_spec)
     with status("evaluating", json_out):
         res = evaluate_circuit(Graph.from_model(m), circuit, t, split=split)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from mechscope.cli.discovery import circuit_task
 from mechscope.cli.output import out, print_json, progress, status
 from mechscope.errors import MechscopeError
 
@@ -40,17 +41,12 @@ def test_circuit_command(
     from mechscope.graph import Graph
     from mechscope.hypothesis.criteria import check_tests, planned_runs, test_circuit
     from mechscope.models import load
-    from mechscope.tasks import load_task
 
     names = check_tests([t.strip() for t in tests.split(",") if t.strip()])
     if split not in ("train", "test", "all"):
         raise MechscopeError(f"unknown split {split!r}; use train, test or all")
     circuit = Circuit.load(circuit_path)
-    if task is None:  # the circuit's own task, rebuilt as it was
-        builtin = circuit.task_source.startswith("builtin:")
-        task = circuit.task_source.removeprefix("builtin:") or circuit.task
-        n = n if n is not None or not builtin else circuit.task_size
-    t = load_task(task, n=n)
+    t = circuit_task(circuit, task, n)
     spec = model or circuit.model_spec
     with status(f"loading {spec}", json_out):
         m = load(spec)
