@@ -5,38 +5,7 @@
 ('equivalence', 'independence', 'minimality', 'sufficiency', 'necessity')
 """
 
-from mechscope.hypothesis.criteria import (
-    TESTS,
-    EquivalenceResult,
-    IndependenceResult,
-    MinimalityResult,
-    RandomCircuitResult,
-    check_tests,
-    equivalence,
-    holm,
-    hsic,
-    independence,
-    minimality,
-    necessity,
-    planned_runs,
-    sufficiency,
-    test_circuit,
-)
+from mechscope.hypothesis import criteria
+from mechscope.hypothesis.criteria import *  # noqa: F403  the public names are criteria's
 
-__all__ = [
-    "TESTS",
-    "EquivalenceResult",
-    "IndependenceResult",
-    "MinimalityResult",
-    "RandomCircuitResult",
-    "check_tests",
-    "equivalence",
-    "holm",
-    "hsic",
-    "independence",
-    "minimality",
-    "necessity",
-    "planned_runs",
-    "sufficiency",
-    "test_circuit",
-]
+__all__ = criteria.__all__

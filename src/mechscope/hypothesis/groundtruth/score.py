@@ -22,6 +22,7 @@ from scipy.stats import rankdata
 
 from mechscope.discover import METHODS
 from mechscope.discover.attribution import node_scores
+from mechscope.discover.circuit import receiver_nodes
 from mechscope.errors import MechscopeError, closest
 from mechscope.graph import Graph
 from mechscope.hypothesis.groundtruth.base import GroundTruth
@@ -64,38 +65,21 @@ def _labels(graph: Graph, edges: list[str]) -> np.ndarray:
     return _flat(graph, true).astype(bool)
 
 
-def _edge_nodes(graph: Graph) -> list[tuple[str, str]]:
-    """(source node, receiving node) of every edge, in `_flat` order (a kv receiver names its first head)."""
-    out = []
-    for g in graph.groups:
-        for r in g.receivers:
-            dest = r if g.kind in ("mlp", "logits") else r.rsplit(".", 1)[0]
-            out.extend((graph.nodes[c].name, dest) for c in range(g.n_sources))
-    return out
-
-
 def _node_labels_and_scores(graph: Graph, labels: np.ndarray, edge_scores: np.ndarray) -> tuple:
     """Positive flags and scores of heads and MLPs (embed and logits are in every circuit: left out)."""
-    names = [n.name for n in graph.nodes if n.kind in ("head", "mlp")]
-    index = {n: i for i, n in enumerate(names)}
-    pos, score = np.zeros(len(names), bool), np.zeros(len(names))
-    kv_heads = _kv_members(graph)
-    for (src, dest), lab, s in zip(_edge_nodes(graph), labels, np.abs(edge_scores)):
-        for node in [src, *kv_heads.get(dest, [dest])]:
-            if node in index:
-                pos[index[node]] |= bool(lab)
-                score[index[node]] = max(score[index[node]], s)
-    return names, pos, score
-
-
-def _kv_members(graph: Graph) -> dict[str, list[str]]:
-    """A key-value receiver prefix (``a1.kv0``) -> the heads that read it."""
-    a = graph.adapter
-    per = a.n_heads // a.n_kv_heads
-    if per == 1:
-        return {}
-    return {f"a{layer}.kv{g}": [f"a{layer}.h{g * per + j}" for j in range(per)]
-            for layer in range(a.n_layers) for g in range(a.n_kv_heads)}
+    n_nodes = len(graph.nodes)
+    pos, score = np.zeros(n_nodes, bool), np.zeros(n_nodes)
+    recv = receiver_nodes(graph)  # a key-value receiver feeds every head of its group
+    flat = iter(zip(labels, np.abs(edge_scores)))
+    for g in graph.groups:
+        for row in range(len(g.receivers)):
+            for col in range(g.n_sources):
+                lab, s = next(flat)
+                for node in (col, *recv[g.name][row]):
+                    pos[node] |= bool(lab)
+                    score[node] = max(score[node], s)
+    keep = [n.index for n in graph.nodes if n.kind in ("head", "mlp")]
+    return [graph.nodes[i].name for i in keep], pos[keep], score[keep]
 
 
 def _acdc_auc(graph: Graph, enc, labels: np.ndarray, ablation: str, metric: str) -> tuple[float, np.ndarray]:
