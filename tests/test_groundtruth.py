@@ -14,7 +14,15 @@ from mechscope.errors import MechscopeError
 from mechscope.graph import Graph
 from mechscope.hypothesis.groundtruth import GroundTruth, synthetic_task
 from mechscope.hypothesis.groundtruth.handbuilt import handbuilt_first, handbuilt_induction
-from mechscope.hypothesis.groundtruth.planted import PlantedSpec, _step_loss, build_hf, planted_edges, train_planted
+from mechscope.hypothesis.groundtruth.planted import (
+    PlantedSpec,
+    _logit_diff,
+    _step_loss,
+    build_hf,
+    planted_edges,
+    polish,
+    train_planted,
+)
 from mechscope.hypothesis.groundtruth.score import _points_auc, roc_auc, score_method
 from mechscope.hypothesis.groundtruth.vocab import word_tokenizer
 from mechscope.hypothesis.groundtruth.zoo import PLANTED, zoo_names
@@ -107,11 +115,55 @@ def test_planted_training_lowers_every_loss_part():
         assert parts[key] < first[key], key
 
 
+def _margin_gap(model, graph, edges, task: str) -> torch.Tensor:
+    """Per-example answer margin of the circuit alone minus the full model's: ``[n]``."""
+    from mechscope.graph import EdgeMask, run, source_outputs
+
+    enc = synthetic_task(task, 64, seed=7).encode(model.tokenizer)
+    ans, wrong = enc.answer_ids[:, 0], enc.wrong_ids[:, 0]
+    with torch.no_grad():
+        patch = source_outputs(graph, enc.corrupt_ids)
+        mask = EdgeMask.from_edges(graph, edges, value=0.0, base=1.0)
+        circuit = run(graph, enc.clean_ids, patch=patch, mask=mask, positions=enc.positions)
+        full = model.hf(input_ids=enc.clean_ids).logits[:, -1]
+    return _logit_diff(circuit, ans, wrong) - _logit_diff(full, ans, wrong)
+
+
+def test_polish_balances_the_circuit_margin_against_the_full_model():
+    spec = PlantedSpec("t", "first", "gpt2", 2, polish_steps=80)
+    hf = build_hf(spec)
+    model = Model("x", hf, word_tokenizer(), adapter_for(hf.config), "")
+    graph = Graph.from_model(model)
+    edges = planted_edges(spec, graph)
+    opt = torch.optim.Adam(hf.parameters(), lr=3e-3)
+    rng = random.Random(0)
+    hf.train()
+    for _ in range(80):
+        loss, _ = _step_loss(model, graph, spec, edges, rng)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    hf.eval()
+    before = _margin_gap(model, graph, edges, "first")
+    polish(model, graph, spec, edges)
+    after = _margin_gap(model, graph, edges, "first")
+    assert not hf.training and not any(p.requires_grad for p in hf.parameters())
+    assert after.pow(2).mean() < 0.5 * before.pow(2).mean(), (before.pow(2).mean(), after.pow(2).mean())
+
+
 @pytest.mark.slow
 def test_planted_first_model_verifies(tmp_path):
     truth = train_planted(PlantedSpec("first-gpt2-2l", "first", "gpt2", 2, steps=1500))
     v = truth.info["verification"]["resample"]
     assert v["holds"], v
+    # after polishing, the circuit is as likely to beat the full model as to lose (Shi et al.'s equivalence)
+    from mechscope.hypothesis.criteria import test_circuit
+    from mechscope.hypothesis.groundtruth import kept_edges
+
+    graph = Graph.from_model(truth.model)
+    enc = synthetic_task("first", 64, seed=3).encode(truth.model.tokenizer)
+    res = test_circuit(graph, kept_edges(graph, truth.true_edges["resample"]), enc, ("equivalence",))
+    assert res["equivalence"].passed, res["equivalence"]
     truth.save(tmp_path / "m")
     back = GroundTruth.load(tmp_path / "m")
     assert back.true_edges == truth.true_edges

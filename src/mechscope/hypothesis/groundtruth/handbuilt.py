@@ -44,10 +44,9 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-from mechscope.graph import Graph
 from mechscope.hypothesis.groundtruth.base import GroundTruth
 from mechscope.hypothesis.groundtruth.tasks import synthetic_task
-from mechscope.hypothesis.groundtruth.verify import verify_circuit
+from mechscope.hypothesis.groundtruth.verify import verify_truth
 from mechscope.hypothesis.groundtruth.vocab import WORDS, word_tokenizer
 from mechscope.models.adapters import adapter_for
 from mechscope.models.loading import Model, fingerprint_state
@@ -308,9 +307,8 @@ def _groundtruth(model: Model, task: Task, truth: dict[str, list[str]], mechanis
                  "position edges); the verification measures it, it did not choose it",
         "task": {"name": task.name, "n": len(task), "seed": task.seed},
     }
+    out = GroundTruth(name, "handbuilt", model, task, {k: list(v) for k, v in truth.items()}, info)
     if verify:
         info["evaluation"] = evaluate(model, task)
-        graph = Graph.from_model(model)
-        enc = task.encode(model.tokenizer, device=model.device)
-        info["verification"] = {ab: verify_circuit(graph, enc, edges, ab) for ab, edges in truth.items()}
-    return GroundTruth(name, "handbuilt", model, task, {k: list(v) for k, v in truth.items()}, info)
+        info["verification"] = verify_truth(out)
+    return out

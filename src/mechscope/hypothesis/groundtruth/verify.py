@@ -71,5 +71,5 @@ def verify_circuit(graph: Graph, enc, edges: list[str], ablation: str = "resampl
 def verify_truth(truth) -> dict:
     """`verify_circuit` of a `GroundTruth` under every ablation its truth names."""
     graph = Graph.from_model(truth.model)
-    enc = truth.task.encode(truth.model.tokenizer)
+    enc = truth.task.encode(truth.model.tokenizer, device=truth.model.device)
     return {ab: verify_circuit(graph, enc, edges, ab) for ab, edges in truth.true_edges.items()}

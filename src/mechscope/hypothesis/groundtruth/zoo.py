@@ -9,12 +9,13 @@ and the benchmark leaves it out and says so.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from mechscope.errors import MechscopeError, closest
 from mechscope.hypothesis.groundtruth.base import GroundTruth, groundtruth_dir
 from mechscope.hypothesis.groundtruth.handbuilt import HANDBUILT
-from mechscope.hypothesis.groundtruth.planted import PlantedSpec, train_planted
+from mechscope.hypothesis.groundtruth.planted import RECIPE, PlantedSpec, train_planted
 
 _STEPS = {"first": 1500, "prev": 1500, "major": 1500, "induct": 3000}
 
@@ -62,7 +63,11 @@ def _builder(name: str) -> Callable[..., GroundTruth]:
 
 
 def is_built(name: str) -> bool:
-    return (groundtruth_dir() / name / "truth.json").exists()
+    """Whether `name` is in the cache, built by the current training recipe (planted models)."""
+    path = groundtruth_dir() / name / "truth.json"
+    if not path.exists():
+        return False
+    return name not in PLANTED_BY_NAME or json.loads(path.read_text()).get("info", {}).get("recipe") == RECIPE
 
 
 def build(name: str, *, force: bool = False, progress=None) -> GroundTruth:
