@@ -166,6 +166,10 @@ bench_app.command("groundtruth")(bench_groundtruth_command)
 app.add_typer(groundtruth_app, name="groundtruth")
 app.add_typer(bench_app, name="bench")
 
+from mechscope.cli.describe import describe_app  # noqa: E402
+
+app.add_typer(describe_app, name="describe")
+
 
 @app.command()
 def demo(

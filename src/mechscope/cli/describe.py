@@ -1,0 +1,204 @@
+"""`mechscope describe build|run|unit|serve`: the FIND-style description benchmark."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from mechscope.cli.output import err, out, print_json, progress, status
+from mechscope.errors import MechscopeError
+
+describe_app = typer.Typer(
+    help="Describe what functions and model units compute; score it on a FIND-style benchmark.", no_args_is_help=True
+)
+JSON_HELP = "print one JSON document on stdout and nothing else"
+DOMAINS = ("numeric", "strings", "concepts")
+
+
+@describe_app.command("build")
+def build_command(
+    seed: int = typer.Option(0, help="seed for every function drawn"),
+    size: int = typer.Option(100, help="functions per domain (numeric, strings, concepts)"),
+    out_dir: Path = typer.Option(None, "--out", help="directory (default $MECHSCOPE_CACHE/describe)"),
+    unit_tests: int = typer.Option(5, "--unit-tests", help="multiple-choice description tests per function"),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Generate the benchmark: numeric, string and concept functions with full ground truth."""
+    from mechscope.describe.bench import build
+
+    with progress(not json_out) as bar:
+        job = bar.add_task("building functions", total=3 * size)
+        bench = build(
+            seed=seed,
+            size=size,
+            out=out_dir,
+            n_unit_tests=unit_tests,
+            progress=lambda done, total: bar.update(job, completed=done),
+        )
+    counts: dict[str, int] = {}
+    for it in bench.items:
+        counts[it["category"]] = counts.get(it["category"], 0) + 1
+    doc = {"path": str(bench.root), "seed": seed, "size": size, "categories": counts}
+    if json_out:
+        print_json(doc)
+        return
+    table = Table(title=f"describe benchmark at {bench.root} (seed {seed})")
+    table.add_column("category")
+    table.add_column("functions", justify="right")
+    for cat, n in sorted(counts.items()):
+        table.add_row(cat, str(n))
+    out.print(table)
+    out.print(f"run a function as a script: python {bench.root / 'numeric' / 'f0000.py'} 1 2 3")
+
+
+def make_interpreter(spec: str, heldout: float, rounds: int):
+    """`baseline` or `llm:URL#MODEL`, as an interpreter object."""
+    from mechscope.describe.interp_strings import heldout_primitives
+    from mechscope.describe.llm import LLMInterpreter, parse_spec
+    from mechscope.describe.runner import BaselineInterpreter
+
+    if spec == "baseline":
+        if not 0.0 <= heldout < 1.0:
+            raise MechscopeError(f"--heldout must be a fraction in [0, 1), got {heldout}; e.g. --heldout 0.25")
+        return BaselineInterpreter(heldout_primitives(heldout))
+    if spec.startswith("llm:"):
+        url, model = parse_spec(spec)
+        return LLMInterpreter(url, model, max_rounds=rounds)
+    raise MechscopeError(f"unknown interpreter {spec!r}; use 'baseline' or 'llm:URL#MODEL'")
+
+
+def make_judge(spec: str):
+    from mechscope.describe.judge import LLMJudge, RuleJudge
+    from mechscope.describe.llm import parse_spec
+
+    if spec == "rule":
+        return RuleJudge()
+    if spec.startswith("llm:"):
+        return LLMJudge(*parse_spec(spec))
+    raise MechscopeError(f"unknown judge {spec!r}; use 'rule' or 'llm:URL#MODEL'")
+
+
+def _domains(text: str) -> tuple[str, ...]:
+    names = tuple(d.strip() for d in text.split(",") if d.strip())
+    bad = [d for d in names if d not in DOMAINS]
+    if bad or not names:
+        raise MechscopeError(f"unknown domain {', '.join(bad) or text!r}; choose from {', '.join(DOMAINS)}")
+    return names
+
+
+def _write_json(path: Path, doc) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(doc, fh, indent=1, default=str)
+    os.replace(tmp, path)
+
+
+@describe_app.command("run")
+def run_command(
+    interpreter: str = typer.Option("baseline", "--interpreter", "-i", help="baseline or llm:URL#MODEL"),
+    bench_dir: Path = typer.Option(None, "--bench", help="benchmark directory (default $MECHSCOPE_CACHE/describe)"),
+    domains: str = typer.Option("numeric,strings,concepts", help="comma-separated domains to run"),
+    limit: int = typer.Option(None, help="at most this many functions per domain"),
+    heldout: float = typer.Option(0.0, help="baseline: fraction of string primitives held out of its search"),
+    rounds: int = typer.Option(8, help="llm: experiment rounds before the final answer"),
+    judge: str = typer.Option("rule", help="description judge: rule or llm:URL#MODEL"),
+    records: Path = typer.Option(None, "--records", help="also write every answer and score to this JSON file"),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Interpret every benchmark function and print per-category scores."""
+    from mechscope.describe.bench import Benchmark
+    from mechscope.describe.runner import run
+
+    bench = Benchmark.load(bench_dir)
+    interp = make_interpreter(interpreter, heldout, rounds)
+    jdg = make_judge(judge)
+    with progress(not json_out) as bar:
+        job = bar.add_task(f"interpreting ({interpreter})", total=None)
+        res = run(
+            bench,
+            interp,
+            _domains(domains),
+            limit,
+            jdg,
+            progress=lambda done, total: bar.update(job, completed=done, total=total),
+        )
+    if records is not None:
+        _write_json(
+            records,
+            {
+                "interpreter": interpreter,
+                "heldout": heldout,
+                "judge": judge,
+                "bench": str(bench.root),
+                "seed": bench.manifest["seed"],
+                **res,
+            },
+        )
+    if json_out:
+        print_json(res["summary"])
+        return
+    table = Table(
+        title=f"{interpreter} on {bench.root}" + (f" (held out {heldout:.0%} of primitives)" if heldout else "")
+    )
+    for col in ("category", "n", "score", "interval IoU", "descriptions", "noise type"):
+        table.add_column(col, justify="left" if col == "category" else "right")
+    for row in res["summary"]:
+        cells = [row[k] for k in ("score", "interval_iou", "description", "noise")]
+        table.add_row(row["category"], str(row["n"]), *("-" if v is None else f"{v:.3f}" for v in cells))
+    out.print(table)
+    err.print(
+        "score: numeric = share with NMSE < 0.1; strings = exact match on 10 held-out inputs; "
+        "concepts = description unit tests"
+    )
+
+
+@describe_app.command("unit")
+def unit_command(
+    unit: str = typer.Option(..., "--unit", help="SITE:INDEX, e.g. mlp.3:120 or resid.5:7"),
+    model: str = typer.Option("smollm2-135m", "--model", "-m", help="model spec, as for every command"),
+    top_k: int = typer.Option(12, help="top-activating inputs to show"),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Describe one unit of a model from the inputs that activate it most."""
+    from mechscope.describe.unit import describe_unit
+    from mechscope.models import load
+
+    with status(f"loading {model}", json_out):
+        m = load(model)
+    with status(f"probing {unit}", json_out):
+        interp = describe_unit(m, unit, top_k=top_k)
+    doc = {"description": interp.description, **interp.evidence}
+    if json_out:
+        print_json(doc)
+        return
+    out.print(f"[bold]{doc['unit']}[/] of {model}: {interp.description.split(';')[0]}")
+    table = Table(title="top-activating inputs")
+    table.add_column("word")
+    table.add_column("act", justify="right")
+    table.add_column("text")
+    table.add_column("act", justify="right")
+    for (w, a), (t, b) in zip(doc["top_inputs"], doc["top_texts"]):
+        table.add_row(w, f"{a:.3f}", t, f"{b:.3f}")
+    out.print(table)
+
+
+@describe_app.command("serve")
+def serve_command(
+    model: str = typer.Option("smollm2-135m", "--model", "-m", help="model spec to serve"),
+    port: int = typer.Option(8080, help="port on 127.0.0.1"),
+    max_tokens: int = typer.Option(256, help="cap on generated tokens per reply"),
+) -> None:
+    """Serve a model as an OpenAI-compatible chat endpoint on 127.0.0.1 (for llm: interpreters)."""
+    from mechscope.describe.serve import serve
+    from mechscope.models import load
+
+    with status(f"loading {model}"):
+        m = load(model)
+    err.print(f"serving {model} at http://127.0.0.1:{port}/v1 (Ctrl-C stops)")
+    serve(m, port=port, max_tokens=max_tokens)

@@ -1,0 +1,233 @@
+"""Build, save and load the describe benchmark.
+
+`build` draws numeric functions, string functions and concept neurons from one
+seed, writes each as a standalone script ``<domain>/fNNNN.py`` and all ground
+truth to ``truth.json`` beside a ``manifest.json``. The directory is written to a
+temporary sibling and renamed, so a build that stops leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mechscope.describe import concepts as cn
+from mechscope.describe import numeric as nm
+from mechscope.describe.scripts import concept_source, load_source, numeric_source, string_source
+from mechscope.describe.stringgen import sample_program, test_strings
+from mechscope.describe.unittests import add_unit_tests
+from mechscope.errors import MechscopeError
+
+FORMAT = 1
+MLP_MAX_NMSE = 0.05  # an MLP variant is kept only when it approximates its function this well
+DOMAINS = ("numeric", "strings", "concepts")
+
+
+def default_dir() -> Path:
+    """``$MECHSCOPE_CACHE/describe`` (``~/.cache/mechscope/describe`` by default)."""
+    from mechscope.models import cache_dir
+
+    return cache_dir() / "describe"
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A built benchmark: its directory, manifest and ground-truth records."""
+
+    root: Path
+    manifest: dict
+    items: tuple
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __repr__(self) -> str:
+        counts = {d: sum(it["domain"] == d for it in self.items) for d in DOMAINS}
+        return f"Benchmark({str(self.root)!r}, seed={self.manifest['seed']}, {counts})"
+
+    def item(self, fid: str) -> dict:
+        for it in self.items:
+            if it["id"] == fid:
+                return it
+        raise MechscopeError(f"no function {fid!r} in the benchmark at {self.root}; ids look like 'numeric/f0000'")
+
+    def select(self, domain: str | None = None, limit: int | None = None) -> list[dict]:
+        """Items of one domain (or all), at most `limit` of each domain."""
+        out, seen = [], {}
+        for it in self.items:
+            if domain and it["domain"] != domain:
+                continue
+            seen[it["domain"]] = seen.get(it["domain"], 0) + 1
+            if limit is None or seen[it["domain"]] <= limit:
+                out.append(it)
+        return out
+
+    def script(self, fid: str) -> Path:
+        return self.root / (fid + ".py")
+
+    def namespace(self, fid: str) -> dict:
+        if fid not in self._cache:
+            self._cache[fid] = load_source(self.script(fid).read_text())
+        return self._cache[fid]
+
+    def function(self, fid: str) -> Callable:
+        """The black box as a Python callable (numeric ones accept arrays)."""
+        return self.namespace(fid)["function"]
+
+    def reference(self, fid: str) -> Callable:
+        """The deterministic function that code answers are scored against."""
+        return self.namespace(fid)["reference"]
+
+    @classmethod
+    def load(cls, root: str | Path | None = None) -> Benchmark:
+        """Load a built benchmark (default directory when `root` is None)."""
+        root = Path(root) if root is not None else default_dir()
+        man = root / "manifest.json"
+        if not man.exists():
+            raise MechscopeError(
+                f"no describe benchmark at {root}; build one with `mechscope describe build --out {root}`"
+            )
+        manifest = json.loads(man.read_text())
+        if manifest.get("format") != FORMAT:
+            raise MechscopeError(
+                f"benchmark at {root} has format {manifest.get('format')}, expected {FORMAT}; rebuild it"
+            )
+        items = json.loads((root / "truth.json").read_text())
+        return cls(root=root, manifest=manifest, items=tuple(items))
+
+
+def _numeric_item(i: int, rng: random.Random, seed: int) -> tuple[dict, str]:
+    fn = nm.sample_function(rng)
+    variant = nm.sample_variant(rng, fn)
+    fid = f"f{i:04d}"
+    domain = nm.domain_of(fn["families"])
+    mlp = None
+    if variant["variant"] == "mlp":
+        from mechscope.describe.mlp import mlp_eval, train_mlp
+
+        mlp = train_mlp(fn["expr"], domain, seed=seed * 100003 + i)
+        xs = np.linspace(domain[0], domain[1], 1000)
+        ys = nm.evaluate(fn["expr"], xs)
+        ok = np.isfinite(ys)
+        rel = float(np.sum((mlp_eval(mlp, xs[ok]) - ys[ok]) ** 2) / max(np.sum(ys[ok] ** 2), 1e-12))
+        if not rel < MLP_MAX_NMSE:  # the network does not stand for the function (poles, fast waves)
+            mlp, variant = None, {"variant": "clean"}
+    item = {
+        "id": f"numeric/{fid}",
+        "domain": "numeric",
+        "category": f"numeric-{variant['variant']}",
+        "kind": fn["kind"],
+        "families": fn["families"],
+        "parts": fn["parts"],
+        "expr": fn["expr"],
+        "fn_domain": domain,
+        "noise": variant.get("noise"),
+        "interval": variant.get("interval"),
+        "description": nm.describe_truth(fn, variant),
+        **{k: v for k, v in variant.items() if k != "interval"},
+    }
+    if mlp is not None:
+        item["mlp_train_mse"] = mlp["train_mse"]
+    return item, numeric_source(fid, fn["expr"], variant, seed=seed * 7919 + i, mlp=mlp)
+
+
+def _string_item(i: int, rng: random.Random, seed: int) -> tuple[dict, str]:
+    from mechscope.describe.strings_lib import describe_program
+
+    program = sample_program(rng)
+    fid = f"f{i:04d}"
+    item = {
+        "id": f"strings/{fid}",
+        "domain": "strings",
+        "category": "strings-single" if len(program) == 1 else "strings-chain",
+        "program": program,
+        "description": describe_program(program),
+        "test_inputs": test_strings(rng, 10),
+    }
+    return item, string_source(fid, program, seed=seed * 7919 + i)
+
+
+def _concept_item(i: int, rng: random.Random, seed: int) -> tuple[dict, str]:
+    neuron = cn.sample_neuron(rng)
+    fid = f"f{i:04d}"
+    item = {
+        "id": f"concepts/{fid}",
+        "domain": "concepts",
+        "category": "concepts-single" if len(neuron["concepts"]) == 1 else "concepts-pair",
+        "concepts": neuron["concepts"],
+        "description": cn.describe_truth(neuron["concepts"]),
+    }
+    src = cn.neuron_source(neuron["weights"], neuron["noise_std"], seed=seed * 7919 + i)
+    return item, concept_source(fid, src)
+
+
+def build(
+    seed: int = 0,
+    size: int = 100,
+    out: str | Path | None = None,
+    n_unit_tests: int = 5,
+    progress: Callable[[int, int], None] | None = None,
+) -> Benchmark:
+    """Generate `size` numeric functions, `size` string functions and `size` concept neurons.
+
+    >>> import tempfile
+    >>> bench = build(seed=3, size=1, out=tempfile.mkdtemp() + "/b")
+    >>> [it["id"] for it in bench.items]
+    ['numeric/f0000', 'strings/f0000', 'concepts/f0000']
+    """
+    if size < 1:
+        raise MechscopeError(f"--size must be at least 1, got {size}; e.g. --size 100")
+    out = Path(out) if out is not None else default_dir()
+    rng = random.Random(seed)
+    makers = {"numeric": _numeric_item, "strings": _string_item, "concepts": _concept_item}
+    items, sources, done = [], {}, 0
+    for domain in DOMAINS:
+        for i in range(size):
+            item, src = makers[domain](i, rng, seed)
+            items.append(item)
+            sources[item["id"]] = src
+            done += 1
+            if progress:
+                progress(done, 3 * size)
+    namespaces = {fid: load_source(src) for fid, src in sources.items()}
+    add_unit_tests(
+        items, {fid: ns["reference"] for fid, ns in namespaces.items()}, random.Random(seed + 1), n_unit_tests
+    )
+    manifest = {
+        "format": FORMAT,
+        "what": "mechscope describe benchmark (FIND-style)",
+        "seed": seed,
+        "size": size,
+        "counts": {d: size for d in DOMAINS},
+        "numpy": np.__version__,
+    }
+    _write_atomic(out, manifest, items, sources)
+    return Benchmark.load(out)
+
+
+def _write_atomic(out: Path, manifest: dict, items: list, sources: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-describe-", dir=out.parent))
+    try:
+        for d in DOMAINS:
+            (tmp / d).mkdir()
+        for fid, src in sources.items():
+            (tmp / (fid + ".py")).write_text(src)
+        (tmp / "truth.json").write_text(json.dumps(items, indent=1))
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        if out.exists():
+            old = out.with_name(out.name + ".old-" + tmp.name[-8:])
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
