@@ -95,8 +95,8 @@ def test_planted_templates_name_real_edges(spec):
     assert any(e.startswith("embed->") for e in edges)
 
 
-def test_planted_training_lowers_every_loss_part():
-    spec = PlantedSpec("t", "first", "gpt2", 2, steps=1)
+def _train_tiny(spec: PlantedSpec, steps: int) -> tuple:
+    """A tiny planted model after `steps` plain training steps: ``(model, graph, edges, first_parts, last_parts)``."""
     hf = build_hf(spec)
     model = Model("x", hf, word_tokenizer(), adapter_for(hf.config), "")
     graph = Graph.from_model(model)
@@ -104,13 +104,19 @@ def test_planted_training_lowers_every_loss_part():
     opt = torch.optim.Adam(hf.parameters(), lr=3e-3)
     rng = random.Random(0)
     hf.train()
-    first = None
-    for _ in range(60):
+    first = parts = None
+    for _ in range(steps):
         loss, parts = _step_loss(model, graph, spec, edges, rng)
         first = first or parts
         opt.zero_grad()
         loss.backward()
         opt.step()
+    hf.eval()
+    return model, graph, edges, first, parts
+
+
+def test_planted_training_lowers_every_loss_part():
+    *_, first, parts = _train_tiny(PlantedSpec("t", "first", "gpt2", 2, steps=1), 60)
     for key in ("full", "circuit", "knockout"):
         assert parts[key] < first[key], key
 
@@ -131,19 +137,8 @@ def _margin_gap(model, graph, edges, task: str) -> torch.Tensor:
 
 def test_polish_balances_the_circuit_margin_against_the_full_model():
     spec = PlantedSpec("t", "first", "gpt2", 2, polish_steps=80)
-    hf = build_hf(spec)
-    model = Model("x", hf, word_tokenizer(), adapter_for(hf.config), "")
-    graph = Graph.from_model(model)
-    edges = planted_edges(spec, graph)
-    opt = torch.optim.Adam(hf.parameters(), lr=3e-3)
-    rng = random.Random(0)
-    hf.train()
-    for _ in range(80):
-        loss, _ = _step_loss(model, graph, spec, edges, rng)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    hf.eval()
+    model, graph, edges, *_ = _train_tiny(spec, 80)
+    hf = model.hf
     before = _margin_gap(model, graph, edges, "first")
     polish(model, graph, spec, edges)
     after = _margin_gap(model, graph, edges, "first")
