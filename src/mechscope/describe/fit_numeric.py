@@ -128,12 +128,8 @@ def tanh_fit(x: np.ndarray, y: np.ndarray) -> Fit:
     def resid(p):
         return p[0] * np.tanh(p[1] * (x - p[2])) + p[3] - y
 
-    try:
-        p = least_squares(resid, [a0, s0, c0, d0], method="lm", max_nfev=200).x
-    except Exception:
-        return Fit("tanh", "np.nan*x", 4)
-    expr = f"{_num(p[0])}*np.tanh({_num(p[1])}*(x - {_num(p[2])})) + {_num(p[3])}"
-    return Fit("tanh", expr, 4, _rss(expr, x, y))
+    return _lm_fit("tanh", resid, [a0, s0, c0, d0], x, y,
+                   lambda p: f"{_num(p[0])}*np.tanh({_num(p[1])}*(x - {_num(p[2])})) + {_num(p[3])}")
 
 
 def gaussian_fit(x: np.ndarray, y: np.ndarray) -> Fit:
@@ -147,12 +143,18 @@ def gaussian_fit(x: np.ndarray, y: np.ndarray) -> Fit:
     def resid(p):
         return p[0] * np.exp(-0.5 * ((x - p[1]) / p[2]) ** 2) + p[3] - y
 
+    return _lm_fit("gaussian", resid, [a0, m0, s0, d0], x, y,
+                   lambda p: f"{_num(p[0])}*np.exp(-0.5*((x - {_num(p[1])})/{_num(p[2])})**2) + {_num(p[3])}")
+
+
+def _lm_fit(name: str, resid, p0: list[float], x: np.ndarray, y: np.ndarray, render) -> Fit:
+    """Levenberg-Marquardt from `p0`; `render(p)` writes the fitted expression. A failed solve fits nothing."""
     try:
-        p = least_squares(resid, [a0, m0, s0, d0], method="lm", max_nfev=200).x
+        p = least_squares(resid, p0, method="lm", max_nfev=200).x
     except Exception:
-        return Fit("gaussian", "np.nan*x", 4)
-    expr = f"{_num(p[0])}*np.exp(-0.5*((x - {_num(p[1])})/{_num(p[2])})**2) + {_num(p[3])}"
-    return Fit("gaussian", expr, 4, _rss(expr, x, y))
+        return Fit(name, "np.nan*x", len(p0))
+    expr = render(p)
+    return Fit(name, expr, len(p0), _rss(expr, x, y))
 
 
 def rational_fit(p: int, q: int, x: np.ndarray, y: np.ndarray) -> Fit:
