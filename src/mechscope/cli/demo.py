@@ -9,7 +9,8 @@ from mechscope.cli.output import err, out, print_json, progress
 
 
 def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-demo")) -> dict:
-    """Load the model, verify the engine, measure IOI, summarise the graph, find the IOI circuit."""
+    """Load the model, verify the engine, measure IOI, summarise the graph, find the IOI circuit,
+    then make a Q4_0 and a 50%-pruned version and show what they changed."""
     from mechscope.discover import find_circuit
     from mechscope.discover.draw import draw_circuit
     from mechscope.graph import Graph
@@ -20,7 +21,7 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
     doc: dict = {"model": model_spec}
     t0 = time.perf_counter()
     with progress(enabled=True) as bar:
-        steps = bar.add_task("demo", total=5)
+        steps = bar.add_task("demo", total=8)
         bar.update(steps, description=f"loading {model_spec}")
         model = load(model_spec)
         doc["fingerprint"] = model.fingerprint
@@ -52,6 +53,20 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
                           "top_nodes": circuit.top_nodes(8), "file": str(out_dir / "ioi-circuit.json"),
                           "pictures": [str(p) for p in pictures], "seconds": circuit.seconds["total"]}
         bar.advance(steps)
+
+        bar.update(steps, description="making a Q4_0 and a 50%-pruned version (recorded in the store)")
+        versions = make_demo_versions(model)
+        bar.advance(steps)
+
+        bar.update(steps, description="comparing the versions with the model on IOI")
+        doc["versions"] = compare_demo_versions(model, task, circuit, versions)
+        bar.advance(steps)
+
+        bar.update(steps, description="steering toward a shipped concept")
+        from mechscope.cli.steer import run_steering_demo
+
+        doc["steering"] = run_steering_demo(model)
+        bar.advance(steps)
     doc["seconds"] = round(time.perf_counter() - t0, 1)
 
     if json_out:
@@ -71,11 +86,86 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
     print_graph_summary({"model": model_spec, "fingerprint": model.fingerprint, **doc["graph"]})
     c = doc["circuit"]
     out.print(
-        f"\n[bold]IOI circuit[/] (eap-ig on the train split, signed selection, {c['edges_kept']:,} of {c['edges_total']:,} edges): "
+        f"\n[bold]IOI circuit[/] (eap-ig on the train split, signed selection, "
+        f"{c['edges_kept']:,} of {c['edges_total']:,} edges): "
         f"faithfulness on the test split [bold]{c['faithfulness']:.3f}[/] "
         f"(per-example median {c['spread']['median']:.3f}, IQR {c['spread']['iqr']:.3f})"
     )
     out.print("top nodes: " + ", ".join(f"{n} ({w:.2f})" for n, w in c["top_nodes"]))
     out.print(f"circuit: {c['file']}; picture: {' '.join(c['pictures'])}")
+    print_demo_versions(doc["versions"], c)
+    from mechscope.cli.steer import print_steering_demo
+
+    print_steering_demo(doc["steering"])
     err.print(f"done in {doc['seconds']} s")
     return doc
+
+
+DEMO_VERSIONS = (("demo-q4_0", "quantize", {"type": "q4_0"}),
+                 ("demo-magnitude50", "prune", {"method": "magnitude", "sparsity": 0.5}))
+
+
+def make_demo_versions(model) -> list:
+    """The demo's Q4_0 and 50%-pruned versions of `model`: made and recorded once, reused after."""
+    from mechscope.compare import make_version
+    from mechscope.store import Store, load_version, save_version
+
+    store, versions = Store(), []
+    for name, operation, params in DEMO_VERSIONS:
+        entry = store.find("version", name)
+        if entry is not None and entry.metrics.get("base_fingerprint") == model.fingerprint:
+            versions.append(load_version(store, name))
+            continue
+        version = make_version(model, name, operation, params, base=model.spec)
+        save_version(store, version, replace=True, base_model=model)
+        versions.append(version)
+    return versions
+
+
+def compare_demo_versions(model, task, circuit, versions) -> dict:
+    """Behaviour, layer drift and the IOI circuit's faithfulness on each version (one loaded at a time)."""
+    import copy
+
+    from mechscope.compare import Baseline, CircuitSettings, Settings, apply_version, compare_version
+    from mechscope.models import Model
+
+    settings = Settings(circuits=CircuitSettings(which="base"), latency_repeats=3)
+    baseline = Baseline(model, [task], settings, find=lambda graph, t: circuit)
+    rows = []
+    for version in versions:
+        fresh = Model(model.spec, copy.deepcopy(model.hf), model.tokenizer, model.adapter, model.fingerprint)
+        (row,) = compare_version(baseline, apply_version(fresh, version), version)
+        del fresh
+        for key in ("own_circuit", "weight_modules", "params"):
+            row.pop(key)
+        row["top_flips"] = row["top_flips"][:3]
+        rows.append(row)
+    return {"base": baseline.summary(), "versions": rows}
+
+
+def print_demo_versions(doc: dict, circuit: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title="what compression changed (IOI; `mechscope compare` for more)")
+    for col in ("version", "size", "latency", "accuracy", "top-1 agree", "KL", "flips -/+", "diverges at layer",
+                "IOI circuit faithfulness"):
+        table.add_column(col, justify="left" if col == "version" else "right")
+    base = doc["base"]
+    table.add_row("base", f"{base['size_bytes'] / 1e6:.0f} MB", f"{base['latency_ms']:.0f} ms",
+                  f"{base['tasks']['ioi']['accuracy']:.2f}", "1.00", "0", "-", "-", f"{circuit['faithfulness']:.2f}")
+    for r in doc["versions"]:
+        faith = r["circuit_faithfulness_of_base"]
+        table.add_row(f"{r['name']} ({r['label']})", f"{r['size_bytes'] / 1e6:.0f} MB ({r['size_ratio']:.2f}x)",
+                      f"{r['latency_ms']:.0f} ms", f"{r['accuracy']:.2f}", f"{r['top1_agreement']:.2f}",
+                      f"{r['kl']:.3f}", f"{r['flips_to_wrong']}/{r['flips_to_right']}",
+                      "none" if r["first_diverging_layer"] is None else str(r["first_diverging_layer"]),
+                      "-" if faith is None else f"{faith:.2f}")
+    out.print(table)
+    for r in doc["versions"]:
+        flipped = [f for f in r["top_flips"] if f["flipped"]]
+        if flipped:
+            f = flipped[0]
+            out.print(f"{r['name']}: {f['prompt']!r} -> {f['answer']!r} flipped "
+                      f"({f['base_top']!r} -> {f['top']!r}, metric {f['base_metric']:.2f} -> {f['metric']:.2f})")
+    out.print("versions are in the store: `mechscope version list`; compare more with "
+              f"`mechscope compare {base['name']} demo-q4_0 demo-magnitude50 --task ioi --task greater-than`")

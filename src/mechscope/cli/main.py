@@ -166,9 +166,20 @@ bench_app.command("groundtruth")(bench_groundtruth_command)
 app.add_typer(groundtruth_app, name="groundtruth")
 app.add_typer(bench_app, name="bench")
 
+from mechscope.cli.compare import compare_command  # noqa: E402
+from mechscope.cli.store import store_app, version_app  # noqa: E402
+
+app.command("compare")(compare_command)
+app.add_typer(version_app, name="version")
+app.add_typer(store_app, name="store")
+
 from mechscope.cli.describe import describe_app  # noqa: E402
 
 app.add_typer(describe_app, name="describe")
+
+from mechscope.cli.steer import steer_app  # noqa: E402
+
+app.add_typer(steer_app, name="steer")
 
 
 @app.command()

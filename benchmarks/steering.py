@@ -1,0 +1,222 @@
+"""Steering speed on SmolLM2: time to fit, and generation overhead against an unsteered run.
+
+Side by side, in one run, on the same model, data and prompts:
+
+- fit: mechscope DiffMean (one layer, last-token pooling) against
+  steering-vectors' ``train_steering_vector`` (same pairs, same layer, last
+  token) and repeng's ``ControlVector.train`` (PCA of differences, same
+  layer); mechscope Linear-AcT and Mean-AcT on every block output (causal
+  estimation, one forward pass).
+- generation: one generation loop (left-padded batch, KV cache, greedy), run
+  unsteered, with mechscope's hooks (DiffMean at one layer, Linear-AcT at every
+  block), with steering-vectors' hook and with repeng's wrapped layers holding
+  the same vector. Ratios are against the unsteered run.
+
+    python benchmarks/steering.py [--model smollm2-135m] [--concept wedding] [--layer 10] [--prompts 40]
+        [--tokens 30] [--repeats 3] [--json]
+
+With ``--quality`` it measures effect and damage instead of speed: for each
+shipped concept, Linear-AcT, Mean-AcT and DiffMean are fitted, the neutral-text
+perplexity rise is measured on a fine grid of strengths, the strongest within
+``--max-ppl-rise`` is chosen and text is generated there (40 neutral prompts);
+the prompting baseline and the unsteered model are measured the same way.
+
+    python benchmarks/steering.py --quality [--concepts wedding,ocean,positive] [--out quality.json]
+
+steering-vectors and repeng are optional (test extra); missing ones are skipped.
+repeng 0.4 names ``np.float_``, removed in NumPy 2: the script aliases it first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+
+def _timed(fn, repeats: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+QUALITY_METHODS = {
+    "linear-act": ({"sites": "block"}, [i / 20 for i in range(21)]),
+    "mean-act": ({"sites": "block"}, [i / 20 for i in range(21)]),
+    "diffmean": ({}, [i / 8 for i in range(25)]),
+}
+
+
+def quality(args) -> None:
+    """Effect at the chosen strength (neutral perplexity rise within budget) per concept and method."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from mechscope.models import load
+    from mechscope.steer import evaluate_prompting, evaluate_steering, load_concept, make_method
+
+    model = load(args.model)
+    rows, docs = [], {}
+    for name in args.concepts.split(","):
+        c = load_concept(name)
+        kw = dict(lexicon=c.lexicon, max_new_tokens=args.tokens, seed=0)
+        prompting = evaluate_prompting(model, c.instruction, c.prompts, c.neutral, **kw)
+        docs[name] = {"prompting": prompting}
+        unsteered = None
+        for method, (params, grid) in QUALITY_METHODS.items():
+            t0 = time.perf_counter()
+            steering = make_method(method, **params).fit(model, c.source, c.target)
+            fit_s = time.perf_counter() - t0
+            doc = evaluate_steering(model, steering, c.prompts, c.neutral, strengths=grid, generate_for="chosen",
+                                    max_ppl_rise=args.max_ppl_rise, **kw)
+            doc["fit_seconds"] = fit_s
+            docs[name][method] = doc
+            unsteered = doc["unsteered"]
+            ch = doc["chosen"] or doc["unsteered"]
+            rows.append(_quality_row(name, method, doc["chosen_strength"], ch, unsteered))
+            print(json.dumps(rows[-1]), flush=True)
+        rows.append(_quality_row(name, "prompting", None, prompting, unsteered))
+        rows.append(_quality_row(name, "unsteered", None, unsteered, unsteered))
+        print(json.dumps(rows[-2]), flush=True)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"rows": rows, "docs": docs}, f, indent=1, default=str)
+    print("\n| concept | method | strength | Δppl | KL | top-1 | lexicon rate | x unsteered | VADER | gen ppl "
+          "| distinct-2 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        s = "-" if r["strength"] is None else f"{r['strength']:g}"
+        print(f"| {r['concept']} | {r['method']} | {s} | {r['delta_ppl']:+.1%} | {r['kl']:.3f} | {r['top1']:.2f} | "
+              f"{r['lexicon']:.1%} | {r['ratio']} | {r['vader']:+.2f} | {r['gen_ppl']:.1f} | {r['distinct2']:.2f} |")
+
+
+def _quality_row(concept, method, strength, r, unsteered) -> dict:
+    lex, base = r["effects"]["lexicon"], unsteered["effects"]["lexicon"]
+    return {"concept": concept, "method": method, "strength": strength, "delta_ppl": r["delta_ppl"], "kl": r["kl"],
+            "top1": r["top1_agreement"], "lexicon": lex,
+            "ratio": "-" if base == 0 and lex == 0 else ("inf" if base == 0 else f"{lex / base:.1f}"),
+            "vader": r["effects"]["vader"], "toxicity": r["effects"]["toxicity"], "gen_ppl": r["gen_ppl"] or 0.0,
+            "distinct2": r["distinct2"], "examples": r["examples"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--concept", default="wedding")
+    ap.add_argument("--layer", type=int, default=10)
+    ap.add_argument("--prompts", type=int, default=40)
+    ap.add_argument("--tokens", type=int, default=30)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--quality", action="store_true", help="effect and damage per concept and method, not speed")
+    ap.add_argument("--concepts", default="wedding,ocean,positive")
+    ap.add_argument("--max-ppl-rise", type=float, default=0.25)
+    ap.add_argument("--out", default=None, help="write the --quality results as JSON here")
+    args = ap.parse_args()
+    if args.quality:
+        quality(args)
+        return
+
+    import numpy as np
+    import torch
+
+    if not hasattr(np, "float_"):
+        np.float_ = np.float64  # repeng 0.4 on NumPy 2
+    torch.set_num_threads(args.threads)
+    from mechscope.models import load
+    from mechscope.steer import DiffMean, LinearAcT, MeanAcT, generate, load_concept
+
+    model = load(args.model)
+    c = load_concept(args.concept)
+    src, tgt = c.source, c.target
+    prompts = (c.prompts * (args.prompts // len(c.prompts) + 1))[:args.prompts]
+    L = args.layer
+    fit, gen, checks = {}, {}, {}
+
+    fit["mechscope diffmean (1 layer)"], dm = _timed(
+        lambda: DiffMean(layers=str(L), pooling="last").fit(model, src, tgt), args.repeats)
+    fit["mechscope linear-act (all blocks)"], act = _timed(
+        lambda: LinearAcT(sites="block").fit(model, src, tgt), args.repeats)
+    fit["mechscope mean-act (all blocks)"], _ = _timed(
+        lambda: MeanAcT(sites="block").fit(model, src, tgt), args.repeats)
+    vector = dm.state_[f"{model.adapter.layers}.{L}"]["vector"]
+    sv = rp = None
+    try:
+        import steering_vectors as sv
+    except ImportError:
+        pass
+    try:
+        import repeng as rp
+    except ImportError:
+        pass
+    if sv is not None:
+        pairs = list(zip(tgt, src))
+        fit["steering-vectors train_steering_vector"], trained = _timed(
+            lambda: sv.train_steering_vector(model.hf, model.tokenizer, pairs, layers=[L], read_token_index=-1,
+                                             show_progress=False, batch_size=16), args.repeats)
+        checks["max |diffmean - steering-vectors|"] = float((trained.layer_activations[L] - vector).abs().max())
+    if rp is not None:
+        entries = [rp.DatasetEntry(positive=t, negative=s) for s, t in zip(src, tgt)]
+        model.tokenizer.pad_token_id = model.tokenizer.pad_token_id or model.tokenizer.eos_token_id
+
+        def repeng_fit():
+            cm = rp.ControlModel(model.hf, [L])
+            try:
+                return rp.ControlVector.train(cm, model.tokenizer, entries, batch_size=16, method="pca_diff")
+            finally:
+                cm.unwrap()
+        fit["repeng ControlVector.train (pca_diff)"], _ = _timed(repeng_fit, args.repeats)
+
+    kw = dict(max_new_tokens=args.tokens, temperature=0.0)
+    gen["unsteered"], base_texts = _timed(lambda: generate(model, prompts, **kw), args.repeats)
+    gen["mechscope diffmean (1 layer)"], _ = _timed(
+        lambda: generate(model, prompts, steering=dm, strength=4.0, **kw), args.repeats)
+    gen["mechscope linear-act (all blocks)"], _ = _timed(
+        lambda: generate(model, prompts, steering=act, strength=0.5, **kw), args.repeats)
+    if sv is not None:
+        steer_vec = sv.SteeringVector(layer_activations={L: vector}, layer_type="decoder_block")
+
+        def with_sv():
+            with steer_vec.apply(model.hf, multiplier=4.0):
+                return generate(model, prompts, **kw)
+        gen["steering-vectors (1 layer)"], sv_texts = _timed(with_sv, args.repeats)
+        ours = generate(model, prompts, steering=dm, strength=4.0, **kw)
+        checks["same greedy text as steering-vectors"] = sum(a == b for a, b in zip(ours, sv_texts)) / len(ours)
+    if rp is not None:
+        def with_repeng():
+            cm = rp.ControlModel(model.hf, [L])
+            try:
+                cm.set_raw_control({L: 4.0 * vector})
+                return generate(model, prompts, **kw)
+            finally:
+                cm.reset()
+                cm.unwrap()
+        gen["repeng ControlModel (1 layer)"], _ = _timed(with_repeng, args.repeats)
+
+    doc = {"model": args.model, "concept": args.concept, "layer": L, "n_source": len(src), "n_target": len(tgt),
+           "prompts": len(prompts), "new_tokens": args.tokens, "threads": args.threads, "repeats": args.repeats,
+           "fit_seconds": fit, "generation_seconds": gen,
+           "generation_overhead": {k: v / gen["unsteered"] - 1 for k, v in gen.items()}, "checks": checks}
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return
+    print(f"{args.model}, concept {args.concept}: {len(src)}+{len(tgt)} sentences, {len(prompts)} prompts x "
+          f"{args.tokens} tokens, {args.threads} threads, median of {args.repeats}")
+    print("\nfit                                          seconds   vs mechscope diffmean")
+    ref = fit["mechscope diffmean (1 layer)"]
+    for k, v in fit.items():
+        print(f"  {k:42s} {v:8.2f}   {v / ref:6.2f}x")
+    print("\ngeneration                                   seconds   overhead vs unsteered")
+    for k, v in gen.items():
+        print(f"  {k:42s} {v:8.2f}   {v / gen['unsteered'] - 1:+7.1%}")
+    for k, v in checks.items():
+        print(f"check: {k} = {v:.3g}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,302 @@
+"""`mechscope steer fit|generate|eval|export`: steering files from the command line."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from mechscope.cli.output import err, out, print_json, progress, status
+from mechscope.errors import MechscopeError
+
+steer_app = typer.Typer(help="Steer a model toward a concept; measure the effect and the damage.",
+                        no_args_is_help=True)
+
+MODEL_HELP = "model spec: smollm2-135m, hf:<id-or-dir>, gguf:<path>, random:<family>-<size>[:seed]"
+JSON_HELP = "print one JSON document on stdout and nothing else"
+
+
+def _load_model(spec: str, quiet: bool):
+    from mechscope.models import load
+
+    with status(f"loading {spec}", quiet):
+        return load(spec)
+
+
+def _sentences(value: str | None, concept, attr: str, what: str) -> list[str]:
+    from mechscope.steer import read_sentences
+
+    if value:
+        return read_sentences(value)
+    if concept is not None:
+        return getattr(concept, attr)
+    raise MechscopeError(f"no {what} given; pass --{what} FILE (txt, JSONL or CSV) or --concept NAME")
+
+
+def _concept(name: str | None):
+    from mechscope.steer import load_concept
+
+    return load_concept(name) if name else None
+
+
+def _floats(text: str | None, what: str) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError as exc:
+        raise MechscopeError(f"{what} {text!r} is not a comma-separated list of numbers; e.g. 0,0.5,1") from exc
+
+
+def fit_command(
+    model: str = typer.Option("smollm2-135m", "--model", "-m", help=MODEL_HELP),
+    method: str = typer.Option("linear-act", "--method", help="linear-act, mean-act, diffmean, actadd, pca-diff, "
+                               "aura or ablation"),
+    concept: str = typer.Option(None, "--concept", help="a shipped concept (wedding, ocean, positive) for "
+                                "source, target and evaluation defaults"),
+    source: str = typer.Option(None, "--source", help="source sentences (txt one a line, JSONL or CSV)"),
+    target: str = typer.Option(None, "--target", help="target sentences (txt one a line, JSONL or CSV)"),
+    sites: str = typer.Option(None, "--sites", help="block, attn, mlp, norm, neurons or a regex over module names "
+                              "(default: the method's)"),
+    layers: str = typer.Option(None, "--layers", help="all, 10, 5-15 or 3,7,9 (default: the method's)"),
+    pooling: str = typer.Option(None, "--pooling", help="mean or last: how sentences are pooled for fitting"),
+    out_path: Path = typer.Option(..., "--out", "-o", help="steering file to write (.safetensors)"),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Fit a steering method on source and target sentences and write a steering file."""
+    from mechscope.steer import SteeringFile, make_method
+
+    c = _concept(concept)
+    src = _sentences(source, c, "source", "source")
+    tgt = _sentences(target, c, "target", "target")
+    steering = make_method(method, sites=sites, layers=layers, pooling=pooling)
+    m = _load_model(model, json_out)
+    t0 = time.perf_counter()
+    with status(f"fitting {method} on {len(src)} source and {len(tgt)} target sentences", json_out):
+        steering.fit(m, src, tgt)
+    seconds = time.perf_counter() - t0
+    extra = {"concept": concept, "fit_seconds": round(seconds, 2)}
+    if c is not None:
+        extra.update(lexicon=c.lexicon, instruction=c.instruction, scorer=c.scorer)
+    sf = SteeringFile.from_method(steering, **extra)
+    sf.save(out_path)
+    doc = {"file": str(out_path), **{k: sf.manifest[k] for k in ("method", "params", "sites", "default_strength")},
+           "model": sf.manifest["model"], "data": sf.manifest["data"], "fit_seconds": round(seconds, 2)}
+    if json_out:
+        print_json(doc)
+        return
+    table = Table(title=f"{method} fitted on {model} ({m.fingerprint})")
+    table.add_column("")
+    table.add_column("value")
+    table.add_row("sites", f"{len(doc['sites'])}: {doc['sites'][0]} ... {doc['sites'][-1]}"
+                  if len(doc["sites"]) > 2 else ", ".join(doc["sites"]))
+    table.add_row("data", f"{len(src)} source, {len(tgt)} target (hash {doc['data']['hash']})")
+    table.add_row("default strength", f"{doc['default_strength']:g}")
+    table.add_row("fit time", f"{seconds:.1f} s")
+    table.add_row("file", str(out_path))
+    out.print(table)
+
+
+def _open(file: Path, model: str | None, quiet: bool, other_model: bool):
+    from mechscope.steer import SteeringFile
+
+    sf = SteeringFile.load(file)
+    m = _load_model(model or sf.manifest["model"]["spec"], quiet)
+    sf.method.check_model(m, strict=not other_model)
+    return sf, m
+
+
+def generate_command(
+    file: Path = typer.Argument(..., help="steering file written by `mechscope steer fit`"),
+    prompts: str = typer.Option("prompts.txt", "--prompts", help="prompts file (default: the shipped neutral "
+                                "prompts)"),
+    model: str = typer.Option(None, "--model", "-m", help="model spec (default: the one the file was fitted on)"),
+    strength: float = typer.Option(None, "--strength", help="steering strength (default: the file's)"),
+    max_new_tokens: int = typer.Option(30, "--max-new-tokens", help="tokens to generate per prompt"),
+    seed: int = typer.Option(0, "--seed", help="sampling seed"),
+    temperature: float = typer.Option(0.8, "--temperature", help="0 for greedy decoding"),
+    positions: str = typer.Option("all", "--positions", help="all, prompt or generated"),
+    compare: bool = typer.Option(False, "--compare", help="also generate without steering (same prompt and seed)"),
+    other_model: bool = typer.Option(False, "--other-model", help="allow a model other than the one fitted on "
+                                     "(same architecture)"),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Generate from prompts with steering (and, with --compare, without)."""
+    from mechscope.steer import generate, read_sentences
+
+    sf, m = _open(file, model, json_out, other_model)
+    ps = read_sentences(prompts)
+    kw = dict(max_new_tokens=max_new_tokens, seed=seed, temperature=temperature)
+    s = sf.default_strength if strength is None else strength
+    with status(f"generating from {len(ps)} prompts", json_out):
+        texts = generate(m, ps, steering=sf, strength=s, positions=positions, strict=not other_model, **kw)
+        base = generate(m, ps, **kw) if compare else None
+    items = [{"prompt": p, "text": t, **({"unsteered": base[i]} if base else {})}
+             for i, (p, t) in enumerate(zip(ps, texts))]
+    if json_out:
+        print_json(items)
+        return
+    table = Table(title=f"{sf.manifest['method']} at strength {s:g} on {m.spec}", show_lines=True)
+    table.add_column("prompt")
+    table.add_column("steered")
+    if base:
+        table.add_column("unsteered")
+    for it in items:
+        table.add_row(it["prompt"], it["text"], *([it["unsteered"]] if base else []))
+    out.print(table)
+
+
+def eval_command(
+    file: Path = typer.Argument(..., help="steering file written by `mechscope steer fit`"),
+    prompts: str = typer.Option("prompts.txt", "--prompts", help="neutral prompts to generate from"),
+    neutral: str = typer.Option("heldout.txt", "--neutral", help="held-out neutral text for perplexity, KL, top-1"),
+    model: str = typer.Option(None, "--model", "-m", help="model spec (default: the one the file was fitted on)"),
+    strengths: str = typer.Option(None, "--strengths", help="comma-separated, e.g. 0,0.25,0.5,0.75,1 "
+                                  "(default: the method's)"),
+    max_ppl_rise: float = typer.Option(0.25, "--max-ppl-rise", help="damage budget: the largest relative rise of "
+                                       "neutral perplexity allowed (0.25 = +25%)"),
+    lexicon: str = typer.Option(None, "--lexicon", help="concept words, one a line, '*' for any ending (default: "
+                                "the file's concept)"),
+    scorer: str = typer.Option(None, "--scorer", help="lexicon, vader or toxicity (default: the concept's, "
+                               "else lexicon)"),
+    instruction: str = typer.Option(None, "--instruction", help="instruction for the prompting baseline "
+                                    "(default: the file's concept)"),
+    max_new_tokens: int = typer.Option(30, "--max-new-tokens", help="tokens to generate per prompt"),
+    seed: int = typer.Option(0, "--seed", help="sampling seed"),
+    record: bool = typer.Option(False, "--record", help="write the summary and the chosen strength into the file"),
+    effect_at: str = typer.Option("all", "--effect-at", help="all: generate at every strength (the whole curve); "
+                                  "chosen: measure damage everywhere, generate only at the chosen strength"),
+    other_model: bool = typer.Option(False, "--other-model", help="allow a model other than the one fitted on"),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Sweep strengths: effect and damage per strength, and the strongest within the damage budget."""
+    from mechscope.steer import evaluate_prompting, evaluate_steering, read_sentences
+
+    if max_ppl_rise < 0:
+        raise MechscopeError(f"--max-ppl-rise must be a fraction >= 0 (0.25 = +25%); got {max_ppl_rise:g}")
+    sf, m = _open(file, model, json_out, other_model)
+    words = read_sentences(lexicon) if lexicon else sf.manifest.get("lexicon")
+    chosen_scorer = scorer or sf.manifest.get("scorer") or "lexicon"
+    ps, neu = read_sentences(prompts), read_sentences(neutral)
+    grid = _floats(strengths, "--strengths")
+    n_steps = 1 + len(grid if grid is not None else sf.method.default_strengths)
+    instr = instruction or sf.manifest.get("instruction")
+    kw = dict(scorer=chosen_scorer, lexicon=words, max_new_tokens=max_new_tokens, seed=seed)
+    with progress(not json_out) as bar:
+        job = bar.add_task("evaluating", total=n_steps + bool(instr))
+        doc = evaluate_steering(m, sf, ps, neu, strengths=grid, max_ppl_rise=max_ppl_rise, strict=not other_model,
+                                generate_for=effect_at,
+                                on_step=lambda msg: (bar.update(job, description=msg), bar.advance(job)), **kw)
+        if instr:
+            bar.update(job, description="prompting baseline")
+            doc["prompting"] = evaluate_prompting(m, instr, ps, neu, **kw)
+            bar.advance(job)
+    doc["file"] = str(file)
+    if record:
+        summary = {k: doc[k] for k in ("model", "fingerprint", "scorer", "max_ppl_rise", "base_ppl",
+                                       "chosen_strength", "n_prompts", "n_neutral")}
+        summary["sweep"] = [{k: v for k, v in r.items() if k != "examples"} for r in doc["sweep"]]
+        sf.manifest["evaluation"] = summary
+        if doc["chosen_strength"] is not None:
+            sf.manifest["default_strength"] = doc["chosen_strength"]
+        sf.save(file)
+    if json_out:
+        print_json(doc)
+        return
+    print_sweep(doc)
+    if record:
+        err.print(f"recorded the evaluation in {file}")
+
+
+def print_sweep(doc: dict) -> None:
+    """The effect-damage table of one evaluation, with the unsteered and prompting rows."""
+    title = (f"{doc['method']} on {doc['model']}: effect = {doc['scorer']}, {doc['n_prompts']} prompts; "
+             f"base perplexity {doc['base_ppl']:.1f}; budget +{doc['max_ppl_rise']:.0%}")
+    table = Table(title=title)
+    for col in ("strength", "effect", "ppl", "Δppl", "KL", "top-1", "gen ppl", "distinct-2", "example"):
+        table.add_column(col, justify="left" if col in ("strength", "example") else "right")
+
+    def add(label, r, style=None):
+        f = lambda key, fmt: "-" if r.get(key) is None else format(r[key], fmt)  # noqa: E731
+        table.add_row(label, f("effect", ".3f"), f("ppl", ".1f"), f("delta_ppl", "+.1%"), f("kl", ".3f"),
+                      f("top1_agreement", ".2f"), f("gen_ppl", ".1f"), f("distinct2", ".2f"),
+                      (r["examples"] or [""])[0][:60].replace("\n", " "), style=style)
+
+    add("unsteered", doc["unsteered"], "dim")
+    for r in doc["sweep"]:
+        add(f"{r['strength']:g}", r, "bold green" if r["strength"] == doc["chosen_strength"] else None)
+    if doc.get("prompting"):
+        add("prompting", doc["prompting"], "cyan")
+    out.print(table)
+    c = doc["chosen_strength"]
+    out.print(f"chosen strength: [bold]{c:g}[/]" if c is not None else
+              "[yellow]no strength keeps the perplexity rise within the budget[/]")
+
+
+def export_command(
+    file: Path = typer.Argument(..., help="an additive steering file (diffmean, actadd, pca-diff; --sites block)"),
+    out_path: Path = typer.Option(..., "--out", "-o", help="GGUF control vector to write"),
+    strength: float = typer.Option(None, "--strength", help="scale baked into the vectors (default: the file's)"),
+) -> None:
+    """Export an additive steering file as a llama.cpp control vector (GGUF)."""
+    from mechscope.steer import SteeringFile, export_control_vector
+
+    sf = SteeringFile.load(file)
+    export_control_vector(sf, out_path, strength)
+    err.print(f"wrote {out_path}: use it with llama.cpp --control-vector {out_path}")
+
+
+steer_app.command("fit")(fit_command)
+steer_app.command("generate")(generate_command)
+steer_app.command("eval")(eval_command)
+steer_app.command("export")(export_command)
+
+
+# mean-act at 0.45 kept the neutral-perplexity rise of SmolLM2 within 25% (docs/steering.md)
+DEMO = {"concept": "wedding", "method": "mean-act", "params": {"sites": "block"}, "strength": 0.45, "prompts": 8,
+        "tokens": 24}
+
+
+def run_steering_demo(model) -> dict:
+    """`mechscope demo`'s steering step: fit on a shipped concept, generate with and without, effect and damage."""
+    import math
+
+    from mechscope.steer import generate, load_concept, make_method
+    from mechscope.steer.evaluate import _damage, _nll, score_texts
+    from mechscope.steer.scoring import lexicon_scores
+
+    c = load_concept(DEMO["concept"])
+    t0 = time.perf_counter()
+    method = make_method(DEMO["method"], **DEMO["params"]).fit(model, c.source, c.target)
+    prompts = c.prompts[:DEMO["prompts"]]
+    kw = dict(max_new_tokens=DEMO["tokens"], seed=0)
+    steered = generate(model, prompts, steering=method, strength=DEMO["strength"], **kw)
+    unsteered = generate(model, prompts, **kw)
+    base = score_texts(model, c.neutral)
+    with method.apply(model, DEMO["strength"]):
+        scored = score_texts(model, c.neutral)
+    rate = lambda texts: sum(lexicon_scores(texts, c.lexicon)) / len(texts)  # noqa: E731
+    return {"concept": c.name, "method": method.name, "sites": method.sites_, "strength": DEMO["strength"],
+            "lexicon_rate": {"unsteered": rate(unsteered), "steered": rate(steered)},
+            "base_ppl": math.exp(_nll(base)), "steered_ppl": math.exp(_nll(scored)),
+            "delta_ppl": math.exp(_nll(scored) - _nll(base)) - 1, **_damage(base, scored),
+            "examples": [{"prompt": p, "steered": s, "unsteered": u} for p, s, u in zip(prompts, steered, unsteered)],
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def print_steering_demo(doc: dict) -> None:
+    r, sites = doc["lexicon_rate"], doc["sites"]
+    where = f"{sites[0]} ... {sites[-1]}, {len(sites)} sites" if len(sites) > 2 else ", ".join(sites)
+    out.print(
+        f"\n[bold]Steering[/] toward '{doc['concept']}' ({doc['method']} at {where}, strength "
+        f"{doc['strength']:g}): concept words in [bold]{r['steered']:.0%}[/] of generations (unsteered "
+        f"{r['unsteered']:.0%}); neutral-text perplexity {doc['base_ppl']:.0f} -> {doc['steered_ppl']:.0f} "
+        f"({doc['delta_ppl']:+.0%}), KL {doc['kl']:.2f}, top-1 agreement {doc['top1_agreement']:.2f}")
+    table = Table(show_lines=True)
+    for col in ("prompt", "steered", "unsteered"):
+        table.add_column(col)
+    for ex in doc["examples"][:4]:
+        table.add_row(ex["prompt"], ex["steered"].strip(), ex["unsteered"].strip())
+    out.print(table)

@@ -1,0 +1,195 @@
+"""`mechscope version make|list|rm` and `mechscope store list|export|rm`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from mechscope.cli.output import out, print_json, status
+from mechscope.errors import MechscopeError
+
+version_app = typer.Typer(help="Model versions: quantized, pruned, low-rank or fine-tuned copies of a base.",
+                          no_args_is_help=True)
+store_app = typer.Typer(help="The experiment store under $MECHSCOPE_HOME (default ./.mechscope).",
+                        no_args_is_help=True)
+JSON_HELP = "print one JSON document on stdout and nothing else"
+
+
+def _store():
+    from mechscope.store import Store
+
+    return Store()
+
+
+@version_app.command("make")
+def make_command(
+    base: str = typer.Option(..., "--base", "-b", help="model spec or version name to start from"),
+    name: str = typer.Option(..., "--name", help="name of the new version"),
+    quantize: str = typer.Option(None, "--quantize",
+                                 help="q8_0, q4_0 (GGUF; also q4_1, q5_0, q5_1), int8 or int4 (torchao)"),
+    prune: str = typer.Option(None, "--prune", help="magnitude:0.5, wanda:0.5, 2:4 or wanda:2:4"),
+    low_rank: float = typer.Option(None, "--low-rank", help="keep this fraction of each matrix's rank (truncated SVD)"),
+    checkpoint: str = typer.Option(None, "--from", help="register a fine-tuned checkpoint hf:<dir> as a version"),
+    modules: str = typer.Option("*", "--modules", help="comma-separated patterns of module paths to change"),
+    group_size: int = typer.Option(32, "--group-size", help="int4: inputs per scale"),
+    calibration: str = typer.Option("generated", "--calibration",
+                                    help="wanda: 'generated' (sampled from the base) or a task"),
+    replace: bool = typer.Option(False, "--replace", help="overwrite a version of the same name"),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Make a version of a model and record it with its provenance."""
+    from mechscope.compare import make_version, operation_label, parse_prune
+    from mechscope.store import check_name, checkpoint_version, load_model, save_version
+
+    chosen = [x is not None for x in (quantize, prune, low_rank, checkpoint)]
+    if sum(chosen) != 1:
+        raise MechscopeError("give exactly one of --quantize, --prune, --low-rank or --from "
+                             "(e.g. --quantize q4_0)")
+    check_name(name)
+    store = _store()
+    if not replace and store.find("version", name) is not None:
+        raise MechscopeError(f"a version named {name!r} already exists; pick another name or pass --replace")
+    t0 = time.perf_counter()
+    with status(f"loading {base}", json_out):
+        model = load_model(store, base)
+    if checkpoint is not None:
+        with status(f"loading {checkpoint}", json_out):
+            version, _ = checkpoint_version(model, name, checkpoint, base_name=base)
+    else:
+        if quantize is not None:
+            operation, params = "quantize", {"type": quantize.lower(), "modules": modules, "group_size": group_size}
+        elif prune is not None:
+            operation, params = "prune", {**parse_prune(prune), "modules": modules}
+            if params["method"] == "wanda":
+                params["calibration"] = calibration
+        else:
+            operation, params = "low-rank", {"fraction": low_rank, "modules": modules}
+        with status(f"making {name}: {operation_label(operation, params)} of {base}", json_out):
+            version = make_version(model, name, operation, params, base=base)
+    with status(f"recording {name}", json_out):
+        entry = save_version(store, version, replace=replace, base_model=model)
+    doc = {**entry.to_dict(), "label": entry.metrics.get("label"), "seconds": round(time.perf_counter() - t0, 1),
+           "store": str(store.root)}
+    if json_out:
+        print_json(doc)
+        return
+    m = entry.metrics
+    out.print(f"made [bold]{name}[/]: {m['label']} of {base}, {m['changed_tensors']} tensors changed; size "
+              f"{_mb(m.get('size_bytes'))} (base {_mb(m.get('base_size_bytes'))}), stored {_mb(entry.bytes)} "
+              f"in {store.root}, {doc['seconds']} s")
+
+
+@version_app.command("list")
+def list_command(json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """List versions as a provenance tree: each under the model or version it was made from."""
+    from mechscope.store import lineage
+
+    store = _store()
+    entries = store.entries("version")
+    docs = [{**e.to_dict(), "label": e.metrics.get("label"), "lineage": lineage(store, e.name)} for e in entries]
+    if json_out:
+        print_json(docs)
+        return
+    if not docs:
+        out.print(f"no versions in {store.root}; make one with `mechscope version make --base smollm2-135m "
+                  "--quantize q4_0 --name smollm2-q4`")
+        return
+    names = {d["name"] for d in docs}
+    roots: dict[str, Tree] = {}
+    nodes: dict[str, Tree] = {}
+    for d in docs:  # oldest first: a base is listed before what is made from it
+        parent = nodes.get(d["base"]) if d["base"] in names else None
+        if parent is None:
+            parent = roots.setdefault(d["base"], Tree(f"[bold]{d['base']}[/]"))
+        nodes[d["name"]] = parent.add(
+            f"[bold]{d['name']}[/]  {d['label']}  size {_mb(d['metrics'].get('size_bytes'))}  "
+            f"stored {_mb(d['bytes'])}  {d['created']}  mechscope {d['mechscope_version']}")
+    for tree in roots.values():
+        out.print(tree)
+
+
+@version_app.command("rm")
+def rm_command(name: str = typer.Argument(..., help="version name"),
+               json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Remove a version (not one that other versions are made from)."""
+    from mechscope.store import dependents
+
+    store = _store()
+    store.get("version", name)
+    children = dependents(store, name)
+    if children:
+        raise MechscopeError(f"version {name!r} is the base of {', '.join(children)}; remove those first")
+    entry = store.remove("version", name)
+    if json_out:
+        print_json({"removed": entry.name, "kind": entry.kind, "bytes": entry.bytes})
+    else:
+        out.print(f"removed version {name} ({_mb(entry.bytes)})")
+
+
+@store_app.command("list")
+def store_list_command(kind: str = typer.Option(None, "--kind", help="version, circuit, comparison or steering"),
+                       json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """List every entry of the store with its provenance."""
+    from mechscope.store import KINDS
+
+    if kind is not None and kind not in KINDS:
+        raise MechscopeError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    store = _store()
+    entries = store.entries(kind)
+    if json_out:
+        print_json([e.to_dict() for e in entries])
+        return
+    table = Table(title=f"store {store.root} ({len(entries)} entries)")
+    for col in ("kind", "name", "base", "operation", "created", "mechscope", "fingerprint", "stored"):
+        table.add_column(col, justify="right" if col == "stored" else "left")
+    for e in entries:
+        table.add_row(e.kind, e.name, e.base or "-", e.operation or "-", e.created, e.mechscope_version,
+                      e.model_fingerprint or "-", _mb(e.bytes))
+    out.print(table)
+
+
+@store_app.command("export")
+def store_export_command(names: list[str] = typer.Argument(None, help="entry names (default: all)"),
+                         out_path: Path = typer.Option(..., "--out", "-o", help="zip file to write"),
+                         json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Export entries, with their provenance and files, to one zip file."""
+    from mechscope.store import export
+
+    entries = export(_store(), names or None, out_path)
+    if json_out:
+        print_json({"out": str(out_path), "entries": [f"{e.kind}/{e.name}" for e in entries]})
+    else:
+        out.print(f"wrote {out_path}: {len(entries)} entries")
+
+
+@store_app.command("rm")
+def store_rm_command(name: str = typer.Argument(..., help="entry name"),
+                     kind: str = typer.Option(None, "--kind", help="version, circuit, comparison or steering"),
+                     json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Remove one entry of the store."""
+    from mechscope.errors import closest
+
+    store = _store()
+    matches = [e for e in store.entries(kind) if e.name == name]
+    if not matches:
+        names = [e.name for e in store.entries(kind)]
+        raise MechscopeError(f"no entry named {name!r}{closest(name, names)}; `mechscope store list` shows them")
+    if len(matches) > 1:
+        raise MechscopeError(f"{name!r} names a {' and a '.join(e.kind for e in matches)}; pick one with --kind")
+    if matches[0].kind == "version":
+        rm_command(name, json_out)
+        return
+    entry = store.remove(matches[0].kind, name)
+    if json_out:
+        print_json({"removed": entry.name, "kind": entry.kind, "bytes": entry.bytes})
+    else:
+        out.print(f"removed {entry.kind} {name} ({_mb(entry.bytes)})")
+
+
+def _mb(n) -> str:
+    return "-" if n is None else f"{n / 1e6:.1f} MB"
+

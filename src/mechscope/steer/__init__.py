@@ -1,0 +1,51 @@
+"""Steer a model at inference time and measure the effect and the damage (layer 4).
+
+Methods are fit/apply objects (`LinearAcT`, `MeanAcT`, `DiffMean`, `ActAdd`,
+`PCADiff`, `AurA`, `DirectionalAblation`); a fitted method saves to a
+`SteeringFile` (safetensors plus a JSON manifest), and `evaluate_steering`
+sweeps strengths and reports effect and damage as a plain dict.
+
+>>> from mechscope.models import load
+>>> from mechscope.steer import DiffMean, load_concept
+>>> model = load("random:llama-tiny")
+>>> concept = load_concept("wedding")
+>>> steering = DiffMean(layers="1").fit(model, concept.source[:8], concept.target[:8])
+>>> with steering.apply(model, strength=4.0):
+...     pass  # any forward pass or generation here is steered
+"""
+
+from __future__ import annotations
+
+from mechscope.steer.act import LinearAcT, MeanAcT
+from mechscope.steer.aura import AurA
+from mechscope.steer.base import SteeringMethod
+from mechscope.steer.concepts import CONCEPTS, Concept, load_concept, read_sentences
+from mechscope.steer.evaluate import choose_strength, evaluate_prompting, evaluate_steering
+from mechscope.steer.file import SteeringFile, export_control_vector
+from mechscope.steer.generate import generate
+from mechscope.steer.vectors import ActAdd, DiffMean, DirectionalAblation, PCADiff
+
+METHODS: dict[str, type[SteeringMethod]] = {
+    cls.name: cls for cls in (LinearAcT, MeanAcT, DiffMean, ActAdd, PCADiff, AurA, DirectionalAblation)
+}
+
+
+def make_method(name: str, **params) -> SteeringMethod:
+    """A method by name with its parameters, or a one-line error naming the closest ones.
+
+    >>> make_method("linear-act", sites="mlp").get_params()
+    {'sites': 'mlp', 'layers': 'all', 'pooling': 'mean'}
+    """
+    from mechscope.errors import MechscopeError, closest
+
+    if name not in METHODS:
+        raise MechscopeError(
+            f"unknown steering method {name!r}{closest(name, METHODS)}; use one of {', '.join(METHODS)}")
+    return METHODS[name](**{k: v for k, v in params.items() if v is not None})
+
+
+__all__ = [
+    "ActAdd", "AurA", "CONCEPTS", "Concept", "DiffMean", "DirectionalAblation", "LinearAcT", "METHODS", "MeanAcT",
+    "PCADiff", "SteeringFile", "SteeringMethod", "choose_strength", "evaluate_prompting", "evaluate_steering",
+    "export_control_vector", "generate", "load_concept", "make_method", "read_sentences",
+]

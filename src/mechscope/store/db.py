@@ -1,0 +1,267 @@
+"""The experiment store: one SQLite table of entries, one artifact folder per entry.
+
+Layout under ``$MECHSCOPE_HOME`` (default ``./.mechscope``)::
+
+    store.sqlite                      entries: kind, name, provenance, metrics
+    artifacts/<kind>/<id>/...         the entry's files (safetensors, Parquet, JSON)
+    artifacts/.tmp-*/                 an entry being written
+
+An entry is written in three steps: its files into a fresh ``.tmp-`` folder,
+that folder renamed to its final place, then one SQLite transaction that adds
+its row. An entry exists once its row does, and its files are complete by
+then; a run killed before the commit leaves at most an unreferenced folder,
+which the next writer removes after an hour. Deleting removes the row first,
+then the folder.
+
+>>> import tempfile
+>>> store = Store(tempfile.mkdtemp())
+>>> entry = store.add("circuit", "c1", {"circuit.json": b"{}"}, base="random:gpt2-tiny", metrics={"f": 0.9})
+>>> [(e.kind, e.name, e.metrics) for e in store.entries()]
+[('circuit', 'c1', {'f': 0.9})]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mechscope.errors import MechscopeError, closest
+
+KINDS = ("version", "circuit", "comparison", "steering")
+SCHEMA = 1
+STALE_SECONDS = 3600
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+Writer = bytes | Callable[[Path], None]  # file content, or a function that writes the file at a path
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS entries (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    base TEXT,
+    operation TEXT,
+    params TEXT NOT NULL DEFAULT '{}',
+    created TEXT NOT NULL,
+    mechscope_version TEXT NOT NULL,
+    model_fingerprint TEXT,
+    task_hash TEXT,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    artifact TEXT NOT NULL,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (kind, name)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+def home() -> Path:
+    """``$MECHSCOPE_HOME``, default ``./.mechscope``."""
+    return Path(os.environ.get("MECHSCOPE_HOME", ".mechscope"))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One recorded thing and its provenance; `artifact` is relative to the store's folder."""
+
+    id: str
+    kind: str
+    name: str
+    base: str | None
+    operation: str | None
+    params: dict
+    created: str
+    mechscope_version: str
+    model_fingerprint: str | None
+    task_hash: str | None
+    metrics: dict
+    artifact: str
+    bytes: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("extra")
+        return {**d, **self.extra}
+
+
+class Store:
+    """The store at `root` (default `home()`); created on first write."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else home()
+
+    # paths and connection -----------------------------------------------------------------------
+    @property
+    def db_path(self) -> Path:
+        return self.root / "store.sqlite"
+
+    def path(self, entry: Entry) -> Path:
+        """The folder holding an entry's files."""
+        return self.root / entry.artifact
+
+    def _connect(self, create: bool) -> sqlite3.Connection | None:
+        if not self.db_path.exists():
+            if not create:
+                return None
+            self.root.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        con.row_factory = sqlite3.Row
+        con.execute("PRAGMA journal_mode=WAL")
+        con.executescript(_DDL)
+        con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+        return con
+
+    # queries --------------------------------------------------------------------------------------
+    def entries(self, kind: str | None = None) -> list[Entry]:
+        """Every entry (of one kind), oldest first."""
+        con = self._connect(create=False)
+        if con is None:
+            return []
+        with con:
+            sql = "SELECT * FROM entries" + (" WHERE kind = ?" if kind else "") + " ORDER BY created, name"
+            rows = con.execute(sql, (kind,) if kind else ()).fetchall()
+        con.close()
+        return [_entry(r) for r in rows]
+
+    def find(self, kind: str, name: str) -> Entry | None:
+        con = self._connect(create=False)
+        if con is None:
+            return None
+        with con:
+            row = con.execute("SELECT * FROM entries WHERE kind = ? AND name = ?", (kind, name)).fetchone()
+        con.close()
+        return _entry(row) if row else None
+
+    def get(self, kind: str, name: str) -> Entry:
+        """The entry, or a one-line error naming the closest names."""
+        entry = self.find(kind, name)
+        if entry is None:
+            names = [e.name for e in self.entries(kind)]
+            listing = f"; `mechscope {'version' if kind == 'version' else 'store'} list` shows them" if names \
+                else f"; the store at {self.root} has no {kind}s yet"
+            raise MechscopeError(f"no {kind} named {name!r}{closest(name, names)}{listing}")
+        return entry
+
+    # writes ---------------------------------------------------------------------------------------
+    def add(self, kind: str, name: str, files: dict[str, Writer], *, base: str | None = None,
+            operation: str | None = None, params: dict | None = None, model_fingerprint: str | None = None,
+            task_hash: str | None = None, metrics: dict | None = None, replace: bool = False) -> Entry:
+        """Record an entry with its files, atomically (see the module docstring).
+
+        Raises if `kind`/`name` exists, unless `replace`.
+        """
+        from mechscope import __version__
+
+        if kind not in KINDS:
+            raise MechscopeError(f"unknown store kind {kind!r}; kinds are {', '.join(KINDS)}")
+        check_name(name)
+        if not replace and self.find(kind, name) is not None:
+            group = "version" if kind == "version" else "store"
+            raise MechscopeError(f"a {kind} named {name!r} already exists in {self.root}; pick another name "
+                                 f"or remove it with `mechscope {group} rm {name}`")
+        artifacts = self.root / "artifacts"
+        artifacts.mkdir(parents=True, exist_ok=True)
+        self._collect_garbage()
+        entry_id = uuid.uuid4().hex[:16]
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=artifacts))
+        final = artifacts / kind / entry_id
+        try:
+            for filename, content in files.items():
+                target = tmp / filename
+                if isinstance(content, bytes):
+                    target.write_bytes(content)
+                else:
+                    content(target)
+            size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        entry = Entry(entry_id, kind, name, base, operation, params or {},
+                      datetime.now(timezone.utc).isoformat(timespec="seconds"), __version__, model_fingerprint,
+                      task_hash, metrics or {}, str(final.relative_to(self.root)), size)
+        old = None
+        con = self._connect(create=True)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            old_row = con.execute("SELECT * FROM entries WHERE kind = ? AND name = ?", (kind, name)).fetchone()
+            if old_row is not None:
+                if not replace:
+                    raise MechscopeError(f"a {kind} named {name!r} was added meanwhile; pick another name")
+                old = _entry(old_row)
+                con.execute("DELETE FROM entries WHERE id = ?", (old.id,))
+            con.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", _row(entry))
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            shutil.rmtree(final, ignore_errors=True)
+            raise
+        finally:
+            con.close()
+        if old is not None:
+            shutil.rmtree(self.path(old), ignore_errors=True)
+        return entry
+
+    def remove(self, kind: str, name: str) -> Entry:
+        """Delete an entry: its row, then its files."""
+        entry = self.get(kind, name)
+        con = self._connect(create=True)
+        try:
+            con.execute("DELETE FROM entries WHERE id = ?", (entry.id,))
+        finally:
+            con.close()
+        shutil.rmtree(self.path(entry), ignore_errors=True)
+        return entry
+
+    def _collect_garbage(self) -> None:
+        """Remove folders no row refers to (a killed write), once they are an hour old."""
+        artifacts = self.root / "artifacts"
+        known = {e.artifact for e in self.entries()}
+        now = time.time()
+        candidates = list(artifacts.glob(".tmp-*")) + [p for k in KINDS for p in (artifacts / k).glob("*")]
+        for p in candidates:
+            rel = str(p.relative_to(self.root))
+            try:
+                stale = now - p.stat().st_mtime > STALE_SECONDS
+            except FileNotFoundError:
+                continue
+            if rel not in known and stale:
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def check_name(name: str) -> str:
+    """A store name: letters, digits, '.', '_', '-'; not a model spec.
+
+    >>> check_name("smollm2-q4")
+    'smollm2-q4'
+    """
+    from mechscope.models import DEFAULT_MODEL
+
+    if not _NAME.match(name) or name == DEFAULT_MODEL:
+        raise MechscopeError(f"name {name!r} is not allowed; use letters, digits, '.', '_' and '-' (at most 100), "
+                             f"not a model spec, e.g. smollm2-q4")
+    return name
+
+
+def _row(e: Entry) -> tuple:
+    return (e.id, e.kind, e.name, e.base, e.operation, json.dumps(e.params), e.created, e.mechscope_version,
+            e.model_fingerprint, e.task_hash, json.dumps(e.metrics), e.artifact, e.bytes)
+
+
+def _entry(row: sqlite3.Row) -> Entry:
+    d = dict(row)
+    d["params"] = json.loads(d["params"] or "{}")
+    d["metrics"] = json.loads(d["metrics"] or "{}")
+    return Entry(**d)
