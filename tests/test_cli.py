@@ -1,14 +1,16 @@
 """The command line: --json prints one JSON document; bad input is one line and exit 2."""
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
 
-def mechscope(*args, check_rc=None):
-    res = subprocess.run([sys.executable, "-m", "mechscope.cli.main", *args], capture_output=True, text=True, timeout=600)
+def mechscope(*args, check_rc=None, env=None):
+    res = subprocess.run([sys.executable, "-m", "mechscope.cli.main", *args], capture_output=True, text=True,
+                         timeout=600, env={**os.environ, **(env or {})})
     if check_rc is not None:
         assert res.returncode == check_rc, res.stderr
     return res
@@ -74,6 +76,34 @@ def test_discover_json_and_evaluate_round_trip(tmp_path):
     assert path.exists() and path.with_suffix(".svg").exists() and path.with_suffix(".png").exists()
     again = json.loads(mechscope("evaluate", str(path), "--json", check_rc=0).stdout)
     assert again["faithfulness"] == pytest.approx(doc["faithfulness"], abs=1e-6)
+    assert len(doc["spread"]["values"]) == doc["spread"]["n"]
+
+
+def test_discover_records_the_circuit_and_every_edge_score(tmp_path):
+    from safetensors.torch import load_file
+
+    from mechscope.discover import Circuit
+    from mechscope.store import Store
+
+    home = tmp_path / "store"
+    doc = json.loads(mechscope("discover", "--model", "random:gpt2-tiny", "--task", "ioi", "--n", "10",
+                               "--method", "eap", "--edges", "20", "--no-curve", "--name", "ioi-eap", "--json",
+                               check_rc=0, env={"MECHSCOPE_HOME": str(home)}).stdout)
+    assert doc["record"]["name"] == "ioi-eap"
+    store = Store(home)
+    entry = store.find("circuit", "ioi-eap")
+    circuit = Circuit.load(store.path(entry) / "circuit.json")
+    scores = load_file(store.path(entry) / "scores.safetensors")
+    assert sum(v.numel() for v in scores.values()) == doc["edges_total"] == 110
+    assert circuit.faithfulness == pytest.approx(doc["faithfulness"]) and entry.metrics["edges"] == len(circuit.edges)
+    # the circuit's edges carry the same scores as the full score tensors
+    from mechscope.graph import Graph
+    from mechscope.models import load
+
+    graph = Graph.from_model(load("random:gpt2-tiny"))
+    for name, score in circuit.edges.items():
+        e = graph.edge(name)
+        assert float(scores[e.group][e.row, e.col]) == pytest.approx(score)
 
 
 def test_discover_unknown_method_is_one_line():

@@ -38,6 +38,10 @@ def test_fit_generate_eval_export_print_json_and_write_files(capsys, tmp_path):
     code, out, err = mechscope(capsys, "fit", "--model", "random:llama-tiny", "--method", "diffmean", "--concept",
                                "wedding", "--layers", "1", "--out", str(path), "--json")
     assert code == 0, err
+    from mechscope.store import Store
+
+    entry = Store().find("steering", "wedding")  # recorded in the test run's store (conftest.py)
+    assert entry is not None and entry.operation == "diffmean" and (Store().path(entry) / "manifest.json").exists()
     doc = json.loads(out)
     assert doc["method"] == "diffmean" and doc["sites"] == ["model.layers.1"] and path.exists()
 

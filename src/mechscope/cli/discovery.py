@@ -25,10 +25,16 @@ def discover_command(
     batch_size: int = typer.Option(16, "--batch-size"),
     no_curve: bool = typer.Option(False, "--no-curve", help="skip the faithfulness curve"),
     out_path: Path = typer.Option(None, "--out", "-o", help="write the circuit JSON here (and a .svg/.png picture)"),
+    name: str = typer.Option(None, "--name", help="its name in the experiment store (default: task, method, time)"),
+    no_record: bool = typer.Option(False, "--no-record", help="do not record the circuit in the experiment store"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout and nothing else"),
 ) -> None:
-    """Find the circuit of a behaviour: score edges on the train split, report faithfulness on the test split."""
-    from mechscope.discover import find_circuit
+    """Find the circuit of a behaviour: score edges on the train split, report faithfulness on the test split.
+
+    The circuit and every edge's score are recorded in the experiment store ($MECHSCOPE_HOME)."""
+    import time
+
+    from mechscope.discover import circuit_from_scores, score_edges
     from mechscope.graph import Graph
     from mechscope.models import load
     from mechscope.tasks import load_task
@@ -47,11 +53,25 @@ def discover_command(
     units = graph.n_edges if method in ("exact", "acdc") else n_train
     if method == "node":
         units = graph.n_sources
+    if name is not None and not no_record:
+        from mechscope.store import check_name
+
+        check_name(name)
+    t0 = time.perf_counter()
     with progress() as bar:
         job = bar.add_task(f"{method} on {t.name} (train split)", total=units)
-        circuit = find_circuit(graph, t, method, edges=edges, threshold=threshold, selection=selection,
-                               ablation=ablation, batch_size=batch_size, curve=not no_curve,
-                               progress=lambda k: bar.advance(job, k), **params)
+        scores = score_edges(graph, t.split("train"), method, ablation=ablation, batch_size=batch_size,
+                             progress=lambda k: bar.advance(job, k), **params)
+    with status("evaluating the circuit on the test split", json_out):
+        circuit = circuit_from_scores(graph, t, scores, method, edges=edges, threshold=threshold,
+                                      selection=selection, ablation=ablation, batch_size=batch_size,
+                                      curve=not no_curve, scoring_seconds=time.perf_counter() - t0, **params)
+    record = None
+    if not no_record:
+        from mechscope.store import Store, record_circuit
+
+        entry = record_circuit(Store(), circuit, scores, name=name)
+        record = {"kind": entry.kind, "name": entry.name, "id": entry.id}
     pictures = []
     if out_path is not None:
         circuit.save(out_path)
@@ -64,7 +84,7 @@ def discover_command(
            "edges_kept": len(circuit.edges), "faithfulness": circuit.faithfulness, "spread": circuit.spread,
            "curve": [{"edges": p["edges"], "faithfulness": p["faithfulness"]} for p in circuit.curve],
            "areas": circuit.areas, "top_nodes": circuit.top_nodes(8), "seconds": circuit.seconds["total"],
-           "out": str(out_path) if out_path else None, "pictures": pictures}
+           "out": str(out_path) if out_path else None, "pictures": pictures, "record": record}
     if json_out:
         print_json(doc)
     else:
@@ -90,6 +110,8 @@ def print_circuit(doc: dict) -> None:
     out.print("top nodes: " + ", ".join(f"{n} ({w:.2f})" for n, w in doc["top_nodes"]))
     if doc["out"]:
         out.print(f"wrote {doc['out']} " + " ".join(doc["pictures"]))
+    if doc.get("record"):
+        out.print(f"recorded in the store as circuit {doc['record']['name']!r} (`mechscope store list`)")
 
 
 def _fmt(x) -> str:

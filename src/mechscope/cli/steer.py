@@ -63,9 +63,12 @@ def fit_command(
     layers: str = typer.Option(None, "--layers", help="all, 10, 5-15 or 3,7,9 (default: the method's)"),
     pooling: str = typer.Option(None, "--pooling", help="mean or last: how sentences are pooled for fitting"),
     out_path: Path = typer.Option(..., "--out", "-o", help="steering file to write (.safetensors)"),
+    name: str = typer.Option(None, "--name", help="its name in the experiment store (default: the file's stem)"),
+    no_record: bool = typer.Option(False, "--no-record", help="do not record the file in the experiment store"),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Fit a steering method on source and target sentences and write a steering file."""
+    """Fit a steering method on source and target sentences and write a steering file (also recorded in the
+    experiment store, $MECHSCOPE_HOME)."""
     from mechscope.steer import SteeringFile, make_method
 
     c = _concept(concept)
@@ -82,8 +85,15 @@ def fit_command(
         extra.update(lexicon=c.lexicon, instruction=c.instruction, scorer=c.scorer)
     sf = SteeringFile.from_method(steering, **extra)
     sf.save(out_path)
+    record = None
+    if not no_record:
+        from mechscope.store import Store, record_steering
+
+        entry = record_steering(Store(), out_path, name=name)
+        record = {"kind": entry.kind, "name": entry.name, "id": entry.id}
     doc = {"file": str(out_path), **{k: sf.manifest[k] for k in ("method", "params", "sites", "default_strength")},
-           "model": sf.manifest["model"], "data": sf.manifest["data"], "fit_seconds": round(seconds, 2)}
+           "model": sf.manifest["model"], "data": sf.manifest["data"], "fit_seconds": round(seconds, 2),
+           "record": record}
     if json_out:
         print_json(doc)
         return
@@ -96,6 +106,8 @@ def fit_command(
     table.add_row("default strength", f"{doc['default_strength']:g}")
     table.add_row("fit time", f"{seconds:.1f} s")
     table.add_row("file", str(out_path))
+    if record:
+        table.add_row("store", f"steering {record['name']!r}")
     out.print(table)
 
 
@@ -165,7 +177,8 @@ def eval_command(
                                     "(default: the file's concept)"),
     max_new_tokens: int = typer.Option(30, "--max-new-tokens", help="tokens to generate per prompt"),
     seed: int = typer.Option(0, "--seed", help="sampling seed"),
-    record: bool = typer.Option(False, "--record", help="write the summary and the chosen strength into the file"),
+    record: bool = typer.Option(False, "--record", help="write the summary and the chosen strength into the file "
+                                "and record the evaluation in the experiment store"),
     effect_at: str = typer.Option("all", "--effect-at", help="all: generate at every strength (the whole curve); "
                                   "chosen: measure damage everywhere, generate only at the chosen strength"),
     other_model: bool = typer.Option(False, "--other-model", help="allow a model other than the one fitted on"),
@@ -202,12 +215,15 @@ def eval_command(
         if doc["chosen_strength"] is not None:
             sf.manifest["default_strength"] = doc["chosen_strength"]
         sf.save(file)
+        from mechscope.store import Store, record_steering
+
+        record_steering(Store(), file, evaluation=doc)
     if json_out:
         print_json(doc)
         return
     print_sweep(doc)
     if record:
-        err.print(f"recorded the evaluation in {file}")
+        err.print(f"recorded the evaluation in {file} and in the store (steering {file.stem!r})")
 
 
 def print_sweep(doc: dict) -> None:

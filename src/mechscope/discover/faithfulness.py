@@ -24,6 +24,7 @@ def faithfulness(runner: PatchedRunner, kept: Kept) -> dict:
 
     Per-example faithfulness divides by each example's own clean-corrupt gap;
     examples whose gap is below 1% of the mean gap are left out of the spread.
+    `spread["values"]` holds those per-example faithfulness values (in example order).
     """
     values = runner.metric(circuit_mask(kept))
     gap = runner.clean.mean() - runner.corrupt.mean()
@@ -36,9 +37,9 @@ def faithfulness(runner: PatchedRunner, kept: Kept) -> dict:
     if len(per):
         q = torch.quantile(per, torch.tensor([0.25, 0.5, 0.75]))
         spread = {"median": float(q[1]), "iqr": float(q[2] - q[0]), "q1": float(q[0]), "q3": float(q[2]),
-                  "n": int(ok.sum())}
+                  "n": int(ok.sum()), "values": [round(float(v), 6) for v in per]}
     else:
-        spread = {"median": None, "iqr": None, "q1": None, "q3": None, "n": 0}
+        spread = {"median": None, "iqr": None, "q1": None, "q3": None, "n": 0, "values": []}
     return {"faithfulness": f, "metric": float(values.mean()), "clean": float(runner.clean.mean()),
             "corrupt": float(runner.corrupt.mean()), "spread": spread}
 

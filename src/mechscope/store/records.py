@@ -1,4 +1,8 @@
-"""Circuits and comparisons in the store, and exporting entries.
+"""Circuits, steering files and comparisons in the store, and exporting entries.
+
+`record_circuit` and `record_steering` are what `mechscope discover` and
+`mechscope steer fit` call, so every circuit and steering file a user makes is
+in the store with its provenance (and the web app can show it).
 
 Circuits found during a comparison are recorded under a key of the model
 fingerprint, the task (hash, split seed and test fraction) and the discovery
@@ -38,6 +42,61 @@ def circuit_name(fingerprint: str, task: Task, settings: CircuitSettings) -> str
     key.pop("which")
     digest = hashlib.blake2b(json.dumps(key, sort_keys=True).encode(), digest_size=4).hexdigest()
     return f"circuit-{fingerprint}-{task.hash()}-{digest}"
+
+
+def record_circuit(store: Store, circuit: Circuit, scores: dict | None = None, name: str | None = None,
+                   replace: bool = True) -> Entry:
+    """Record a circuit (``circuit.json``) and, when given, every edge's score (``scores.safetensors``,
+    one ``[n_receivers, n_sources]`` tensor per receiver group) so a viewer can choose any circuit size.
+
+    >>> import tempfile
+    >>> import mechscope as ms
+    >>> from mechscope.discover import find_circuit, score_edges
+    >>> m = ms.load("random:gpt2-tiny"); g = ms.Graph.from_model(m); t = ms.load_task("ioi", n=8)
+    >>> c = find_circuit(g, t, "eap", edges=10, curve=False)
+    >>> e = record_circuit(Store(tempfile.mkdtemp()), c, name="ioi-eap")
+    >>> e.kind, e.metrics["edges"] == len(c.edges)
+    ('circuit', True)
+    """
+    from mechscope.graph._io import atomic_save_tensors
+
+    name = name or f"circuit-{circuit.task}-{circuit.method}-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    files: dict = {"circuit.json": json.dumps(_plain(circuit.to_dict()), indent=1).encode()}
+    if scores is not None:
+        meta = {"format": "mechscope.scores/1", "model_fingerprint": circuit.model_fingerprint,
+                "axes": json.dumps({k: "receiver source" for k in scores})}
+        tensors = {k: v.detach().float().cpu().contiguous() for k, v in scores.items()}
+        files["scores.safetensors"] = lambda path: atomic_save_tensors(tensors, path, meta)
+    return store.add("circuit", name, files, base=circuit.model_spec, operation=circuit.method,
+                     params={**circuit.params, "ablation": circuit.ablation, "task_source": circuit.task_source},
+                     model_fingerprint=circuit.model_fingerprint, task_hash=circuit.task_hash,
+                     metrics={"faithfulness": circuit.faithfulness, "edges": len(circuit.edges),
+                              "edges_total": circuit.edges_total, "task": circuit.task,
+                              "cpr": circuit.areas.get("cpr"), "cmd": circuit.areas.get("cmd")},
+                     replace=replace)
+
+
+def record_steering(store: Store, path: str | Path, name: str | None = None, replace: bool = True,
+                    evaluation: dict | None = None) -> Entry:
+    """Record a steering file written by `SteeringFile.save` (copied as ``steering.safetensors``, with its
+    manifest as ``manifest.json``); its evaluation summary, when present, becomes the entry's metrics, and a
+    full evaluation (the dict of `evaluate_steering`, generations included) is kept as ``evaluation.json``."""
+    from mechscope.steer.file import SteeringFile
+
+    path = Path(path)
+    manifest = SteeringFile.load(path).manifest
+    name = name or path.stem
+    evaluation = manifest.get("evaluation") or {}
+    metrics = {"concept": manifest.get("concept"), "default_strength": manifest.get("default_strength"),
+               "sites": len(manifest.get("sites", [])),
+               **{k: evaluation.get(k) for k in ("chosen_strength", "base_ppl") if k in evaluation}}
+    files = {"steering.safetensors": path.read_bytes(), "manifest.json": json.dumps(_plain(manifest), indent=1).encode()}
+    if evaluation is not None:
+        files["evaluation.json"] = json.dumps(_plain(evaluation), indent=1).encode()
+    return store.add("steering", name, files,
+                     base=manifest["model"]["spec"], operation=manifest["method"], params=manifest.get("params", {}),
+                     model_fingerprint=manifest["model"]["fingerprint"], task_hash=manifest.get("data", {}).get("hash"),
+                     metrics=metrics, replace=replace)
 
 
 def cached_finder(store: Store, settings: CircuitSettings) -> FindCircuit:
