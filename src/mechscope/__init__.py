@@ -11,7 +11,14 @@ deeper (`mechscope.graph`, `mechscope.tasks`, ...).
 
 from __future__ import annotations
 
+import logging as _logging
+
 __version__ = "0.1.0"
+
+# transformers imports torchao where it is installed, and on a CPU machine torchao logs a failed load of each
+# of its CUDA-only kernel libraries (and torch a deprecation note per torchao enum): noise, not news.
+for _noisy in ("torchao", "torch.utils._pytree"):
+    _logging.getLogger(_noisy).setLevel(_logging.ERROR)
 
 _LAZY = {
     "load": ("mechscope.models", "load"),
@@ -21,6 +28,7 @@ _LAZY = {
     "load_task": ("mechscope.tasks", "load_task"),
     "Task": ("mechscope.tasks", "Task"),
     "MechscopeError": ("mechscope.errors", "MechscopeError"),
+    "show": ("mechscope.ui", "show"),
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -181,6 +181,16 @@ from mechscope.cli.steer import steer_app  # noqa: E402
 
 app.add_typer(steer_app, name="steer")
 
+from mechscope.cli.data import augment_command, data_app, map_command  # noqa: E402
+
+data_app.command("map")(map_command)
+data_app.command("augment")(augment_command)
+app.add_typer(data_app, name="data")
+
+from mechscope.cli.serve import serve_command  # noqa: E402
+
+app.command("serve")(serve_command)
+
 
 @app.command()
 def demo(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -91,10 +90,6 @@ def load(spec: str = DEFAULT_MODEL, device: str | None = None, dtype: torch.dtyp
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    # transformers imports torchao where it is installed, and on a CPU machine torchao logs a failed
-    # load of each of its CUDA-only kernel libraries: keep that (and a torch deprecation note) quiet.
-    for noisy in ("torchao", "torch.utils._pytree"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
     if spec == DEFAULT_MODEL:
         hf, tok, fp = _load_smollm2()
     elif spec.startswith("hf:"):

@@ -42,18 +42,33 @@ def sample_next(logits: torch.Tensor, generator: torch.Generator | None, tempera
     return order.gather(-1, pick).squeeze(-1)
 
 
+def _newline_tokens(tokenizer, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two bools per vocabulary id ``[vocab]``: does the token's text hold a line break, and any other text?"""
+    key = (id(tokenizer), str(device))
+    if key not in _NEWLINE_CACHE:
+        texts = [tokenizer.convert_tokens_to_string([t]) if t is not None else ""
+                 for t in tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))]
+        _NEWLINE_CACHE[key] = (torch.tensor(["\n" in t for t in texts], dtype=torch.bool, device=device),
+                               torch.tensor([bool(t.strip()) for t in texts], dtype=torch.bool, device=device))
+    return _NEWLINE_CACHE[key]
+
+
+_NEWLINE_CACHE: dict = {}
+
+
 @torch.no_grad()
 def generate(model, prompts: list[str], steering=None, strength: float | None = None, max_new_tokens: int = 30,
              seed: int = 0, temperature: float = 0.8, top_p: float = 0.95, top_k: int = 50, use_cache: bool = True,
              positions: str = "all", batch_size: int = 64, prefix: str = "", strict: bool = True,
-             return_logits: bool = False):
+             return_logits: bool = False, stop_at_newline: bool = False):
     """Continue each prompt; returns the continuations (prompt not included), one string per prompt.
 
     `steering` is a `SteeringFile`, a fitted `SteeringMethod` or None.
     `prefix` is put before every prompt (the prompting baseline). Prompts are
     left-padded with position ids that skip the padding. With
     ``return_logits=True`` also returns the next-token logits of every step,
-    ``[batch, steps, vocab]`` per batch.
+    ``[batch, steps, vocab]`` per batch. With ``stop_at_newline=True`` a row stops at the first line
+    break after some text (line breaks before any text do not count).
 
     >>> from mechscope.models import load
     >>> m = load("random:llama-tiny")
@@ -65,6 +80,7 @@ def generate(model, prompts: list[str], steering=None, strength: float | None = 
     all_logits = []
     generator = torch.Generator(device=model.device).manual_seed(seed)
     eos = model.tokenizer.eos_token_id
+    newline, text = _newline_tokens(model.tokenizer, model.device) if stop_at_newline else (None, None)
     for start in range(0, len(prompts), batch_size):
         chunk = [prefix + p for p in prompts[start:start + batch_size]]
         enc = encode(model, chunk, padding_side="left")
@@ -74,6 +90,7 @@ def generate(model, prompts: list[str], steering=None, strength: float | None = 
                if steering is not None else nullcontext())
         new_tokens, step_logits = [], []
         finished = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
+        started = torch.zeros_like(finished)  # has the row produced any text yet?
         cache, cache_kw = None, cache_kwarg(model.hf)
         with ctx:
             cur_ids, cur_pos = ids, pos
@@ -91,6 +108,9 @@ def generate(model, prompts: list[str], steering=None, strength: float | None = 
                 if eos is not None:
                     nxt = torch.where(finished, torch.full_like(nxt, eos), nxt)
                     finished |= nxt == eos
+                if newline is not None:
+                    started |= text[nxt]
+                    finished |= newline[nxt] & started  # the line break is kept; the row stops after it
                 new_tokens.append(nxt)
                 cur_ids = nxt[:, None]
                 cur_pos = pos[:, -1:] + 1

@@ -86,11 +86,12 @@ def record_steering(store: Store, path: str | Path, name: str | None = None, rep
     path = Path(path)
     manifest = SteeringFile.load(path).manifest
     name = name or path.stem
-    evaluation = manifest.get("evaluation") or {}
+    summary = manifest.get("evaluation") or {}
     metrics = {"concept": manifest.get("concept"), "default_strength": manifest.get("default_strength"),
                "sites": len(manifest.get("sites", [])),
-               **{k: evaluation.get(k) for k in ("chosen_strength", "base_ppl") if k in evaluation}}
+               **{k: summary.get(k) for k in ("chosen_strength", "base_ppl") if k in summary}}
     files = {"steering.safetensors": path.read_bytes(), "manifest.json": json.dumps(_plain(manifest), indent=1).encode()}
+    evaluation = evaluation if evaluation is not None else manifest.get("evaluation")
     if evaluation is not None:
         files["evaluation.json"] = json.dumps(_plain(evaluation), indent=1).encode()
     return store.add("steering", name, files,
