@@ -10,8 +10,9 @@ from mechscope.cli.output import err, out, print_json, progress
 
 def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-demo")) -> dict:
     """Load the model, verify the engine, measure IOI, summarise the graph, find the IOI circuit,
-    then make a Q4_0 and a 50%-pruned version and show what they changed."""
-    from mechscope.discover import find_circuit
+    make a Q4_0 and a 50%-pruned version and show what they changed, steer toward a concept; everything
+    is recorded in the experiment store, and the last line is the web app's URL to see it."""
+    from mechscope.discover import circuit_from_scores, score_edges
     from mechscope.discover.draw import draw_circuit
     from mechscope.graph import Graph
     from mechscope.graph.verify import verify
@@ -42,9 +43,14 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
         bar.advance(steps)
 
         bar.update(steps, description="finding the IOI circuit (eap-ig, 1% of edges, signed selection)")
-        circuit = find_circuit(graph, task, "eap-ig", edges=max(1, graph.n_edges // 100), selection="signed",
-                               curve=False)
+        t_circuit = time.perf_counter()
+        scores = score_edges(graph, task.split("train"), "eap-ig")
+        circuit = circuit_from_scores(graph, task, scores, "eap-ig", edges=max(1, graph.n_edges // 100),
+                                      selection="signed", scoring_seconds=time.perf_counter() - t_circuit)
         circuit.save(out_dir / "ioi-circuit.json")
+        from mechscope.store import Store, record_circuit
+
+        record_circuit(Store(), circuit, scores, name="demo-ioi-circuit")
         pictures = draw_circuit(circuit.edges, model.adapter.n_layers, model.adapter.n_heads,
                                 out_dir / "ioi-circuit", title=f"IOI circuit of {model_spec} (eap-ig)",
                                 n_kv_heads=model.adapter.n_kv_heads, max_edges=150)
@@ -65,9 +71,12 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
         bar.update(steps, description="steering toward a shipped concept")
         from mechscope.cli.steer import run_steering_demo
 
-        doc["steering"] = run_steering_demo(model)
+        doc["steering"] = run_steering_demo(model, out_dir)
         bar.advance(steps)
     doc["seconds"] = round(time.perf_counter() - t0, 1)
+    from mechscope.store import home
+
+    doc["store"] = str(home().resolve())
 
     if json_out:
         print_json(doc)
@@ -98,6 +107,11 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
 
     print_steering_demo(doc["steering"])
     err.print(f"done in {doc['seconds']} s")
+    from mechscope.ui import serve_hint  # the surfaces' composition root: the CLI points at the app
+
+    command, url = serve_hint()
+    out.print(f"\nEverything above is in the experiment store ({doc['store']}). See it in the web app: run "
+              f"[bold]{command}[/] and open\n{url}")
     return doc
 
 
@@ -123,24 +137,30 @@ def make_demo_versions(model) -> list:
 
 
 def compare_demo_versions(model, task, circuit, versions) -> dict:
-    """Behaviour, layer drift and the IOI circuit's faithfulness on each version (one loaded at a time)."""
+    """Behaviour, layer drift and the IOI circuit's faithfulness on each version (one loaded at a time),
+    recorded in the store as the comparison ``demo-compare``."""
     import copy
 
-    from mechscope.compare import Baseline, CircuitSettings, Settings, apply_version, compare_version
+    from mechscope.compare import Baseline, CircuitSettings, Settings, apply_version, compare
     from mechscope.models import Model
+    from mechscope.store import Store, save_comparison
 
     settings = Settings(circuits=CircuitSettings(which="base"), latency_repeats=3)
     baseline = Baseline(model, [task], settings, find=lambda graph, t: circuit)
+
+    def fresh_versions():
+        for version in versions:
+            fresh = Model(model.spec, copy.deepcopy(model.hf), model.tokenizer, model.adapter, model.fingerprint)
+            yield version, apply_version(fresh, version)
+
+    result = compare(baseline, fresh_versions())
+    save_comparison(Store(), result, name="demo-compare")
     rows = []
-    for version in versions:
-        fresh = Model(model.spec, copy.deepcopy(model.hf), model.tokenizer, model.adapter, model.fingerprint)
-        (row,) = compare_version(baseline, apply_version(fresh, version), version)
-        del fresh
-        for key in ("own_circuit", "weight_modules", "params"):
-            row.pop(key)
+    for row in result["versions"]:
+        row = {k: v for k, v in row.items() if k != "params"}
         row["top_flips"] = row["top_flips"][:3]
         rows.append(row)
-    return {"base": baseline.summary(), "versions": rows}
+    return {"base": result["base"], "versions": rows}
 
 
 def print_demo_versions(doc: dict, circuit: dict) -> None:

@@ -270,36 +270,42 @@ steer_app.command("eval")(eval_command)
 steer_app.command("export")(export_command)
 
 
-# mean-act at 0.45 kept the neutral-perplexity rise of SmolLM2 within 25% (docs/steering.md)
-DEMO = {"concept": "wedding", "method": "mean-act", "params": {"sites": "block"}, "strength": 0.45, "prompts": 8,
-        "tokens": 24}
+# Mean-AcT on every block output: on SmolLM2 the strongest shipped effect within the 25% budget (ocean: 20% of
+# generations at strength 0.35, +21% neutral perplexity; docs/steering.md). The demo sweeps three strengths.
+DEMO = {"concept": "ocean", "method": "mean-act", "params": {"sites": "block"}, "strengths": [0.0, 0.2, 0.35],
+        "prompts": 8, "tokens": 24}
 
 
-def run_steering_demo(model) -> dict:
-    """`mechscope demo`'s steering step: fit on a shipped concept, generate with and without, effect and damage."""
-    import math
-
-    from mechscope.steer import generate, load_concept, make_method
-    from mechscope.steer.evaluate import _damage, _nll, score_texts
-    from mechscope.steer.scoring import lexicon_scores
+def run_steering_demo(model, out_dir: Path | None = None) -> dict:
+    """`mechscope demo`'s steering step: fit on a shipped concept, sweep a few strengths (effect and damage),
+    generate with and without steering at the chosen one; the file and its evaluation go into the store."""
+    from mechscope.steer import SteeringFile, evaluate_steering, load_concept, make_method
 
     c = load_concept(DEMO["concept"])
     t0 = time.perf_counter()
     method = make_method(DEMO["method"], **DEMO["params"]).fit(model, c.source, c.target)
     prompts = c.prompts[:DEMO["prompts"]]
-    kw = dict(max_new_tokens=DEMO["tokens"], seed=0)
-    steered = generate(model, prompts, steering=method, strength=DEMO["strength"], **kw)
-    unsteered = generate(model, prompts, **kw)
-    base = score_texts(model, c.neutral)
-    with method.apply(model, DEMO["strength"]):
-        scored = score_texts(model, c.neutral)
-    rate = lambda texts: sum(lexicon_scores(texts, c.lexicon)) / len(texts)  # noqa: E731
-    return {"concept": c.name, "method": method.name, "sites": method.sites_, "strength": DEMO["strength"],
-            "lexicon_rate": {"unsteered": rate(unsteered), "steered": rate(steered)},
-            "base_ppl": math.exp(_nll(base)), "steered_ppl": math.exp(_nll(scored)),
-            "delta_ppl": math.exp(_nll(scored) - _nll(base)) - 1, **_damage(base, scored),
-            "examples": [{"prompt": p, "steered": s, "unsteered": u} for p, s, u in zip(prompts, steered, unsteered)],
-            "seconds": round(time.perf_counter() - t0, 1)}
+    doc = evaluate_steering(model, method, prompts, c.neutral, strengths=DEMO["strengths"], lexicon=c.lexicon,
+                            max_new_tokens=DEMO["tokens"], seed=0, keep_texts=True)
+    chosen = doc["chosen"] or doc["sweep"][-1]
+    record = None
+    if out_dir is not None:
+        from mechscope.store import Store, record_steering
+
+        sf = SteeringFile.from_method(method, concept=c.name, lexicon=c.lexicon, instruction=c.instruction,
+                                      scorer=c.scorer)
+        sf.manifest["default_strength"] = chosen["strength"]
+        path = Path(out_dir) / f"{c.name}-{method.name}.safetensors"
+        sf.save(path)
+        record = record_steering(Store(), path, name=f"demo-{c.name}-{method.name}", evaluation=doc).name
+    return {"concept": c.name, "method": method.name, "sites": method.sites_, "strength": chosen["strength"],
+            "lexicon_rate": {"unsteered": doc["unsteered"]["effect"], "steered": chosen["effect"]},
+            "base_ppl": doc["base_ppl"], "steered_ppl": chosen["ppl"], "delta_ppl": chosen["delta_ppl"],
+            "kl": chosen["kl"], "top1_agreement": chosen["top1_agreement"],
+            "sweep": [{k: r[k] for k in ("strength", "effect", "delta_ppl", "kl")} for r in doc["sweep"]],
+            "examples": [{"prompt": p, "steered": s, "unsteered": u}
+                         for p, s, u in zip(prompts, chosen["texts"], doc["unsteered"]["texts"])],
+            "record": record, "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def print_steering_demo(doc: dict) -> None:
@@ -316,3 +322,6 @@ def print_steering_demo(doc: dict) -> None:
     for ex in doc["examples"][:4]:
         table.add_row(ex["prompt"], ex["steered"].strip(), ex["unsteered"].strip())
     out.print(table)
+    if doc.get("sweep"):
+        out.print("sweep (strength: concept rate, neutral perplexity rise): " + ", ".join(
+            f"{r['strength']:g}: {r['effect']:.0%}, {r['delta_ppl']:+.0%}" for r in doc["sweep"]))
