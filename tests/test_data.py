@@ -146,6 +146,23 @@ def test_model_embedding_is_the_mean_pooled_residual_stream():
         get_embedder("model:random:llama-tiny@5")
 
 
+def test_score_runs_the_model_on_every_prompt_and_summarises_per_cluster(tmp_path):
+    from mechscope.models import load
+    from mechscope.tasks import load_task, save_task
+
+    model = load("random:llama-tiny")
+    texts = [f"Tell me about item {i} and its colour" for i in range(12)]
+    m = map_prompts(PromptSet.from_texts(texts), embed="words", n_regions=1, score="lexicon", lexicon=["zz*"],
+                    model=model)
+    doc = m.to_dict(points=True)
+    assert doc["score"]["scorer"] == "lexicon" and len(m.behaviour.answers) == 12
+    assert doc["score"]["mean"] == pytest.approx(np.mean([p["score"] for p in doc["points"]]))
+    assert all("answer" in p for p in doc["points"])
+    path = save_task(load_task("ioi", n=12), tmp_path / "ioi.jsonl")
+    m = map_prompts(path, embed="words", n_regions=1, score="task", model=model)
+    assert m.behaviour.scores.shape == (12,) and m.behaviour.answers == []
+
+
 class ScriptedGenerator(Generator):
     """Returns given lines in turn: checks the filters of `augment` without sampling a model."""
 
@@ -153,7 +170,7 @@ class ScriptedGenerator(Generator):
         object.__setattr__(self, "model", model)
         object.__setattr__(self, "lines", list(lines))
 
-    def sample(self, prompts, seed, **kwargs):
+    def sample(self, prompts, seed, **kwargs):  # noqa: ARG002
         out, rest = self.lines[:len(prompts)], self.lines[len(prompts):]
         object.__setattr__(self, "lines", rest)
         return out + [""] * (len(prompts) - len(out))
@@ -218,3 +235,55 @@ def test_augment_bad_targets_get_one_line():
     ]:
         with pytest.raises(MechscopeError, match=expected):
             augment("everyday.jsonl", generator="random:llama-tiny", embed="words", **kwargs)
+
+
+# -- the figures of docs/data.md: the real generator (SmolLM2-135M) and MiniLM, minutes each ------------
+
+def _pets_uncovered(prompts, ref, threshold=None):
+    from mechscope.data import embed_prompts
+
+    emb, _ = embed_prompts(prompts)
+    ref_emb, _ = embed_prompts(ref)
+    unc = set(coverage(emb, ref_emb, threshold=threshold).uncovered)
+    pets = [i for i, t in enumerate(ref.metadata["topic"]) if t == "pets"]
+    return sum(i in unc for i in pets) / len(pets)
+
+
+@pytest.mark.slow
+def test_llm_reference_adds_30_prompts_that_cover_the_left_out_topic():
+    s, ref = read_prompts("everyday.jsonl"), read_prompts("everyday_reference.jsonl")
+    a = augment(s, "llm", reference=ref, n=30, seed=0)
+    assert a.kept == 30 and a.to_dict()["near_copy_rate"] < 0.10
+    before = _pets_uncovered(s, ref)
+    after = _pets_uncovered(PromptSet.from_texts(s.texts + [r["text"] for r in a.rows]), ref)
+    assert before >= 0.8 and before - after >= 0.30
+
+
+@pytest.mark.slow
+def test_interpolation_lands_nearer_the_point_than_the_endpoints_over_20_pairs():
+    import mechscope
+
+    g = mechscope.load("smollm2-135m")
+    s = read_prompts("everyday.jsonl")
+    rng = np.random.default_rng(0)
+    kept, endpoint = [], []
+    for k in range(20):
+        i, j = (int(v) for v in rng.choice(len(s), 2, replace=False))
+        a = augment(s, "interpolate", between=(i, j), n=3, seed=k, generator=g, max_candidates=64)
+        endpoint.append(min(a.target["endpoint_distance"]))
+        kept.append(np.mean([r["distance"] for r in a.rows]) if a.rows else endpoint[-1])  # none kept: no gain
+    assert np.mean(kept) < np.mean(endpoint)
+
+
+@pytest.mark.slow
+def test_concept_rewrites_at_least_double_the_lexicon_rate():
+    from mechscope.steer import load_concept
+    from mechscope.steer.scoring import lexicon_scores
+
+    s = read_prompts("everyday.jsonl")
+    seeds = list(range(0, 168, 8))[:20]
+    a = augment(s, "concept", concept="wedding", seeds=seeds, n=10, seed=0, max_candidates=64)
+    lexicon = load_concept("wedding").lexicon
+    seed_rate = np.mean(lexicon_scores([s.texts[i] for i in seeds], lexicon))
+    kept_rate = np.mean(lexicon_scores([r["text"] for r in a.rows], lexicon))
+    assert a.kept >= 1 and kept_rate >= max(2 * seed_rate, 0.5)

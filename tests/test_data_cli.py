@@ -35,7 +35,8 @@ def test_map_json_has_the_issue_keys_and_writes_files(capsys, tmp_path):
     doc = json.loads(out)
     assert doc["n"] == 168 and doc["n_reference"] == 104
     assert all({"id", "size", "label"} <= set(c) for c in doc["clusters"])
-    assert len(doc["empty_regions"]) == 3 and all({"center_neighbors", "radius"} <= set(r) for r in doc["empty_regions"])
+    assert len(doc["empty_regions"]) == 3
+    assert all({"center_neighbors", "radius"} <= set(r) for r in doc["empty_regions"])
     assert doc["coverage"] == pytest.approx(1 - len(doc["uncovered"]) / 104, abs=1e-4)
     assert all(0 <= i < 104 for i in doc["uncovered"])
     assert {p.name for p in (tmp_path / "m").iterdir()} == {"map.parquet", "map.json", "reference.parquet"}

@@ -24,3 +24,4 @@ def test_demo_records_circuit_versions_comparison_and_steering(tmp_path):
             ("comparison", "demo-compare"), ("steering", "demo-ocean-mean-act")} <= kinds
     assert [r["strength"] for r in doc["steering"]["sweep"]] == [0.0, 0.2, 0.35]
     assert len(doc["versions"]["versions"]) == 2
+    assert doc["data"]["n"] == 168 and 0 < doc["data"]["coverage"] < 1

@@ -119,7 +119,7 @@ def augment_command(
     scorer: str = typer.Option(None, "--scorer", help="concept: lexicon, vader, toxicity, similarity or "
                                "module:function (default: the concept's)"),
     lexicon: str = typer.Option(None, "--lexicon", help="concept: words for the lexicon scorer, comma-separated"),
-    strength: float = typer.Option(None, "--strength", help="concept: steering strength (default: the file's, or 4)"),
+    strength: float = typer.Option(None, "--strength", help="concept: steering strength (default: the file's, or 2)"),
     n: int = typer.Option(10, "--n", help="how many prompts to keep"),
     seed: int = typer.Option(0, "--seed", help="sampling seed"),
     out_path: Path = typer.Option(..., "--out", "-o", help="new JSONL file for the kept prompts"),

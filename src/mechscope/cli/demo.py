@@ -22,7 +22,7 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
     doc: dict = {"model": model_spec}
     t0 = time.perf_counter()
     with progress(enabled=True) as bar:
-        steps = bar.add_task("demo", total=8)
+        steps = bar.add_task("demo", total=9)
         bar.update(steps, description=f"loading {model_spec}")
         model = load(model_spec)
         doc["fingerprint"] = model.fingerprint
@@ -73,6 +73,10 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
 
         doc["steering"] = run_steering_demo(model, out_dir)
         bar.advance(steps)
+
+        bar.update(steps, description="mapping a shipped prompt set against its reference set")
+        doc["data"] = run_data_demo(out_dir)
+        bar.advance(steps)
     doc["seconds"] = round(time.perf_counter() - t0, 1)
     from mechscope.store import home
 
@@ -106,6 +110,7 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
     from mechscope.cli.steer import print_steering_demo
 
     print_steering_demo(doc["steering"])
+    print_data_demo(doc["data"])
     err.print(f"done in {doc['seconds']} s")
     from mechscope.ui import serve_hint  # the surfaces' composition root: the CLI points at the app
 
@@ -189,3 +194,25 @@ def print_demo_versions(doc: dict, circuit: dict) -> None:
                       f"({f['base_top']!r} -> {f['top']!r}, metric {f['base_metric']:.2f} -> {f['metric']:.2f})")
     out.print("versions are in the store: `mechscope version list`; compare more with "
               f"`mechscope compare {base['name']} demo-q4_0 demo-magnitude50 --task ioi --task greater-than`")
+
+
+def run_data_demo(out_dir: Path) -> dict:
+    """`mechscope demo`'s data step: map the shipped everyday prompts (MiniLM, UMAP, HDBSCAN) against a broader
+    reference set, find empty regions and the reference rows no prompt covers; the map is written to `out_dir`."""
+    from mechscope.data import map_prompts
+
+    m = map_prompts("everyday.jsonl", reference="everyday_reference.jsonl", n_regions=3)
+    doc = m.to_dict()
+    doc["files"] = m.write(out_dir / "everyday.map")
+    return doc
+
+
+def print_data_demo(doc: dict) -> None:
+    cov = doc["coverage"]
+    out.print(f"\n[bold]Data[/]: {doc['n']} shipped prompts in {len(doc['clusters'])} clusters ("
+              + ", ".join(f"{c['label']!r} {c['size']}" for c in doc["clusters"][:5])
+              + (", ..." if len(doc["clusters"]) > 5 else "") + f"); {len(doc['empty_regions'])} empty regions; "
+              f"{cov:.0%} of the {doc['n_reference']} reference rows covered "
+              f"({len(doc['uncovered'])} uncovered, threshold {doc['coverage_threshold']:.2f} = the set's own "
+              f"{doc['coverage_quantile']:.2f} nearest-neighbour distance quantile). Fill the gaps: `mechscope data augment everyday.jsonl "
+              "--method llm --reference everyday_reference.jsonl --n 30 --out new.jsonl`")

@@ -32,6 +32,7 @@ class Aim:
     source = "prompts"  # which file the source_ids index
     steering = None
     strength = None
+    positions = "all"  # where the steering acts, when there is one
 
     def describe(self) -> dict:
         raise NotImplementedError
@@ -177,6 +178,7 @@ class ConceptAim(Aim):
     the concept than its seed and it stays a rewrite of the seed (cosine >= `min_similarity`)."""
 
     method = "concept"
+    positions = "all"  # steering only the generated tokens changed nothing up to strength 2.5 (docs/data.md)
 
     def __init__(self, prompts, emb: np.ndarray, seeds: list[int], concept, scorer_name: str, scorer,
                  min_similarity: float = 0.3):
@@ -202,7 +204,7 @@ class ConceptAim(Aim):
     def judge(self, texts, emb, infos):
         scores = [float(v) for v in self.scorer(texts)]
         out = []
-        for text, e, info, score in zip(texts, emb, infos, scores):
+        for e, info, score in zip(emb, infos, scores):
             s = info["seed_id"]
             similarity = float(e @ self.emb[s])
             fields = {"score": round(score, 5), "seed_score": round(self.seed_scores[s], 5),

@@ -60,7 +60,8 @@ class Augmentation:
         seed, seconds, rows (and candidates when asked)."""
         doc = {"method": self.method, "source": self.source, "target": self.target, "generated": self.generated,
                "kept": self.kept, "rejected": self.rejected,
-               "near_copy_rate": round(self.rejected.get("near_copy", 0) / self.generated, 5) if self.generated else 0.0,
+               "near_copy_rate": (round(self.rejected.get("near_copy", 0) / self.generated, 5)
+                                  if self.generated else 0.0),
                "generator": self.generator, "embed": self.embed, "seed": self.seed, "seconds": self.seconds,
                "rows": self.rows}
         if candidates:
@@ -102,7 +103,7 @@ def augment(source: str | Path | PromptSet, method: str, *, n: int = 10, referen
     """Generate `n` new prompts aimed at a target and checked against it (see docs/data.md).
 
     - ``llm`` with `reference` (uncovered reference rows) or `region` (an empty region's id, as in
-      `map_prompts(...).empty_regions`);
+      `map_prompts(..., seed=0).empty_regions`);
     - ``interpolate`` with `between` = (i, j) and ratio `t`;
     - ``concept`` with `concept` (a steering file, a shipped concept name, or a file of example sentences);
       `seeds` are the rows to rewrite (default: the first 20), `scorer` the concept scorer.
@@ -119,6 +120,13 @@ def augment(source: str | Path | PromptSet, method: str, *, n: int = 10, referen
         raise MechscopeError(f"unknown augmentation method {method!r}; use {', '.join(METHODS)}")
     if n < 1:
         raise MechscopeError(f"--n must be at least 1; got {n}")
+    if method == "llm" and (reference is None) == (region is None):
+        raise MechscopeError("--method llm needs exactly one target: --reference FILE or --region ID")
+    if method == "interpolate" and between is None:
+        raise MechscopeError("--method interpolate needs --between I,J (two row ids of the prompt set)")
+    if method == "concept" and concept is None:
+        raise MechscopeError("--method concept needs --concept: a steering file (.safetensors), a shipped "
+                             "concept (wedding, ocean, positive) or a file of example sentences")
     prompts = load_set(source, text_column)
     if len(prompts) < MIN_PROMPTS:
         raise too_small(len(prompts))
@@ -129,8 +137,6 @@ def augment(source: str | Path | PromptSet, method: str, *, n: int = 10, referen
     texts_seen = {normalise(x) for x in prompts.texts}
     aim: Aim
     if method == "llm":
-        if (reference is None) == (region is None):
-            raise MechscopeError("--method llm needs exactly one target: --reference FILE or --region ID")
         if reference is not None:
             ref = load_set(reference, text_column)
             ref_emb = embed_reference(ref, embedder, space)
@@ -138,19 +144,14 @@ def augment(source: str | Path | PromptSet, method: str, *, n: int = 10, referen
             texts_seen |= {normalise(x) for x in ref.texts}
             aim = ReferenceAim(prompts, ref, ref_emb, coverage(emb, ref_emb, coverage_quantile, reference=ref.source))
         else:
-            regions = empty_regions(emb, n_regions=max(10, region + 1), seed=seed)
+            regions = empty_regions(emb, n_regions=max(10, region + 1), seed=0)  # the ids of `data map --seed 0`
             if not 0 <= region < len(regions):
                 raise MechscopeError(f"--region {region} does not exist; `mechscope data map` found regions "
                                      f"0..{len(regions) - 1}")
             aim = RegionAim(prompts, regions[region])
     elif method == "interpolate":
-        if between is None:
-            raise MechscopeError("--method interpolate needs --between I,J (two row ids of the prompt set)")
         aim = BetweenAim(prompts, emb, int(between[0]), int(between[1]), t)
     else:
-        if concept is None:
-            raise MechscopeError("--method concept needs --concept: a steering file (.safetensors), a shipped "
-                                 "concept (wedding, ocean, positive) or a file of example sentences")
         spec = resolve_concept(concept, gen.model, strength=strength, lexicon=lexicon)
         name, fn = spec.scorer_for(scorer, embedder)
         chosen = list(range(min(20, len(prompts)))) if seeds is None else [int(s) for s in seeds]
@@ -169,7 +170,7 @@ def augment(source: str | Path | PromptSet, method: str, *, n: int = 10, referen
         k = min(batch_size, limit - len(candidates))
         asks = aim.prompts(k, rng)
         raw = gen.sample([a[0] for a in asks], seed=seed * 100003 + round_, steering=aim.steering,
-                         strength=aim.strength, batch_size=batch_size)
+                         strength=aim.strength, batch_size=batch_size, positions=aim.positions)
         texts = [clean_candidate(a[1].get("prefix", "") + r) for a, r in zip(asks, raw)]
         live = [i for i, x in enumerate(texts) if x]
         cand_emb = embedder.embed([texts[i] for i in live]) if live else np.zeros((0, space.dim), np.float32)
@@ -179,7 +180,7 @@ def augment(source: str | Path | PromptSet, method: str, *, n: int = 10, referen
         judged = dict(zip(live, aim.judge([texts[i] for i in live], cand_emb, [asks[i][1] for i in live])
                           if live else []))
         this_round: list[np.ndarray] = []  # kept in this batch: not yet in `pool`
-        for i, (ask, info) in enumerate(asks):
+        for i, (_, info) in enumerate(asks):
             row = {"text": texts[i], "method": aim.method, "seed": seed, "round": round_, "source": aim.source,
                    "source_ids": info["source_ids"], "target": _short_target(aim, info),
                    "generator": gen.provenance(), "embed": space.spec}

@@ -10,7 +10,7 @@ import numpy as np
 
 from mechscope.errors import MechscopeError
 
-FITTED_STRENGTH = 4.0  # DiffMean fitted on a handful of sentences: strength at which rewrites change
+FITTED_STRENGTH = 2.0  # DiffMean on SmolLM2, wedding: at 4, 38 of 40 rewrites left their seed; at 2, 5 were kept
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,7 +52,7 @@ def resolve_concept(concept: str, model, strength: float | None = None, lexicon:
     >>> from mechscope.models import load
     >>> c = resolve_concept("wedding", load("random:llama-tiny"))
     >>> c.name, c.scorer, c.strength
-    ('wedding', 'lexicon', 4.0)
+    ('wedding', 'lexicon', 2.0)
     """
     from mechscope.steer import CONCEPTS, DiffMean, SteeringFile, load_concept, read_sentences
 

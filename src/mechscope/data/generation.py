@@ -28,8 +28,10 @@ def few_shot_prompt(examples: list[str], topic_words: list[str] | None = None, h
 def clean_candidate(text: str, min_words: int = 3, max_words: int = 60) -> str:
     """The first line of a continuation without bullet or quotes; "" when it is too short or too long.
 
-    >>> clean_candidate(' "How do I fix a tap?"\\n- next'), clean_candidate(" ok"), clean_candidate("- 2) What is rent?")
-    ('How do I fix a tap?', '', 'What is rent?')
+    >>> clean_candidate(' "How do I fix a tap?"\\n- next'), clean_candidate(" ok")
+    ('How do I fix a tap?', '')
+    >>> clean_candidate("- 2) What is rent?")
+    'What is rent?'
     """
     line = text.strip().split("\n", 1)[0].strip()
     line = _BULLET.sub("", line).strip().strip('"\u201c\u201d').strip()
@@ -37,8 +39,10 @@ def clean_candidate(text: str, min_words: int = 3, max_words: int = 60) -> str:
     return line if min_words <= n <= max_words else ""
 
 
-REWRITE_DEMOS = (("How do I get a stain out of a white shirt?", "What is the best way to remove a stain from my white shirt?"),
-                 ("Which bus goes to the museum?", "Can you tell me which bus I should take to get to the museum?"))
+REWRITE_DEMOS = (
+    ("How do I get a stain out of a white shirt?", "What is the best way to remove a stain from my white shirt?"),
+    ("Which bus goes to the museum?", "Can you tell me which bus I should take to get to the museum?"),
+)
 
 
 def rewrite_prompt(seed: str) -> str:
@@ -73,7 +77,8 @@ class Generator:
         return {"spec": self.model.spec, "fingerprint": self.model.fingerprint}
 
     def sample(self, prompts: list[str], seed: int, max_new_tokens: int = 32, temperature: float = 0.9,
-               steering=None, strength: float | None = None, batch_size: int = 32) -> list[str]:
+               steering=None, strength: float | None = None, batch_size: int = 32, positions: str = "all"
+               ) -> list[str]:
         """One sampled line per prompt (uncleaned), reproducible for a seed.
 
         >>> g = Generator.load("random:llama-tiny")
@@ -86,4 +91,4 @@ class Generator:
             raise MechscopeError("no prompts to generate from")
         return generate(self.model, prompts, steering=steering, strength=strength, max_new_tokens=max_new_tokens,
                         seed=seed, temperature=temperature, top_p=0.95, top_k=50, batch_size=batch_size,
-                        stop_at_newline=True)
+                        stop_at_newline=True, positions=positions)

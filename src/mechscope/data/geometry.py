@@ -78,20 +78,21 @@ class Coverage:
         return {**asdict(self), "coverage": self.coverage}
 
 
-def coverage_threshold(emb: np.ndarray, quantile: float = DEFAULT_QUANTILE) -> float:
+def coverage_threshold(emb: np.ndarray, quantile: float = DEFAULT_QUANTILE, nn_distance: np.ndarray | None = None
+                       ) -> float:
     """The `quantile` of each prompt's distance to its nearest other prompt (exact copies left out).
 
     >>> x = np.eye(3)
     >>> round(coverage_threshold(x, 0.5), 3)
     1.414
     """
-    d, _ = nearest(emb, emb, 1, exclude_self=True)
-    finite = d[:, 0][np.isfinite(d[:, 0])]
+    d = nearest(emb, emb, 1, exclude_self=True)[0][:, 0] if nn_distance is None else np.asarray(nn_distance)
+    finite = d[np.isfinite(d)]
     return float(np.quantile(finite, quantile)) if len(finite) else 0.0
 
 
 def coverage(emb: np.ndarray, ref: np.ndarray, quantile: float = DEFAULT_QUANTILE, threshold: float | None = None,
-             reference: str = "") -> Coverage:
+             reference: str = "", nn_distance: np.ndarray | None = None) -> Coverage:
     """Coverage of reference rows `ref` ``[m, d]`` by prompts `emb` ``[n, d]`` (see `Coverage`).
 
     >>> x = np.array([[1.0, 0.0, 0.0], [0.9, 0.43589, 0.0], [0.8, 0.6, 0.0]])
@@ -99,7 +100,7 @@ def coverage(emb: np.ndarray, ref: np.ndarray, quantile: float = DEFAULT_QUANTIL
     >>> coverage(x, ref).uncovered
     [1]
     """
-    th = coverage_threshold(emb, quantile) if threshold is None else float(threshold)
+    th = coverage_threshold(emb, quantile, nn_distance) if threshold is None else float(threshold)
     d, i = nearest(ref, emb, 1)
     uncovered = [int(j) for j in np.flatnonzero(d[:, 0] > th)]
     return Coverage(th, quantile, len(ref), uncovered, i[:, 0].tolist(), d[:, 0].round(5).tolist(), reference)
@@ -129,7 +130,8 @@ class EmptyRegion:
 
 
 def empty_regions(emb: np.ndarray, n_regions: int = 10, seed: int = 0, n_candidates: int = 256,
-                  steps: int = 80, refresh: int = 20, pool: int = 128) -> list[EmptyRegion]:
+                  steps: int = 80, refresh: int = 20, pool: int = 128, nn_distance: np.ndarray | None = None
+                  ) -> list[EmptyRegion]:
     """The largest empty balls among the points `emb` ``[n, d]`` (unit rows), largest first.
 
     Each candidate centre is a convex combination of anchors around a random prompt (its 12 nearest
@@ -137,7 +139,8 @@ def empty_regions(emb: np.ndarray, n_regions: int = 10, seed: int = 0, n_candida
     to the unit sphere: holes inside the data, not beyond its edge. It moves by gradient ascent on a smooth
     minimum of its distances to the `pool` prompts nearest to it (refreshed every `refresh` steps); its
     radius is then its exact distance to the nearest prompt. Balls whose centre lies inside a larger ball
-    already found are dropped.
+    already found are dropped. `nn_distance` ``[n]`` (each prompt's distance to its nearest other prompt)
+    is computed when not given.
 
     >>> rng = np.random.default_rng(0)
     >>> ring = np.stack([np.cos(a := rng.uniform(0, 6.283, 60)), np.sin(a), 0.3 + 0 * a], 1)
@@ -150,34 +153,42 @@ def empty_regions(emb: np.ndarray, n_regions: int = 10, seed: int = 0, n_candida
     if n < 3:
         return []
     ranks = [r for r in list(range(12)) + [15, 23, 31, 47, 63, 95, 127, 191, 255] if r < n - 1]
-    nn_d, nn_i = nearest(emb, emb, ranks[-1] + 1, exclude_self=True)
-    spacing = float(np.median(nn_d[:, 0][np.isfinite(nn_d[:, 0])]))
+    nn_d = nearest(emb, emb, 1, exclude_self=True)[0][:, 0] if nn_distance is None else np.asarray(nn_distance)
+    spacing = float(np.median(nn_d[np.isfinite(nn_d)]))
     if not spacing > 0:
         return []
-    unique = np.unique(np.asarray(emb).round(6), axis=0, return_index=True)[1]
     gen = torch.Generator().manual_seed(seed)
-    seeds = torch.as_tensor(unique)[torch.randperm(len(unique), generator=gen)[:n_candidates]]
-    anchors = torch.cat([seeds[:, None], torch.as_tensor(nn_i)[seeds][:, ranks]], 1)  # [C, k]
+    seeds = torch.randperm(n, generator=gen)[:n_candidates]
+    seed_nn = torch.as_tensor(nearest(emb[seeds.numpy()], emb, ranks[-1] + 1, exclude_self=True)[1])
+    anchors = torch.cat([seeds[:, None], seed_nn[:, ranks]], 1)  # [C, k]
     a_pts = x[anchors]  # [C, k, d]
     # the centre is c = A^T w / |A^T w| (w = softmax(theta)), so every distance needs only Gram matrices:
     # p.c = (P A^T w) / sqrt(w^T A A^T w); the ascent runs on [C, P, k] numbers, not on d-dim vectors
     gram_aa = torch.einsum("cjd,ckd->cjk", a_pts, a_pts)  # [C, k, k]
     theta = (0.5 * torch.randn(anchors.shape, generator=gen)).requires_grad_(True)
-    opt = torch.optim.Adam([theta], lr=0.2)
+    m1, m2 = torch.zeros_like(theta), torch.zeros_like(theta)  # Adam's moments (lr 0.2, betas 0.9, 0.999)
     tau = 0.05 * spacing
-    for step in range(steps):
-        if step % refresh == 0:  # the prompts a centre can meet: the nearest to where it is now
-            with torch.no_grad():
-                near = nearest(_centres(theta, a_pts).numpy(), emb, min(pool, n))[1]
-                gram_pa = torch.einsum("cpd,ckd->cpk", x[torch.as_tensor(near)], a_pts)  # [C, P, k]
-        w = torch.softmax(theta, dim=1)
-        norm = torch.einsum("cj,cjk,ck->c", w, gram_aa, w).clamp_min(1e-12).sqrt()
-        cos = torch.einsum("cpk,ck->cp", gram_pa, w) / norm[:, None]
-        d = (2 - 2 * cos).clamp_min(1e-9).sqrt()
-        soft_min = -tau * torch.logsumexp(-d / tau, dim=1)
-        opt.zero_grad()
-        (-soft_min.sum()).backward()
-        opt.step()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the ascent is many small ops: threads cost more than they give
+    try:
+        for step in range(steps):
+            if step % refresh == 0:  # the prompts a centre can meet: the nearest to where it is now
+                with torch.no_grad():
+                    near = nearest(_centres(theta, a_pts).numpy(), emb, min(pool, n))[1]
+                    gram_pa = torch.einsum("cpd,ckd->cpk", x[torch.as_tensor(near)], a_pts)  # [C, P, k]
+            w = torch.softmax(theta, dim=1)
+            norm = ((w[:, :, None] * gram_aa).sum(1) * w).sum(1).clamp_min(1e-12).sqrt()
+            cos = torch.bmm(gram_pa, w[:, :, None])[..., 0] / norm[:, None]
+            d = (2 - 2 * cos).clamp_min(1e-9).sqrt()
+            soft_min = -tau * torch.logsumexp(-d / tau, dim=1)
+            (grad,) = torch.autograd.grad(soft_min.sum(), theta)
+            with torch.no_grad():  # Adam, ascending
+                m1.mul_(0.9).add_(grad, alpha=0.1)
+                m2.mul_(0.999).addcmul_(grad, grad, value=0.001)
+                step_size = 0.2 * (1 - 0.999 ** (step + 1)) ** 0.5 / (1 - 0.9 ** (step + 1))
+                theta.add_(step_size * m1 / (m2.sqrt() + 1e-8))
+    finally:
+        torch.set_num_threads(threads)
     with torch.no_grad():
         centres = _centres(theta, a_pts).numpy()
     d_all = distances(centres, emb)  # exact, against every prompt

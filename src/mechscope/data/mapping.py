@@ -123,8 +123,9 @@ class PromptMap:
         meta = {"format": FORMAT, "embed": self.space.to_dict(), "source": self.prompts.source, "seed": self.seed}
         paths = {"map": str(_write_parquet(out / "map.parquet", self.points(), self.embeddings, meta))}
         if self.reference is not None:
+            ref_meta = {**meta, "source": self.reference.source}
             paths["reference"] = str(_write_parquet(out / "reference.parquet", self.reference_points(),
-                                                    self.reference_embeddings, {**meta, "source": self.reference.source}))
+                                                    self.reference_embeddings, ref_meta))
         from mechscope.data.files import write_json
 
         paths["summary"] = str(write_json(out / "map.json", {**self.to_dict(), "files": paths}))
@@ -164,15 +165,20 @@ def load_set(source: str | Path | PromptSet, text_column: str | None = None) -> 
     return source if isinstance(source, PromptSet) else read_prompts(source, text_column)
 
 
-def embed_reference(ref: PromptSet, space_spec: str | object, space: Space, progress=None) -> np.ndarray:
-    """Embed a reference set in the map's space; refuse stored embeddings from another space."""
+def check_reference_space(ref: PromptSet, space: Space) -> None:
+    """Refuse a reference that carries embeddings from another space (a map Parquet file of another run)."""
     if ref.embed_space and not space.same_as(ref.embed_space):
         other = ref.embed_space
         raise MechscopeError(
             f"reference {ref.source!r} holds embeddings in space {other.get('spec')!r} ({other.get('dim')}-d), "
             f"this map uses {space.spec!r} ({space.dim}-d); map with --embed {other.get('spec')}, or pass the "
             "reference's text file so it is embedded anew")
-    emb, _ = embed_prompts(ref, space_spec, progress=progress)
+
+
+def embed_reference(ref: PromptSet, embedder, space: Space, progress=None) -> np.ndarray:
+    """Embed a reference set ``[m, d]`` in the map's space (see `check_reference_space`)."""
+    check_reference_space(ref, space)
+    emb, _ = embed_prompts(ref, embedder, progress=progress)
     return emb
 
 
@@ -198,11 +204,11 @@ def map_prompts(source: str | Path | PromptSet, reference: str | Path | PromptSe
     if len(prompts) < MIN_PROMPTS:
         raise too_small(len(prompts))
     ref = load_set(reference, text_column) if reference is not None else None
-    if ref is not None and ref.embed_space:  # refuse a reference from another space before any work
-        kind = get_embedder(embed, model=model if not isinstance(model, str) else None)
-        embed_reference(ref, kind, kind.space) if not kind.space.same_as(ref.embed_space) else None
+    loaded = model if model is not None and not isinstance(model, str) else None
     with step("embedding"):
-        embedder = get_embedder(embed, model=model if model is not None and not isinstance(model, str) else None)
+        embedder = get_embedder(embed, model=loaded)
+        if ref is not None:
+            check_reference_space(ref, embedder.space)  # before any work
         emb, space = embed_prompts(prompts, embedder, progress=progress)
         ref_emb = embed_reference(ref, embedder, space, progress) if ref is not None else None
     with step("projection"):
@@ -214,18 +220,18 @@ def map_prompts(source: str | Path | PromptSet, reference: str | Path | PromptSe
         clusters = ctfidf_labels(prompts.texts, labels)
     with step("empty regions"):
         nn_d, _ = nearest(emb, emb, 1, exclude_self=True)
-        regions = empty_regions(emb, n_regions=n_regions, seed=seed)
+        regions = empty_regions(emb, n_regions=n_regions, seed=seed, nn_distance=nn_d[:, 0])
         region_xy = np.array([xy[r.center_neighbors].mean(0) for r in regions]).reshape(-1, 2)
     cov = None
     if ref_emb is not None:
         with step("coverage"):
-            cov = coverage(emb, ref_emb, coverage_quantile, reference=ref.source)
+            cov = coverage(emb, ref_emb, coverage_quantile, reference=ref.source, nn_distance=nn_d[:, 0])
     behaviour = None
     if score is not None:
         with step("behaviour"):
             from mechscope.data.behaviour import score_prompts
 
-            lm = model if model is not None and not isinstance(model, str) else _load_model(model)
+            lm = loaded if loaded is not None else _load_model(model)
             behaviour = score_prompts(lm, prompts, score, lexicon=lexicon, progress=progress)
     return PromptMap(prompts, space, emb, xy, labels, clusters, nn_d[:, 0], regions, region_xy, seed, cov, ref,
                      ref_emb, ref_xy, behaviour, step.seconds)
