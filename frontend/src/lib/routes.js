@@ -1,5 +1,5 @@
 // Hash routes of the app: #/runs, #/entry/KIND/NAME, #/circuit/NAME[?vs=OTHER], #/steering/NAME,
-// #/comparison/NAME, #/jobs.
+// #/comparison/NAME, #/data/MAP[?aug=AUGMENTATION], #/jobs.
 
 const VIEW = { circuit: "circuit", steering: "steering", comparison: "comparison" };
 

@@ -17,7 +17,7 @@ def serve_command(
     store: Path = typer.Option(None, "--store", help="the store folder (default $MECHSCOPE_HOME, else ./.mechscope)"),
     print_url: bool = typer.Option(False, "--print-url", help="print the app's URL and exit without serving"),
 ) -> None:
-    """Serve the web app: runs, circuits, steering and comparisons of the store; long jobs run in the background.
+    """Serve the web app: runs, circuits, steering, comparisons and data maps of the store; long jobs run in the background.
 
     Prints the app's URL (with its token) on stdout. Ctrl-C stops the server and every job it started."""
     from mechscope.ui import DEFAULT_HOST, app_url, check_token, is_loopback, new_token

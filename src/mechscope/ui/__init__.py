@@ -63,7 +63,7 @@ def is_loopback(host: str) -> bool:
 
 def app_url(token: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, view: str | None = None) -> str:
     """The URL of the app served by ``mechscope serve --host HOST --port PORT --token TOKEN``; `view` opens one
-    view (``"circuit/NAME"``, ``"steering/NAME"``, ``"comparison/NAME"``, ``"jobs"``)."""
+    view (``"circuit/NAME"``, ``"steering/NAME"``, ``"comparison/NAME"``, ``"data/MAP"``, ``"jobs"``)."""
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/?token={token}" + (f"#/{view}" if view else "")
 

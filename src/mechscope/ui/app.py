@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from mechscope.errors import MechscopeError
 from mechscope.store import Store
-from mechscope.ui import circuit_data, data
+from mechscope.ui import circuit_data, data, data_maps
 from mechscope.ui.jobs import Jobs
 
 STATIC = Path(__file__).parent / "static"
@@ -113,6 +113,23 @@ def create_app(store_root: str | Path | None = None, token: str = "", jobs: Jobs
     @app.get("/api/comparisons/{name}")
     def comparison(name: str):
         return data.comparison_view(store, name)
+
+    @app.get("/api/data")
+    def data_listing():
+        return data.plain(data_maps.maps_view(store))
+
+    @app.get("/api/data/maps/{name}")
+    def data_map(name: str):
+        return data.plain(data_maps.map_view(store, name))
+
+    @app.get("/api/data/maps/{name}/augmentations/{aug}")
+    def data_augmentation(name: str, aug: str):
+        return data.plain(data_maps.augmentation_view(store, name, aug))
+
+    @app.post("/api/data/maps/{name}/augmentations/{aug}/export")
+    def data_export(name: str, aug: str, body: dict = Body(...)):
+        return data_maps.export_reviewed(store, name, aug, body.get("decisions"), body.get("out"),
+                                         overwrite=bool(body.get("overwrite", False)))
 
     @app.get("/api/jobs")
     def job_list():

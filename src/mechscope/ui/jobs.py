@@ -22,7 +22,7 @@ from pathlib import Path
 
 from mechscope.errors import MechscopeError, closest
 
-KINDS = ("discover", "steer-fit", "compare", "generate")
+KINDS = ("discover", "steer-fit", "compare", "generate", "data-map", "data-augment")
 STATES = ("running", "done", "failed", "cancelled")
 
 

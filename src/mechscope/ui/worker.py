@@ -1,8 +1,10 @@
 """One long job of the web app, run in its own process: ``python -m mechscope.ui.worker KIND PARAMS_JSON``.
 
-A job is a discovery, a steering fit (with an optional strength sweep), a comparison or a
-steered generation; each calls the same API as its command (`mechscope discover`, `steer fit`,
-`compare`, `steer generate`) and records its result in the store at ``$MECHSCOPE_HOME``.
+A job is a discovery, a steering fit (with an optional strength sweep), a comparison, a
+steered generation, the map of a prompt set or an augmentation of it; each calls the same API as
+its command (`mechscope discover`, `steer fit`, `compare`, `steer generate`, `data map`, `data
+augment`) and records its result in the store at ``$MECHSCOPE_HOME`` (data maps and their
+augmentations in its ``data-maps`` folder, see `mechscope.ui.data_maps`).
 A process of its own makes cancelling clean: the server kills it, and since every store write
 is atomic nothing half-written is left.
 
@@ -171,7 +173,149 @@ def generate_job(p: dict, report: Report) -> dict:
             "items": [{"prompt": q, "steered": s, "unsteered": u} for q, s, u in zip(prompts, steered, plain)]}
 
 
-JOBS = {"discover": discover_job, "steer-fit": steer_fit_job, "compare": compare_job, "generate": generate_job}
+def data_map_job(p: dict, report: Report) -> dict:
+    """`mechscope data map` with the page's choices: embed, project, cluster, find empty regions and (with a
+    reference) uncovered rows, optionally score the model's answers; written as a map of the store."""
+    from mechscope.data import DEFAULT_EMBED, map_prompts, read_prompts
+    from mechscope.store import Store
+    from mechscope.ui import data_maps
+
+    _end_on_sigterm()
+    store = Store()
+    source = str(p.get("source") or "").strip()
+    if not source:
+        raise MechscopeError("choose a prompt set: a file on the server (txt, JSONL, CSV, Parquet or a task file) "
+                             "or a shipped set such as everyday.jsonl")
+    reference = str(p.get("reference") or "").strip() or None
+    embed = str(p.get("embed") or DEFAULT_EMBED).strip()
+    text_column = str(p.get("text_column") or "").strip() or None
+    score = str(p.get("score") or "").strip() or None
+    lexicon = _words(p.get("lexicon"))
+    quantile = _float(p, "coverage_quantile", 0.75)
+    name = str(p.get("name") or "").strip()
+    if name:
+        data_maps.check_map_name(name)
+        if (data_maps.maps_root(store) / name).exists():
+            raise MechscopeError(f"a data map named {name!r} already exists; pick another name or open it")
+    prompts = read_prompts(source, text_column)
+    ref = read_prompts(reference, text_column) if reference else None
+    name = name or data_maps.default_map_name(store, prompts.source, embed)
+    stages = ["embedding", "projection", "clustering", "empty regions"] + (["coverage"] if ref else []) + (
+        ["behaviour"] if score else [])
+    names = {"projection": "projection (UMAP)", "clustering": "clustering (HDBSCAN)",
+             "empty regions": "searching for empty regions", "coverage": "coverage of the reference",
+             "behaviour": "running the model on every prompt"}
+    current = ["embedding"]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage in stages:
+            current[0] = stage
+        inner = f" {done}/{total}" if stage not in stages and total > 1 else ""
+        report(stages.index(current[0]), len(stages), names.get(current[0], current[0]) + inner)
+
+    # seed 0 and 10 regions: the region ids `augment(region=...)` refers to
+    m = map_prompts(prompts, reference=ref, embed=embed, seed=0, n_regions=10,
+                    coverage_quantile=quantile, score=score, lexicon=lexicon,
+                    model=(p.get("model") or "smollm2-135m") if score else None, progress=progress)
+    report(len(stages), len(stages), "writing the map")
+    params = {"source": str(Path(prompts.source).resolve()), "source_hash": prompts.file_hash,
+              "reference": str(Path(ref.source).resolve()) if ref else None,
+              "reference_hash": ref.file_hash if ref else None, "embed": m.space.spec, "text_column": text_column,
+              "coverage_quantile": quantile, "seed": m.seed, "score": score, "lexicon": lexicon,
+              "model": (p.get("model") or "smollm2-135m") if score else None}
+    data_maps.write_map(store, name, m, params)
+    return {"kind": "data-map", "name": name, "route": f"data/{name}", "n": m.n, "clusters": len(m.clusters),
+            "uncovered": len(m.coverage.uncovered) if m.coverage else None}
+
+
+def data_augment_job(p: dict, report: Report) -> dict:
+    """`mechscope data augment` aimed at what the page picked on a map (an empty region, the uncovered reference
+    rows, two prompts, or a concept over chosen seed rows); every candidate is recorded for review."""
+    from mechscope.data import augment, read_prompts
+    from mechscope.store import Store
+    from mechscope.ui import data_maps
+
+    _end_on_sigterm()
+    store = Store()
+    map_name = str(p.get("map") or "")
+    mp = data_maps.map_params(store, map_name)
+    prompts = read_prompts(mp["source"], mp.get("text_column"))
+    if prompts.file_hash != mp["source_hash"]:
+        raise MechscopeError(f"the prompt set {mp['source']!r} changed since map {map_name!r} was made, so its row "
+                             "ids no longer match; make a new map of it")
+    target = str(p.get("target") or "")
+    kw: dict = {}
+    if target == "region":
+        method, kw["region"] = "llm", _int(p, "region", None)
+        if kw["region"] is None:
+            raise MechscopeError("pick an empty region on the map (or give its id) to aim at")
+    elif target == "reference":
+        if not mp.get("reference"):
+            raise MechscopeError(f"map {map_name!r} has no reference set; make a map with a reference to aim at the "
+                                 "rows it leaves uncovered")
+        method = "llm"
+        kw["reference"] = read_prompts(mp["reference"], mp.get("text_column"))
+        if kw["reference"].file_hash != mp["reference_hash"]:
+            raise MechscopeError(f"the reference {mp['reference']!r} changed since map {map_name!r} was made, so "
+                                 "its uncovered rows no longer match; make a new map with it")
+        kw["coverage_quantile"] = mp.get("coverage_quantile", 0.75)
+    elif target == "between":
+        ids = p.get("between") or []
+        if not isinstance(ids, list) or len(ids) != 2:
+            raise MechscopeError("pick two points on the map (or give two row ids) to interpolate between")
+        method, kw["between"], kw["t"] = "interpolate", tuple(_row_ids(ids, "between")), _float(p, "t", 0.5)
+    elif target == "concept":
+        method = "concept"
+        kw.update(seeds=_row_ids(p["seeds"], "seeds") if p.get("seeds") else None,
+                  scorer=str(p.get("scorer") or "").strip() or None, lexicon=_words(p.get("lexicon")),
+                  strength=_float(p, "strength", None))
+    else:
+        raise MechscopeError(f"unknown target {target!r}; aim at a region, reference, between or concept")
+    n = _int(p, "n", 10)
+    generator = str(p.get("generator") or "smollm2-135m").strip()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        report(done, total, f"{stage}: {done} of {total} kept")
+
+    report(0, n, f"loading {generator}")
+    with tempfile.TemporaryDirectory() as tmp:
+        if target == "concept":
+            kw["concept"] = _concept_source(store, p, Path(tmp))
+        a = augment(prompts, method, n=n, seed=_int(p, "seed", 0), generator=generator, embed=mp["embed"],
+                    max_candidates=_int(p, "max_candidates", None), batch_size=_int(p, "batch_size", 32),
+                    progress=progress, **kw)
+    report(a.kept, n, f"recording {a.generated} candidates")
+    recorded = {k: v for k, v in p.items() if k != "map"}
+    name = data_maps.write_augmentation(store, map_name, a.to_dict(candidates=True), recorded)
+    return {"kind": "augmentation", "map": map_name, "name": name, "route": f"data/{map_name}?aug={name}",
+            "generated": a.generated, "kept": a.kept, "rejected": a.rejected}
+
+
+def _concept_source(store, p: dict, tmp: Path) -> str:
+    """What `augment(concept=...)` takes for the page's choice: a steering file of the store, a shipped concept,
+    or the typed example sentences written to a file named after the concept."""
+    from mechscope.ui.data_maps import check_map_name
+
+    kind = p.get("concept_source", "shipped")
+    if kind == "steering":
+        entry = store.get("steering", str(p.get("concept") or ""))
+        return str(store.path(entry) / "steering.safetensors")
+    if kind == "shipped":
+        return str(p.get("concept") or "wedding")
+    if kind == "sentences":
+        lines = [ln.strip() for ln in str(p.get("sentences") or "").splitlines() if ln.strip()]
+        if len(lines) < 3:
+            raise MechscopeError(f"write at least 3 example sentences that carry the concept, one a line; got "
+                                 f"{len(lines)}")
+        name = check_map_name(str(p.get("concept_name") or "concept").strip(), "concept name")
+        path = tmp / f"{name}.txt"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return str(path)
+    raise MechscopeError(f"unknown concept source {kind!r}; use steering (a file of the store), shipped or sentences")
+
+
+JOBS = {"discover": discover_job, "steer-fit": steer_fit_job, "compare": compare_job, "generate": generate_job,
+        "data-map": data_map_job, "data-augment": data_augment_job}
 
 
 def _int(p: dict, key: str, default):
@@ -182,6 +326,39 @@ def _int(p: dict, key: str, default):
         return int(value)
     except (TypeError, ValueError):
         raise MechscopeError(f"{key} must be a whole number; got {value!r}") from None
+
+
+def _row_ids(values, key: str) -> list[int]:
+    if not isinstance(values, list) or not all(isinstance(v, (int, str)) and str(v).strip().lstrip("-").isdigit()
+                                                and not isinstance(v, bool) for v in values):
+        raise MechscopeError(f"{key} must be a list of row ids (whole numbers), e.g. [3, 17]; got {values!r}")
+    return [int(v) for v in values]
+
+
+def _float(p: dict, key: str, default):
+    value = p.get(key)
+    if value in (None, ""):
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise MechscopeError(f"{key} must be a number; got {value!r}") from None
+
+
+def _words(value) -> list[str] | None:
+    """Comma-separated words (or a list of them), e.g. a lexicon; None when there are none."""
+    if isinstance(value, list):
+        words = [str(w).strip() for w in value]
+    else:
+        words = str(value or "").split(",")
+    return [w.strip() for w in words if w.strip()] or None
+
+
+def _end_on_sigterm() -> None:
+    """Turn a cancel (SIGTERM) into SystemExit, so a data job's temporary folders are removed on the way out."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 def _exit_with_parent(interval: float = 2.0) -> None:
