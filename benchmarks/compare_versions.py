@@ -3,7 +3,7 @@
     python benchmarks/compare_versions.py [--model smollm2-135m] [--tasks ioi,greater-than] [--n 50]
         [--versions q8_0,q4_0,int8,magnitude:0.5,wanda:0.5,2:4] [--steps 5] [--out out/compare-versions.json]
     python benchmarks/compare_versions.py --merge part1.json part2.json ...   # runs over parts, one table
-    python benchmarks/compare_versions.py --latency-only --out latency.json   # time the base and each version
+    python benchmarks/compare_versions.py --latency-only --out latency.json   # time the base and each version (made if missing)
     python benchmarks/compare_versions.py --merge part1.json ... --latency-table latency.json
 
 Makes each version once (recorded in the store at $MECHSCOPE_HOME, default
@@ -101,10 +101,11 @@ def latency_table(args) -> None:
     from mechscope.compare.latency import latency_ms, runtime_for
 
     store = Store()
+    names, _ = make_versions(store, args.model, [v for v in args.versions.split(",") if v])
     enc = None
     times = {}
     print("| model | runtime | latency ms |\n|---|---|---|")
-    for name in [args.model] + ["bench-" + v.replace(":", "-") for v in args.versions.split(",") if v]:
+    for name in [args.model] + names:
         model = load_model(store, name)
         version = load_version(store, name) if is_version(store, name) else None
         enc = enc or load_task(args.tasks.split(",")[0], n=16).encode(model.tokenizer)

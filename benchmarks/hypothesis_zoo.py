@@ -26,7 +26,8 @@ import torch
 
 from mechscope.discover.runner import PatchedRunner
 from mechscope.graph import Graph
-from mechscope.hypothesis.criteria import _all_edges, _Paths, minimality, necessity, sufficiency, test_circuit
+from mechscope.hypothesis.criteria import minimality, necessity, sufficiency, test_circuit
+from mechscope.hypothesis.random_circuits import RandomPaths, graph_edges
 from mechscope.hypothesis.groundtruth import kept_edges, synthetic_task
 from mechscope.hypothesis.groundtruth.zoo import is_built, load_zoo_model, passed, zoo_names
 
@@ -57,8 +58,8 @@ def one_seed(truth, seed: int, n: int, n_random: int) -> dict:
     tol = 0.05 * float((runner.clean - runner.corrupt).abs().mean())
     lenient = test_circuit(graph, kept_edges(graph, true), enc, ("equivalence",), tie_tol=tol)
     out["true_equivalence_tie5%"] = lenient["equivalence"].passed
-    everything = _all_edges(graph)
-    random_circuit = _Paths(graph, rng).grow(frozenset(), len(true), everything)
+    everything = graph_edges(graph)
+    random_circuit = RandomPaths(graph, rng).grow(frozenset(), len(true), everything)
     out["random_sufficiency"] = sufficiency(runner, _kept(graph, random_circuit), n_random=n_random, seed=seed).passed
     drop = rng.choice(true)
     minus_kept = kept_edges(graph, [e for e in true if e != drop])

@@ -204,8 +204,29 @@ def test_hypothesis_tests_behave_on_the_handbuilt_induction_model():
     truth = handbuilt_induction(verify=False)
     row = one_seed(truth, seed=0, n=48, n_random=20)
     assert row["true_equivalence"] and row["true_sufficiency"]
-    # (not necessity: on a 110-edge graph a fifth of random same-size path circuits pass through
-    # the induction head's output edge and knock the task out just as hard, as circuitry's test allows)
+    # necessity against the whole graph can fail: on a 110-edge graph a fifth of random same-size path circuits
+    # pass through the induction head's output edge and knock the task out just as hard; drawn from the
+    # complement, no random circuit holds a true edge and the true circuit's knock-out beats them all
+    assert row["true_necessity_complement"]
     assert not row["random_sufficiency"]  # a random circuit of the same size is not sufficient
     assert not row["minus_equivalence"]  # a needed edge removed: no longer equivalent
     assert row["pad_flagged"] == 1.0 and row["true_flagged"] == 0.0  # minimality flags exactly the padding
+
+
+def test_necessity_from_the_complement_never_draws_a_circuit_edge():
+    from mechscope.discover import PatchedRunner
+    from mechscope.hypothesis import necessity
+    from mechscope.hypothesis.groundtruth import kept_edges
+
+    truth = handbuilt_induction(verify=False)
+    graph = Graph.from_model(truth.model)
+    kept = kept_edges(graph, truth.true_edges["resample"])
+    enc = synthetic_task(truth.task.name, 48, seed=1).encode(truth.model.tokenizer)
+    runner = PatchedRunner(graph, enc)
+    whole = necessity(runner, kept, n_random=20, seed=0)
+    outside = necessity(runner, kept, n_random=20, seed=0, complement=True)
+    # knocking out the true circuit gives the corrupted answer; knocking out edges outside it changes far less
+    assert outside.passed and outside.statistic == 1.0, outside
+    assert max(outside.random_losses) < 0.5 * outside.circuit_loss
+    assert whole.circuit_loss == outside.circuit_loss
+    assert max(whole.random_losses) >= max(outside.random_losses)  # some whole-graph draws hold a true edge

@@ -208,6 +208,15 @@ def test_cli_json_and_errors(gpt2, tmp_path):
     for name in ("equivalence", "independence", "minimality"):
         assert {"statistic", "p_value", "passed"} <= set(doc[name]) and doc[name]["test"] == name
     assert doc["circuit"]["n"] == 8 and doc["circuit"]["edges"] == 3
+    nec = CliRunner().invoke(_app(), ["test-circuit", str(path), "--json", "--n-random", "5", "--tests", "necessity",
+                                      "--complement"])
+    assert nec.exit_code == 0, nec.output
+    doc = json.loads(nec.stdout)
+    assert doc["circuit"]["complement"] is True
+    # the CLI's verdict is the library's, with random circuits drawn outside the circuit
+    enc = task.split("test").encode(graph.model.tokenizer)
+    direct = H.necessity(PatchedRunner(graph, enc), circuit.kept(graph), n_random=5, complement=True)
+    assert doc["necessity"]["random_losses"] == pytest.approx(list(direct.random_losses))
     bad = CliRunner().invoke(_app(), ["test-circuit", str(path), "--tests", "equivalence,minimalty"])
     assert isinstance(bad.exception, ms.MechscopeError) and "did you mean 'minimality'" in str(bad.exception)
     other = CliRunner().invoke(_app(), ["test-circuit", str(path), "--model", "random:gpt2-tiny:1", "--tests", "equivalence"])

@@ -33,6 +33,8 @@ def test_circuit_command(
     n_permutations: int = typer.Option(1000, "--n-permutations", help="permutations of the independence test"),
     quantile: float = typer.Option(0.9, "--quantile", help="minimality's q*: share of random edges an edge must beat"),
     max_edges: int = typer.Option(None, "--max-edges", help="minimality: test a random sample of this many edges"),
+    complement: bool = typer.Option(False, "--complement", help="necessity: draw random circuits from the edges "
+                                    "outside the circuit (advisable for circuits of a few edges)"),
     batch_size: int = typer.Option(16, "--batch-size"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout and nothing else"),
 ) -> None:
@@ -66,11 +68,12 @@ def test_circuit_command(
         job = bar.add_task(f"testing {len(circuit.edges):,} edges on {len(enc)} examples", total=total)
         results = test_circuit(graph, kept, enc, names, ablation=abl, alpha=alpha, seed=seed, n_random=n_random,
                                epsilon=epsilon, tie_tol=tie_tol, n_permutations=n_permutations, quantile=quantile,
-                               max_edges=max_edges, batch_size=batch_size, progress=lambda k: bar.advance(job, k))
+                               max_edges=max_edges, complement=complement, batch_size=batch_size,
+                               progress=lambda k: bar.advance(job, k))
     doc: dict = {name: r.to_dict() for name, r in results.items()}
     doc["circuit"] = {"path": str(circuit_path), "model": spec, "task": t.name, "split": split, "n": len(enc),
                       "edges": len(circuit.edges), "edges_total": graph.n_edges, "ablation": abl, "alpha": alpha,
-                      "seed": seed}
+                      "seed": seed, "complement": complement}
     if json_out:
         print_json(doc)
     else:

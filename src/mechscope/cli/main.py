@@ -197,7 +197,9 @@ def demo(
     model: str = typer.Option("smollm2-135m", "--model", "-m", help=MODEL_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """The main job on the embedded model: verify the engine, the IOI task, the graph."""
+    """The main job on the embedded model: verify the engine, find an IOI circuit, compare versions, steer, map data.
+
+    Everything it makes is recorded in the experiment store; it ends with the command that opens the web app."""
     from mechscope.cli.demo import run_demo
 
     run_demo(model, json_out)
