@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import time
 
@@ -201,7 +202,8 @@ def main() -> None:
     doc = {"model": args.model, "concept": args.concept, "layer": L, "n_source": len(src), "n_target": len(tgt),
            "prompts": len(prompts), "new_tokens": args.tokens, "threads": args.threads, "repeats": args.repeats,
            "fit_seconds": fit, "generation_seconds": gen,
-           "generation_overhead": {k: v / gen["unsteered"] - 1 for k, v in gen.items()}, "checks": checks}
+           "generation_overhead": {k: v / gen["unsteered"] - 1 for k, v in gen.items()}, "checks": checks,
+           "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if args.json:
         print(json.dumps(doc, indent=2))
         return
@@ -216,6 +218,7 @@ def main() -> None:
         print(f"  {k:42s} {v:8.2f}   {v / gen['unsteered'] - 1:+7.1%}")
     for k, v in checks.items():
         print(f"check: {k} = {v:.3g}")
+    print(f"peak resident memory of the whole run (model, peers and all fits): {doc['peak_rss_mib']:.0f} MiB")
 
 
 if __name__ == "__main__":
