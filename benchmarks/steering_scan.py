@@ -6,7 +6,7 @@ concept's 40 neutral prompts at that strength and the lexicon rate reported. Muc
 
     .venv/bin/python benchmarks/steering_scan.py positive \\
         '[{"method": "diffmean", "layers": "8", "hi": 6}, {"method": "linear-act", "layers": "6-12", "hi": 1}]'
-        [--max-ppl-rise 0.25]
+        [--max-ppl-rise 0.25] [--seeds 0,1,2]
 
 `hi` is the largest strength tried (the method's upper bound for the AcT methods: 1).
 """
@@ -33,6 +33,7 @@ def main() -> None:
     ap.add_argument("--max-ppl-rise", type=float, default=0.25)
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seeds", default="0", help="sampling seeds to generate with (the rate is their mean)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model, c = load(args.model), load_concept(args.concept)
@@ -54,11 +55,13 @@ def main() -> None:
                 mid = (lo + hi) / 2
                 lo, hi = (mid, hi) if rise(method, mid) <= args.max_ppl_rise else (lo, mid)
             strength = lo
-        texts = generate(model, c.prompts, steering=method, strength=strength, max_new_tokens=30, seed=0)
-        rate = sum(lexicon_scores(texts, c.lexicon)) / len(texts)
+        rates = []
+        for seed in (int(x) for x in args.seeds.split(",")):
+            texts = generate(model, c.prompts, steering=method, strength=strength, max_new_tokens=30, seed=seed)
+            rates.append(sum(lexicon_scores(texts, c.lexicon)) / len(texts))
         print(json.dumps({"method": name, **cfg, "strength": round(strength, 3),
-                          "delta_ppl": round(rise(method, strength), 3), "lexicon_rate": rate,
-                          "seconds": round(time.perf_counter() - t0)}), flush=True)
+                          "delta_ppl": round(rise(method, strength), 3), "lexicon_rate": sum(rates) / len(rates),
+                          "rates_per_seed": rates, "seconds": round(time.perf_counter() - t0)}), flush=True)
 
 
 if __name__ == "__main__":
