@@ -59,7 +59,8 @@ def test_unequal_sizes_use_the_optimal_1d_coupling():
     assert mass.sum().item() == pytest.approx(1.0) and bool((i[1:] >= i[:-1]).all() and (j[1:] >= j[:-1]).all())
 
 
-@pytest.mark.parametrize("cls, sites", [(LinearAcT, "block"), (LinearAcT, "norm"), (MeanAcT, "mlp"),
+@pytest.mark.parametrize("cls, sites", [(LinearAcT, "block"), (LinearAcT, "norm"), (LinearAcT, "attn-norm"),
+                                        (MeanAcT, "mlp"), (MeanAcT, "mlp-norm"),
                                         (DiffMean, "attn"), (AurA, "neurons"), (DirectionalAblation, "block")])
 def test_strength_zero_gives_exactly_the_unsteered_logits(model, concept, cls, sites):
     method = cls(sites=sites, layers="all").fit(model, concept.source[:12], concept.target[:12])

@@ -58,10 +58,12 @@ def fit_command(
                                 "source, target and evaluation defaults"),
     source: str = typer.Option(None, "--source", help="source sentences (txt one a line, JSONL or CSV)"),
     target: str = typer.Option(None, "--target", help="target sentences (txt one a line, JSONL or CSV)"),
-    sites: str = typer.Option(None, "--sites", help="block, attn, mlp, norm, neurons or a regex over module names "
-                              "(default: the method's)"),
+    sites: str = typer.Option(None, "--sites", help="block, attn, mlp, norm, attn-norm, mlp-norm, neurons or a "
+                              "regex over module names (default: the method's)"),
     layers: str = typer.Option(None, "--layers", help="all, 10, 5-15 or 3,7,9 (default: the method's)"),
-    pooling: str = typer.Option(None, "--pooling", help="mean or last: how sentences are pooled for fitting"),
+    pooling: str = typer.Option(None, "--pooling",
+                                help="mean, last or tokens (every token a sample): how sentences are pooled "
+                                     "for fitting"),
     out_path: Path = typer.Option(..., "--out", "-o", help="steering file to write (.safetensors)"),
     name: str = typer.Option(None, "--name", help="its name in the experiment store (default: the file's stem)"),
     no_record: bool = typer.Option(False, "--no-record", help="do not record the file in the experiment store"),

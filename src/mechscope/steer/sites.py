@@ -9,6 +9,8 @@ block      the decoder layer (the residual stream after it)     ``model.layers.1
 attn       the attention module (before its residual add)       ``model.layers.10.self_attn``
 mlp        the MLP (before its residual add)                    ``model.layers.10.mlp``
 norm       both normalisations in front of attention and MLP    ``model.layers.10.input_layernorm``, ...
+attn-norm  the normalisation in front of attention              ``model.layers.10.input_layernorm``
+mlp-norm   the normalisation in front of the MLP                ``model.layers.10.post_attention_layernorm``
 neurons    the MLP's hidden units (the input of its down        ``model.layers.10.mlp.down_proj``
            projection; the only kind steered on the input)
 =========  ===================================================  ==============================
@@ -26,7 +28,7 @@ from torch import nn
 
 from mechscope.errors import MechscopeError, closest
 
-SITE_KINDS = ("block", "attn", "mlp", "norm", "neurons")
+SITE_KINDS = ("block", "attn", "mlp", "norm", "attn-norm", "mlp-norm", "neurons")
 
 # the MLP's down projection, whose input holds the MLP's hidden units, per family
 _DOWN_PROJ = {"llama": "mlp.down_proj", "mistral": "mlp.down_proj", "qwen2": "mlp.down_proj",
@@ -89,6 +91,8 @@ def resolve_sites(model, kind: str, layers: str | int | list[int] | None = "all"
     >>> from mechscope.models import load
     >>> [s.path for s in resolve_sites(load("random:llama-tiny"), "norm", "1")]
     ['model.layers.1.input_layernorm', 'model.layers.1.post_attention_layernorm']
+    >>> [s.path for s in resolve_sites(load("random:llama-tiny"), "attn-norm", "0,1")]
+    ['model.layers.0.input_layernorm', 'model.layers.1.input_layernorm']
     """
     a = model.adapter
     names = [n for n, _ in model.hf.named_modules() if n]
@@ -100,6 +104,8 @@ def resolve_sites(model, kind: str, layers: str | int | list[int] | None = "all"
             "attn": lambda i: [Site(a.layer_path(i, attn))],
             "mlp": lambda i: [Site(a.layer_path(i, a.mlp))],
             "norm": lambda i: [Site(a.layer_path(i, a.attn_norm)), Site(a.layer_path(i, a.mlp_norm))],
+            "attn-norm": lambda i: [Site(a.layer_path(i, a.attn_norm))],
+            "mlp-norm": lambda i: [Site(a.layer_path(i, a.mlp_norm))],
             "neurons": lambda i: [Site(a.layer_path(i, _DOWN_PROJ[a.family]), on_input=True)],
         }[kind]
         sites = [s for i in idx for s in per_layer(i)]
