@@ -14,7 +14,7 @@ import threading
 import time
 
 import pytest
-from test_ui_chromium import browser_context, needs_chromium
+from test_ui_chromium import browser_context, needs_chromium, watched_page
 from test_ui_store import ui_store, ui_store_path
 
 pytestmark = needs_chromium
@@ -58,10 +58,7 @@ def context(tmp_path_factory):
 @pytest.fixture()
 def page(context):
     """A fresh page that records console errors and uncaught exceptions; the test asserts there are none."""
-    p = context.new_page()
-    p.errors = []
-    p.on("console", lambda m: m.type == "error" and p.errors.append(m.text))
-    p.on("pageerror", lambda e: p.errors.append(f"uncaught: {e}"))
+    p = watched_page(context)
     yield p
     p.close()
 

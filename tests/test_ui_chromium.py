@@ -37,6 +37,15 @@ def browser_context(profile: Path, **options):
             shutil.rmtree(profile, ignore_errors=True)
 
 
+def watched_page(context):
+    """A new page of `context` that records console errors and uncaught exceptions in `page.errors`."""
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+    page.on("pageerror", lambda e: page.errors.append(f"uncaught: {e}"))
+    return page
+
+
 @needs_chromium
 def test_chromium_renders_a_page_without_any_network(tmp_path):
     page_file = tmp_path / "page.html"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from test_ui_chromium import browser_context, needs_chromium
+from test_ui_chromium import browser_context, needs_chromium, watched_page
 
 TOKEN = "data-view-token"
 SHOTS = Path(__file__).resolve().parents[1] / "out" / "ui-screenshots"
@@ -296,10 +296,7 @@ def context(tmp_path_factory):
 
 @pytest.fixture()
 def page(context):
-    p = context.new_page()
-    p.errors = []
-    p.on("console", lambda m: m.type == "error" and p.errors.append(m.text))
-    p.on("pageerror", lambda e: p.errors.append(f"uncaught: {e}"))
+    p = watched_page(context)
     yield p
     p.close()
 
@@ -307,9 +304,7 @@ def page(context):
 @pytest.fixture(scope="module")
 def ui_map(served, context):
     """The map of the shipped set and its reference, made from the page's form by a `data-map` job."""
-    p = context.new_page()
-    errors = []
-    p.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    p = watched_page(context)
     p.goto(f"{served['url']}#/data")
     p.wait_for_selector("[data-testid=no-maps]")
     p.fill("[data-testid=map-source]", "everyday.jsonl")
@@ -322,7 +317,7 @@ def ui_map(served, context):
     p.wait_for_selector("[data-testid=map-plot] circle.point", timeout=120_000)
     assert p.url.endswith("#/data/everyday-ui")
     p.close()
-    assert errors == []
+    assert p.errors == []
     from mechscope.store import Store
     from mechscope.ui.data_maps import map_view
 

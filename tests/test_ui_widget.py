@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_ui_chromium import browser_context, needs_chromium
+from test_ui_chromium import browser_context, needs_chromium, watched_page
 from test_ui_store import ui_store
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -70,10 +70,7 @@ def test_the_exported_widgets_render_and_follow_their_slider(store_root, tmp_pat
     html = pages["circuit"].read_text()
     assert "<script src=" not in html and "http://" not in html.replace("http://www.w3.org", "")  # nothing fetched
     with browser_context(tmp_path / "profile") as ctx:
-        page = ctx.new_page()
-        errors = []
-        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-        page.on("pageerror", lambda e: errors.append(str(e)))
+        page = watched_page(ctx)
 
         page.goto(pages["circuit"].as_uri())
         page.wait_for_selector("body[data-rendered^='circuit:']")
@@ -96,7 +93,7 @@ def test_the_exported_widgets_render_and_follow_their_slider(store_root, tmp_pat
         assert page.locator("[data-testid=sweep-plot] [data-strength]").count() == 4
         page.screenshot(path=tmp_path / "widget-steering.png", full_page=True)
     print(f"\nwidget screenshots in {tmp_path}")
-    assert errors == []
+    assert page.errors == []
 
 
 def test_show_refuses_what_it_cannot_draw_in_one_line(store_root):

@@ -319,13 +319,22 @@ JOBS = {"discover": discover_job, "steer-fit": steer_fit_job, "compare": compare
 
 
 def _int(p: dict, key: str, default):
+    return _number(p, key, default, int, "a whole number")
+
+
+def _float(p: dict, key: str, default):
+    return _number(p, key, default, float, "a number")
+
+
+def _number(p: dict, key: str, default, cast, what: str):
+    """`p[key]` as `cast` of it (`default` when missing or empty), or a one-line error saying it must be `what`."""
     value = p.get(key)
     if value in (None, ""):
         return default
     try:
-        return int(value)
+        return cast(value)
     except (TypeError, ValueError):
-        raise MechscopeError(f"{key} must be a whole number; got {value!r}") from None
+        raise MechscopeError(f"{key} must be {what}; got {value!r}") from None
 
 
 def _row_ids(values, key: str) -> list[int]:
@@ -333,16 +342,6 @@ def _row_ids(values, key: str) -> list[int]:
                                                 and not isinstance(v, bool) for v in values):
         raise MechscopeError(f"{key} must be a list of row ids (whole numbers), e.g. [3, 17]; got {values!r}")
     return [int(v) for v in values]
-
-
-def _float(p: dict, key: str, default):
-    value = p.get(key)
-    if value in (None, ""):
-        return default
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise MechscopeError(f"{key} must be a number; got {value!r}") from None
 
 
 def _words(value) -> list[str] | None:
