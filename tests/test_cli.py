@@ -9,7 +9,7 @@ import pytest
 
 
 def mechscope(*args, check_rc=None, env=None):
-    res = subprocess.run([sys.executable, "-m", "mechscope.cli.main", *args], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-m", "mechscope", *args], capture_output=True, text=True,
                          timeout=600, env={**os.environ, **(env or {})})
     if check_rc is not None:
         assert res.returncode == check_rc, res.stderr
@@ -20,6 +20,22 @@ def test_help_lists_every_command():
     out = mechscope("--help", check_rc=0).stdout
     for cmd in ("demo", "verify", "graph", "task"):
         assert cmd in out
+
+
+def test_help_lists_serve_once_and_the_demo_ends_with_the_app_url(monkeypatch):
+    # the CLI never imports the web app; the entry point adds `serve` and the demo's closing pointer
+    from typer.testing import CliRunner
+
+    import mechscope.__main__ as entry
+    from mechscope.cli import demo as demo_module
+
+    assert mechscope("--help", check_rc=0).stdout.count(" serve ") == 1
+    monkeypatch.setattr(demo_module, "run_demo", lambda model, json_out: {"store": "/tmp/demo-store"})
+    shown = CliRunner().invoke(entry.app, ["demo", "--model", "random:gpt2-tiny"])
+    assert shown.exit_code == 0, shown.output
+    assert "experiment store (/tmp/demo-store)" in shown.output and "http://127.0.0.1:8765/?token=" in shown.output
+    quiet = CliRunner().invoke(entry.app, ["demo", "--model", "random:gpt2-tiny", "--json"])
+    assert quiet.exit_code == 0 and quiet.output == ""
 
 
 def test_graph_json_counts_gpt2_small_edges_like_eap_ig():

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 from typer.testing import CliRunner
 
-from mechscope.cli.main import app, main
+from mechscope.__main__ import app, main
 
 
 @pytest.fixture()

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from mechscope.cli.main import main
+from mechscope.__main__ import main
 
 
 def mechscope(capsys, *args) -> tuple[int, str, str]:

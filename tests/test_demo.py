@@ -13,7 +13,7 @@ from mechscope.store import Store
 @pytest.mark.slow
 def test_demo_records_circuit_versions_comparison_and_steering(tmp_path):
     home = tmp_path / "store"
-    res = subprocess.run([sys.executable, "-m", "mechscope.cli.main", "demo", "--model", "random:llama-tiny",
+    res = subprocess.run([sys.executable, "-m", "mechscope", "demo", "--model", "random:llama-tiny",
                           "--json"], capture_output=True, text=True, timeout=1200, cwd=tmp_path,
                          env={**os.environ, "MECHSCOPE_HOME": str(home)})
     assert res.returncode == 0, res.stderr

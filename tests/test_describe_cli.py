@@ -9,7 +9,7 @@ import pytest
 
 def mechscope(*args):
     return subprocess.run(
-        [sys.executable, "-m", "mechscope.cli.main", *args], capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "mechscope", *args], capture_output=True, text=True, timeout=600
     )
 
 

@@ -119,7 +119,7 @@ def test_cli_run_with_llm_interpreter_prints_json_rows(server, tmp_path):
         [
             sys.executable,
             "-m",
-            "mechscope.cli.main",
+            "mechscope",
             "describe",
             "run",
             "--interpreter",

@@ -181,7 +181,7 @@ def test_score_method_refuses_an_unknown_ablation_truth():
 
 
 def test_bench_groundtruth_cli_json(tmp_path, monkeypatch, capsys):
-    from mechscope.cli.main import app
+    from mechscope.__main__ import app
 
     monkeypatch.setenv("MECHSCOPE_CACHE", str(tmp_path))
     app(["bench", "groundtruth", "--only", "handbuilt-first", "--methods", "eap,exact", "--json"],

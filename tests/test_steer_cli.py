@@ -1,6 +1,6 @@
 """`mechscope steer fit|generate|eval|export`: JSON documents, files, one-line errors.
 
-Most calls run the real entry point in-process (`mechscope.cli.main.main`), so
+Most calls run the real entry point in-process (`mechscope.__main__.main`), so
 the suite does not pay for a Python start per command; one runs as a process.
 """
 
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from mechscope.cli.main import main
+from mechscope.__main__ import main
 
 
 def mechscope(capsys, *args) -> tuple[int, str, str]:
@@ -95,6 +95,6 @@ def test_bad_input_is_one_line_and_exit_2(capsys, args, words):
 
 
 def test_the_installed_entry_point_exits_2_on_bad_input():
-    res = subprocess.run([sys.executable, "-m", "mechscope.cli.main", "steer", "generate", "nope.safetensors"],
+    res = subprocess.run([sys.executable, "-m", "mechscope", "steer", "generate", "nope.safetensors"],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 2 and "does not exist" in _error_line(res.stderr) and res.stdout == ""

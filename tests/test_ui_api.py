@@ -142,7 +142,7 @@ def test_the_worker_speaks_one_line_errors_on_its_protocol():
 
 
 def _serve(capsys, monkeypatch, *args):
-    from mechscope.cli.main import main
+    from mechscope.__main__ import main
 
     monkeypatch.setattr(sys, "argv", ["mechscope", "serve", *args])
     try:

@@ -31,7 +31,7 @@ def app(tmp_path_factory):
     """`mechscope serve --port 0` as a user runs it; the URL is the one it prints. It starts before the store is
     filled (it reads the store on each request), so its start-up overlaps the filling."""
     env = {**os.environ, "MECHSCOPE_HOME": str(ui_store_path(tmp_path_factory))}
-    proc = subprocess.Popen([sys.executable, "-m", "mechscope.cli.main", "serve", "--port", "0", "--token", TOKEN],
+    proc = subprocess.Popen([sys.executable, "-m", "mechscope", "serve", "--port", "0", "--token", TOKEN],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     line = proc.stdout.readline()
     match = re.match(r"mechscope app: (http://127\.0\.0\.1:\d+/\?token=\S+)$", line.strip())

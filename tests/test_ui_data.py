@@ -277,7 +277,7 @@ def served(tmp_path_factory):
     (base / "cwd").mkdir()
     root = base / "store"
     env = {**os.environ, "MECHSCOPE_HOME": str(root)}
-    proc = subprocess.Popen([sys.executable, "-m", "mechscope.cli.main", "serve", "--port", "0", "--token", TOKEN],
+    proc = subprocess.Popen([sys.executable, "-m", "mechscope", "serve", "--port", "0", "--token", TOKEN],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=base / "cwd")
     line = proc.stdout.readline()
     match = re.match(r"mechscope app: (http://127\.0\.0\.1:\d+/\?token=\S+)$", line.strip())

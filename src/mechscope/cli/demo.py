@@ -11,7 +11,7 @@ from mechscope.cli.output import err, out, print_json, progress
 def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-demo")) -> dict:
     """Load the model, verify the engine, measure IOI, summarise the graph, find the IOI circuit,
     make a Q4_0 and a 50%-pruned version and show what they changed, steer toward a concept; everything
-    is recorded in the experiment store, and the last line is the web app's URL to see it."""
+    is recorded in the experiment store."""
     from mechscope.discover import circuit_from_scores, score_edges
     from mechscope.discover.draw import draw_circuit
     from mechscope.graph import Graph
@@ -112,11 +112,6 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
     print_steering_demo(doc["steering"])
     print_data_demo(doc["data"])
     err.print(f"done in {doc['seconds']} s")
-    from mechscope.ui import serve_hint  # the surfaces' composition root: the CLI points at the app
-
-    command, url = serve_hint()
-    out.print(f"\nEverything above is in the experiment store ({doc['store']}). See it in the web app: run "
-              f"[bold]{command}[/] and open\n{url}")
     return doc
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 
 import typer
 from rich.table import Table
@@ -187,9 +188,20 @@ data_app.command("map")(map_command)
 data_app.command("augment")(augment_command)
 app.add_typer(data_app, name="data")
 
-from mechscope.cli.serve import serve_command  # noqa: E402
+# Paragraphs that layers above the CLI (the web app) add to the demo's report, without the CLI importing them.
+_DEMO_ENDINGS: list[Callable[[dict], str]] = []
 
-app.command("serve")(serve_command)
+
+def end_demo_with(ending: Callable[[dict], str]) -> None:
+    """Add a paragraph to the end of `mechscope demo`'s report; `ending(doc)` gets the demo's result document.
+
+    >>> end_demo_with(lambda doc: f"stored in {doc['store']}")
+    >>> _DEMO_ENDINGS[-1]({"store": "/tmp/s"})
+    'stored in /tmp/s'
+    >>> _ = _DEMO_ENDINGS.pop()  # leave the demo as it was
+    """
+    if ending not in _DEMO_ENDINGS:
+        _DEMO_ENDINGS.append(ending)
 
 
 @app.command()
@@ -202,7 +214,10 @@ def demo(
     Everything it makes is recorded in the experiment store; it ends with the command that opens the web app."""
     from mechscope.cli.demo import run_demo
 
-    run_demo(model, json_out)
+    doc = run_demo(model, json_out)
+    if not json_out:
+        for ending in _DEMO_ENDINGS:
+            out.print(ending(doc))
 
 
 def main() -> None:
@@ -234,4 +249,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit("run the command line as `mechscope` or `python -m mechscope`: it adds the web app's `serve`")

@@ -1,4 +1,8 @@
-"""`mechscope serve`: the web app over the experiment store, on loopback, with a session token."""
+"""The web app's commands on the `mechscope` command line: `serve`, and the pointer at the app that ends `demo`.
+
+They live here, not in `mechscope.cli`, because the CLI layer sits below the app and never imports it;
+`mechscope.__main__` puts them on the command line.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from pathlib import Path
 import typer
 
 from mechscope.cli.output import err
+from mechscope.ui import DEFAULT_HOST, app_url, check_token, is_loopback, new_token, serve_hint
 
 
 def serve_command(
@@ -20,8 +25,6 @@ def serve_command(
     """Serve the web app: runs, circuits, steering, comparisons and data maps of the store; long jobs run in the background.
 
     Prints the app's URL (with its token) on stdout. Ctrl-C stops the server and every job it started."""
-    from mechscope.ui import DEFAULT_HOST, app_url, check_token, is_loopback, new_token
-
     token = check_token(token) if token else new_token()
     chosen = host or DEFAULT_HOST
     if print_url:
@@ -38,6 +41,21 @@ def serve_command(
         err.print(f"serving the store at {(store or _home()).resolve()}; Ctrl-C stops", highlight=False)
 
     run(store, chosen, port, token, announce=announce)
+
+
+def app_pointer(doc: dict, token: str | None = None) -> str:
+    """The paragraph that ends `mechscope demo`: where its results are stored, and how to see them in the app.
+
+    `doc` is the demo's result document (only its ``store`` folder is read); `token` defaults to a fresh one.
+
+    >>> print(app_pointer({"store": "/tmp/demo-store"}, token="s3cret-token"))
+    <BLANKLINE>
+    Everything above is in the experiment store (/tmp/demo-store). See it in the web app: run [bold]mechscope serve --port 8765 --token s3cret-token[/] and open
+    http://127.0.0.1:8765/?token=s3cret-token
+    """
+    command, url = serve_hint(token)
+    return (f"\nEverything above is in the experiment store ({doc['store']}). See it in the web app: run "
+            f"[bold]{command}[/] and open\n{url}")
 
 
 def _home() -> Path:

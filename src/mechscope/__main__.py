@@ -1,0 +1,31 @@
+"""The `mechscope` command: the CLI's commands plus the web app's, put together here and only here.
+
+The CLI layer sits below the web app and never imports it, so the one place that knows both is
+this entry point (also reachable as ``python -m mechscope``).
+
+>>> from typer.testing import CliRunner
+>>> from mechscope.__main__ import app
+>>> CliRunner().invoke(app, ["serve", "--print-url", "--token", "abcdefgh12"]).output
+'http://127.0.0.1:8765/?token=abcdefgh12\n'
+"""
+
+from __future__ import annotations
+
+from mechscope.cli.main import app, end_demo_with
+from mechscope.cli.main import main as _cli_main
+from mechscope.ui.commands import app_pointer, serve_command
+
+# `python -m mechscope` runs this file as __main__; anything importing mechscope.__main__ as well must not
+# register the commands twice
+if not any(c.callback is serve_command for c in app.registered_commands):
+    app.command("serve")(serve_command)
+end_demo_with(app_pointer)
+
+
+def main() -> None:
+    """Run the `mechscope` command line (bad input and Ctrl-C become one line; see `mechscope.cli.main.main`)."""
+    _cli_main()
+
+
+if __name__ == "__main__":
+    main()
