@@ -22,9 +22,8 @@ COMPOSITION_ROOT = {"__main__"}  # may import anything
 def imported_modules(path: Path, root: Path) -> list[tuple[int, str]]:
     """Every absolute module name `path` (a file under the package folder `root`) imports, with its line."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    package = ["mechscope", *path.relative_to(root).with_suffix("").parts]
-    if path.name != "__init__.py":
-        package = package[:-1]
+    # the package a relative import starts from: the file's folder (for `cli/x.py` and `cli/__init__.py` alike)
+    package = ["mechscope", *path.relative_to(root).parts[:-1]]
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -50,7 +49,7 @@ def layer_of(module: str) -> str | None:
 def layer_violations(root: Path = SRC) -> list[str]:
     problems = []
     for path in sorted(root.rglob("*.py")):
-        own = layer_of(".".join(["mechscope", *path.relative_to(root).with_suffix("").parts]))
+        own = path.relative_to(root).with_suffix("").parts[0]
         if own in SHARED or own in COMPOSITION_ROOT:
             continue
         assert own in LAYERS, f"{path} is in no layer of DESIGN.md; add it to LAYERS or move it"
@@ -82,3 +81,10 @@ def test_the_check_sees_an_upward_import(tmp_path, where, source, expected):
     (fake / where).mkdir(parents=True)
     (fake / where / "x.py").write_text(source)
     assert layer_violations(fake) == expected
+
+
+def test_relative_imports_in_a_package_init_start_from_that_package(tmp_path):
+    fake = tmp_path / "mechscope"
+    (fake / "cli").mkdir(parents=True)
+    (fake / "cli" / "__init__.py").write_text("from ..ui import serve_hint\nfrom .output import err\n")
+    assert layer_violations(fake) == ["cli/__init__.py:1 (cli) imports mechscope.ui (ui)"]

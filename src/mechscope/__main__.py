@@ -11,20 +11,16 @@ this entry point (also reachable as ``python -m mechscope``).
 
 from __future__ import annotations
 
-from mechscope.cli.main import app, end_demo_with
-from mechscope.cli.main import main as _cli_main
+from mechscope.cli.main import app, end_demo_with, main
 from mechscope.ui.commands import app_pointer, serve_command
+
+__all__ = ["app", "main"]
 
 # `python -m mechscope` runs this file as __main__; anything importing mechscope.__main__ as well must not
 # register the commands twice
 if not any(c.callback is serve_command for c in app.registered_commands):
     app.command("serve")(serve_command)
 end_demo_with(app_pointer)
-
-
-def main() -> None:
-    """Run the `mechscope` command line (bad input and Ctrl-C become one line; see `mechscope.cli.main.main`)."""
-    _cli_main()
 
 
 if __name__ == "__main__":
