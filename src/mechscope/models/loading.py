@@ -7,8 +7,10 @@ Specs:
   ``$MECHSCOPE_CACHE`` (default ``~/.cache/mechscope``) so later loads are fast.
 - ``hf:<id-or-local-dir>``: any Hugging Face causal LM on disk or in the HF cache.
 - ``gguf:<path>``: a GGUF file, dequantised by transformers.
-- ``random:<family>-<size>[:<seed>]``: randomly initialised (seed 0 by default)
-  with the SmolLM2 tokenizer; families llama, qwen2, gpt2, neox; sizes tiny, small.
+- ``random:<family>-<size>[-<layout>][:<seed>]``: randomly initialised (seed 0 by
+  default) with the SmolLM2 tokenizer; families and sizes are those of
+  `mechscope.models.families` (``random:gemma2-tiny``, ``random:qwen3-small``);
+  layout ``mha``, ``mqa`` or ``gqa`` sets the key-value heads of a tiny model.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ import torch
 from torch import nn
 
 from mechscope.errors import MechscopeError
-from mechscope.models.adapters import Adapter, adapter_for
+from mechscope.models.adapters import Adapter
+from mechscope.models.families import FAMILIES, adapter_for, layout_overrides, random_config
 
 DEFAULT_MODEL = "smollm2-135m"
 _CACHE_FORMAT = 1
@@ -104,9 +107,33 @@ def load(spec: str = DEFAULT_MODEL, device: str | None = None, dtype: torch.dtyp
     else:
         raise MechscopeError(
             f"unknown model spec {spec!r}; use 'smollm2-135m', 'hf:<id-or-dir>', "
-            "'gguf:<path>' or 'random:<llama|qwen2|gpt2|neox>-<tiny|small>[:seed]'"
+            f"'gguf:<path>' or 'random:<{'|'.join(f.spec_name for f in FAMILIES.values())}>-<tiny|small>[:seed]'"
         )
+    return wrap(hf, tok, spec=spec, device=device, dtype=dtype, fingerprint=fp)
+
+
+def wrap(
+    hf: nn.Module,
+    tokenizer,
+    spec: str = "",
+    device: str | None = None,
+    dtype: torch.dtype = torch.float32,
+    fingerprint: str | None = None,
+) -> Model:
+    """A `Model` around a Hugging Face causal LM you already have in memory.
+
+    The model is put in eval mode on `device` (default: CUDA if present) and
+    `dtype`, with gradients off; its config is checked against its family's adapter.
+
+    >>> from transformers import AutoModelForCausalLM
+    >>> from mechscope.models.families import random_config
+    >>> hf = AutoModelForCausalLM.from_config(random_config("qwen3", "tiny", vocab_size=300))
+    >>> wrap(hf, tokenizer=None, spec="mine").adapter.qk_norm
+    'per-head'
+    """
     adapter = adapter_for(hf.config)
+    fp = fingerprint
+    tok = tokenizer
     hf = hf.to(dtype=dtype)
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -115,9 +142,9 @@ def load(spec: str = DEFAULT_MODEL, device: str | None = None, dtype: torch.dtyp
     hf.config.use_cache = False
     if fp is None or dtype != torch.float32:
         fp = fingerprint_state(hf)
-    if getattr(tok, "pad_token", None) is None:
+    if tok is not None and getattr(tok, "pad_token", None) is None:
         tok.pad_token = tok.eos_token
-    return Model(spec=spec, hf=hf, tokenizer=tok, adapter=adapter, fingerprint=fp)
+    return Model(spec=spec or getattr(hf.config, "_name_or_path", "") or adapter.family, hf=hf, tokenizer=tok, adapter=adapter, fingerprint=fp)
 
 
 def _smollm2_gguf() -> Path:
@@ -220,57 +247,18 @@ def smollm2_tokenizer():
     return AutoTokenizer.from_pretrained(target)
 
 
-_RANDOM_SHAPES = {
-    # family -> size -> config kwargs
-    "llama": {
-        "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
-        "small": dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3),
-    },
-    "qwen2": {
-        "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
-        "small": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2),
-    },
-    "gpt2": {
-        "tiny": dict(n_embd=64, n_layer=2, n_head=4),
-        "small": dict(n_embd=768, n_layer=12, n_head=12),
-    },
-    "neox": {
-        "tiny": dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4),
-        "small": dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12),
-    },
-}
-
-
-def random_config(family: str, size: str, vocab_size: int):
-    """A transformers config of the named family and size."""
-    from transformers import GPT2Config, GPTNeoXConfig, LlamaConfig, Qwen2Config
-
-    if family not in _RANDOM_SHAPES or size not in _RANDOM_SHAPES[family]:
-        raise MechscopeError(
-            f"unknown random model '{family}-{size}'; families are "
-            f"{', '.join(_RANDOM_SHAPES)} and sizes tiny, small (e.g. random:gpt2-small)"
-        )
-    shape = _RANDOM_SHAPES[family][size]
-    if family == "llama":
-        return LlamaConfig(vocab_size=vocab_size, tie_word_embeddings=True, max_position_embeddings=2048, **shape)
-    if family == "qwen2":
-        return Qwen2Config(vocab_size=vocab_size, tie_word_embeddings=True, max_position_embeddings=2048, **shape)
-    if family == "gpt2":
-        return GPT2Config(vocab_size=vocab_size, n_positions=1024, **shape)
-    return GPTNeoXConfig(vocab_size=vocab_size, rotary_pct=0.25, use_parallel_residual=True, max_position_embeddings=2048, **shape)
-
-
 def _load_random(rest: str):
     from transformers import AutoModelForCausalLM
 
     name, _, seed_text = rest.partition(":")
     family, _, size = name.partition("-")
+    size, _, layout = size.partition("-")
     try:
         seed = int(seed_text) if seed_text else 0
     except ValueError as exc:
         raise MechscopeError(f"random model seed {seed_text!r} is not an integer; use e.g. random:{name}:1") from exc
     tok = smollm2_tokenizer()
-    config = random_config(family, size, vocab_size=len(tok))
+    config = random_config(family, size, vocab_size=len(tok), **(layout_overrides(family, layout) if layout else {}))
     config.attn_implementation = "eager"
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
