@@ -164,6 +164,49 @@ def test_edge_into_a_query_enters_before_the_qk_norm(family, others_move):
     assert (moved > 1e-6) == others_move, f"{family}: other heads moved by {moved}"
 
 
+def test_edge_into_soft_capped_logits_enters_before_the_final_norm():
+    """Gemma-2: patching embed->logits is ``cap * tanh(lm_head(norm(resid + d_embed)) / cap)``, by hand."""
+    graph = graph_of("random:gemma2-tiny")
+    hf, a = graph.model.hf, graph.adapter
+    clean, corrupt = random_prompts(graph, 2, 8, seed=4)
+    patch = source_outputs(graph, corrupt)
+    current = source_outputs(graph, clean)
+    seen = {}
+    final_norm = hf.get_submodule(a.final_norm)
+    handle = final_norm.register_forward_pre_hook(lambda m, args: seen.setdefault("resid", args[0].detach()))
+    try:
+        with torch.no_grad():
+            hf(input_ids=clean)
+    finally:
+        handle.remove()
+    cap = hf.config.final_logit_softcapping
+    with torch.no_grad():
+        x = seen["resid"] + (patch[0] - current[0])
+        by_hand = cap * torch.tanh(hf.get_submodule(a.unembed)(final_norm(x)) / cap)
+    got = run(graph, clean, patch=patch, mask=EdgeMask.from_edges(graph, [graph.edge("embed->logits")]))
+    ref = reference_patched_logits(graph, clean, corrupt, {"embed->logits": 1.0})
+    assert (got - by_hand).abs().max() <= TOLERANCE and (ref - by_hand).abs().max() <= TOLERANCE
+    assert by_hand.abs().max() < cap  # the cap is what bounds them
+    assert (by_hand - hf(input_ids=clean).logits).abs().max() > 1e-3
+
+
+def test_head_outputs_behind_a_post_norm_are_shares_of_the_normalised_sum():
+    """Gemma-2 and OLMo-2: the heads' outputs add up to the post-attention norm's output."""
+    for family in ("gemma2", "olmo2"):
+        graph = graph_of(f"random:{family}-tiny")
+        hf, a = graph.model.hf, graph.adapter
+        ids = random_prompts(graph, 2, 8, seed=1)[0]
+        seen = {}
+        post = hf.get_submodule(a.layer_path(1, a.attn_post_norm))
+        handle = post.register_forward_hook(lambda m, args, out: seen.setdefault("out", out.detach()))
+        try:
+            outputs = source_outputs(graph, ids)
+        finally:
+            handle.remove()
+        heads = outputs[[graph.node(f"a1.h{h}").index for h in range(a.n_heads)]]
+        assert (heads.sum(0) - seen["out"]).abs().max() <= 1e-5, family
+
+
 # post-norms: gradients through the shares of a normalised sum ---------------------
 
 
@@ -265,3 +308,37 @@ def test_every_family_has_tiny_and_small_shapes():
         config = random_config(fam.name, "small", vocab_size=1000)
         adapter = adapter_for(config)
         assert adapter.family == fam.name and adapter.layers == fam.layers
+
+
+# bfloat16 ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", [f.spec_name for f in FAMILIES.values()])
+def test_verify_in_bfloat16_against_hf_bfloat16(family):
+    report = verify(f"random:{family}-tiny", dtype=torch.bfloat16)
+    assert report["dtype"] == "bfloat16" and "bfloat16 run" in report["tolerance_rule"]
+    assert report["passed"], str(report)
+    # the tolerance is 16 bfloat16 units of the largest logit, not a blanket one
+    assert report["tolerance"] < 0.1
+
+
+def test_bfloat16_edge_scores_accumulate_in_float32():
+    """In a bfloat16 model the mask, its gradient and EAP's scores stay float32 and track float32's."""
+    from mechscope.discover import eap
+    from mechscope.tasks import load_task
+
+    scores = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        model = load("random:gemma2-tiny", dtype=dtype)
+        graph = Graph.from_model(model)
+        scores[dtype] = eap(graph, load_task("ioi", n=8).encode(model.tokenizer))
+    clean, corrupt = random_prompts(graph, 2, 6, seed=0)
+    mask = EdgeMask.zeros(graph, requires_grad=True)
+    run(graph, clean, patch=source_outputs(graph, corrupt), mask=mask)[:, -1].float().sum().backward()
+    grad = mask.grads()["logits"]
+    assert grad.dtype == torch.float32
+    # a bfloat16 product would leave at most 8 significant bits in every entry
+    assert any(float(v) != float(torch.tensor(float(v)).to(torch.bfloat16)) for v in grad.flatten())
+    a = torch.cat([t.flatten() for t in scores[torch.float32].values()])
+    b = torch.cat([t.flatten() for t in scores[torch.bfloat16].values()])
+    assert torch.corrcoef(torch.stack([a, b]))[0, 1] > 0.95

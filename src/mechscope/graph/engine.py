@@ -105,7 +105,7 @@ class _Delta(torch.autograd.Function):
         ctx.state, ctx.start = state, start
         ctx.mask_nonzero = bool((mask != 0).any())
         ctx.save_for_backward(mask)
-        return (mask @ flat).view(mask.shape[0], *state.diff.shape[1:])
+        return (mask.to(flat.dtype) @ flat).view(mask.shape[0], *state.diff.shape[1:])
 
     @staticmethod
     def backward(ctx, grad):
@@ -115,10 +115,12 @@ class _Delta(torch.autograd.Function):
         grad_mask = None
         if ctx.needs_input_grad[0]:
             diff = state.diff if state.score_diff is None else state.score_diff
-            grad_mask = g @ diff[start : start + n].reshape(n, -1).T
+            # scores accumulate in the mask's precision (float32), whatever the model's dtype
+            work = torch.promote_types(mask.dtype, g.dtype)
+            grad_mask = g.to(work) @ diff[start : start + n].reshape(n, -1).to(work).T
         if state.side is not None and ctx.mask_nonzero:
             # diff = patch - current, so current outputs get -mask^T @ grad
-            state.side[start : start + n].sub_((mask.T @ g).view(n, *grad.shape[1:]))
+            state.side[start : start + n].sub_((mask.T.to(g.dtype) @ g).view(n, *grad.shape[1:]))
         return grad_mask, None, None, None
 
 
@@ -421,7 +423,9 @@ def run(
     grad = differentiable or any(t.requires_grad for t in mask.tensors.values())
     dtype = next(graph.model.hf.parameters()).dtype
     patch = patch.to(device=input_ids.device, dtype=dtype)
-    mask = EdgeMask({k: t if t.dtype == dtype else t.to(dtype) for k, t in mask.tensors.items()})
+    # with gradients the mask keeps float32 (or finer), so that edge scores accumulate in it
+    mask_dtype = torch.promote_types(dtype, torch.float32) if grad else dtype
+    mask = EdgeMask({k: t if t.dtype == mask_dtype else t.to(mask_dtype) for k, t in mask.tensors.items()})
     state = _RunState(patch=patch)
     n_rows = graph.n_sources
     if not grad:

@@ -82,8 +82,52 @@ def fingerprint_state(module: nn.Module) -> str:
     return h.hexdigest()[:12]
 
 
-def load(spec: str = DEFAULT_MODEL, device: str | None = None, dtype: torch.dtype = torch.float32) -> Model:
-    """Load a model by spec, offline.
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "float64": torch.float64}
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``/None (CUDA if present, else CPU).
+
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise MechscopeError(f"device {device!r} is not understood; use cpu, cuda, cuda:N or auto") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise MechscopeError(f"device {device!r} asked for, but torch sees no CUDA GPU; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise MechscopeError(f"device {device!r}: torch sees {torch.cuda.device_count()} GPU(s), numbered from 0")
+    return dev
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device, config=None) -> torch.dtype:
+    """A dtype by name; None means float32 on CPU and the model's own dtype on a GPU.
+
+    >>> resolve_dtype("bfloat16", torch.device("cpu"))
+    torch.bfloat16
+    """
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype is None or dtype == "auto":
+        own = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+        if device.type != "cpu" and isinstance(own, torch.dtype):
+            return own
+        if device.type != "cpu" and isinstance(own, str) and own in _DTYPES:
+            return _DTYPES[own]
+        return torch.float32
+    if dtype not in _DTYPES:
+        raise MechscopeError(f"dtype {dtype!r} is not one of {', '.join(_DTYPES)}; e.g. --dtype bfloat16")
+    return _DTYPES[dtype]
+
+
+def load(spec: str = DEFAULT_MODEL, device: str | None = None, dtype: torch.dtype | str | None = None) -> Model:
+    """Load a model by spec, offline, on `device` (default: CUDA if present) in `dtype`.
+
+    `dtype` defaults to float32 on CPU and to the model's own dtype on a GPU.
 
     >>> model = load("random:llama-tiny")
     >>> model.adapter.n_layers
@@ -96,7 +140,7 @@ def load(spec: str = DEFAULT_MODEL, device: str | None = None, dtype: torch.dtyp
     if spec == DEFAULT_MODEL:
         hf, tok, fp = _load_smollm2()
     elif spec.startswith("hf:"):
-        hf, tok = _load_hf(spec[3:])
+        hf, tok, dtype = _load_hf(spec[3:], resolve_device(device), dtype)
         fp = None
     elif spec.startswith("gguf:"):
         hf, tok = _load_gguf(Path(spec[5:]))
@@ -117,7 +161,7 @@ def wrap(
     tokenizer,
     spec: str = "",
     device: str | None = None,
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | str | None = torch.float32,
     fingerprint: str | None = None,
 ) -> Model:
     """A `Model` around a Hugging Face causal LM you already have in memory.
@@ -134,9 +178,9 @@ def wrap(
     adapter = adapter_for(hf.config)
     fp = fingerprint
     tok = tokenizer
+    device = resolve_device(device)
+    dtype = resolve_dtype(dtype, device, hf.config)
     hf = hf.to(dtype=dtype)
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
     hf = hf.to(device).eval()
     hf.requires_grad_(False)
     hf.config.use_cache = False
@@ -218,7 +262,7 @@ def _load_gguf(path: Path):
     return hf, tok
 
 
-def _load_hf(name: str):
+def _load_hf(name: str, device: torch.device, dtype):
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     local = Path(name).expanduser()
@@ -232,9 +276,10 @@ def _load_hf(name: str):
             "internet, or pass hf:<local directory>"
         ) from exc
     adapter_for(config)  # fail fast, before loading weights, on an unsupported architecture
-    hf = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=torch.float32)
+    dtype = resolve_dtype(dtype, device, config)  # load in it: an 8B model never passes through float32
+    hf = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=dtype)
     tok = AutoTokenizer.from_pretrained(source, local_files_only=True)
-    return hf, tok
+    return hf, tok, dtype
 
 
 def smollm2_tokenizer():
