@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mechscope.cli.output import out, print_json, progress, status
+from mechscope.cli.output import err, out, print_json, progress, status
 from mechscope.errors import MechscopeError
 
 
@@ -23,6 +23,9 @@ def discover_command(
     acdc_metric: str = typer.Option("kl", "--acdc-metric", help="acdc loss: kl or task"),
     n: int = typer.Option(None, "--n", help="examples of a built-in task (default 100)"),
     batch_size: int = typer.Option(16, "--batch-size"),
+    max_memory: str = typer.Option(None, "--max-memory", help="memory budget of a scoring batch, e.g. 8GiB (default: half the device's free memory); batches are split to fit"),
+    device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:N or auto"),
+    dtype: str = typer.Option(None, "--dtype", help="float32, bfloat16 or float16 (default: float32 on CPU, the model's own on a GPU)"),
     no_curve: bool = typer.Option(False, "--no-curve", help="skip the faithfulness curve"),
     out_path: Path = typer.Option(None, "--out", "-o", help="write the circuit JSON here (and a .svg/.png picture)"),
     name: str = typer.Option(None, "--name", help="its name in the experiment store (default: task, method, time)"),
@@ -39,7 +42,14 @@ def discover_command(
     from mechscope.models import load
     from mechscope.tasks import load_task
 
+    from mechscope.graph.memory import parse_bytes
+
     params = {"steps": steps} if method == "eap-ig" else {}
+    score_params = {}
+    if max_memory is not None:
+        parse_bytes(max_memory)  # a bad size fails before the model loads
+    if method in ("eap", "eap-ig"):
+        score_params["max_memory"] = max_memory
     if method == "acdc":
         params = {"tau": threshold if threshold is not None else 0.01, "metric": acdc_metric}
         threshold = None
@@ -47,8 +57,16 @@ def discover_command(
         raise MechscopeError("choose a circuit size with --edges N or --threshold TAU (e.g. --edges 700)")
     t = load_task(task, n=n)
     with status(f"loading {model}", json_out):
-        m = load(model)
+        m = load(model, device=device, dtype=dtype)
     graph = Graph.from_model(m)
+    if method in ("eap", "eap-ig"):
+        from mechscope.graph.memory import plan_batch
+
+        enc = t.split("train").encode(m.tokenizer)
+        plan = plan_batch(graph, int(enc.positions.max()) + 1, batch_size, max_memory,
+                          buffers=5 if method == "eap-ig" else 3)
+        if not json_out:
+            err.print(plan.note)
     n_train = len(t.split("train"))
     units = graph.n_edges if method in ("exact", "acdc") else n_train
     if method == "node":
@@ -61,7 +79,7 @@ def discover_command(
     with progress() as bar:
         job = bar.add_task(f"{method} on {t.name} (train split)", total=units)
         scores = score_edges(graph, t.split("train"), method, ablation=ablation, batch_size=batch_size,
-                             progress=lambda k: bar.advance(job, k), **params)
+                             progress=lambda k: bar.advance(job, k), **params, **score_params)
     with status("evaluating the circuit on the test split", json_out):
         circuit = circuit_from_scores(graph, t, scores, method, edges=edges, threshold=threshold,
                                       selection=selection, ablation=ablation, batch_size=batch_size,

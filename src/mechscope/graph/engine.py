@@ -335,6 +335,12 @@ def _forward(model: nn.Module, input_ids, attention_mask, positions):
     return logits[torch.arange(len(positions), device=logits.device), inverse]
 
 
+def _to_model(graph: Graph, *tensors):
+    """The tensors on the device of the model's first parameters (the embedding's), None kept."""
+    device = graph.model.device
+    return tuple(None if t is None else t.to(device) for t in tensors)
+
+
 def _check_batch(input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> None:
     if input_ids.dim() != 2:
         raise MechscopeError(
@@ -362,6 +368,7 @@ def source_outputs(
     torch.Size([11, 1, 3, 64])
     """
     _check_batch(input_ids, attention_mask)
+    input_ids, attention_mask = _to_model(graph, input_ids, attention_mask)
     b, s = input_ids.shape
     state = _RunState()
     dtype = next(graph.model.hf.parameters()).dtype
@@ -408,6 +415,7 @@ def run(
     True
     """
     _check_batch(input_ids, attention_mask)
+    input_ids, attention_mask, positions = _to_model(graph, input_ids, attention_mask, positions)
     if mask is None or mask.is_zero():
         return _forward(graph.model.hf, input_ids, attention_mask, positions)
     if patch is None:
