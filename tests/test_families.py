@@ -342,3 +342,10 @@ def test_bfloat16_edge_scores_accumulate_in_float32():
     a = torch.cat([t.flatten() for t in scores[torch.float32].values()])
     b = torch.cat([t.flatten() for t in scores[torch.bfloat16].values()])
     assert torch.corrcoef(torch.stack([a, b]))[0, 1] > 0.95
+
+
+def test_cli_model_help_names_every_family():
+    from mechscope.cli.main import MODEL_HELP
+
+    for fam in FAMILIES.values():
+        assert fam.spec_name in MODEL_HELP, fam.spec_name
