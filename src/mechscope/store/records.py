@@ -45,9 +45,10 @@ def circuit_name(fingerprint: str, task: Task, settings: CircuitSettings) -> str
 
 
 def record_circuit(store: Store, circuit: Circuit, scores: dict | None = None, name: str | None = None,
-                   replace: bool = True) -> Entry:
+                   replace: bool = True, provenance: dict | None = None) -> Entry:
     """Record a circuit (``circuit.json``) and, when given, every edge's score (``scores.safetensors``,
     one ``[n_receivers, n_sources]`` tensor per receiver group) so a viewer can choose any circuit size.
+    `provenance` (the run layer's spec and hash) is added to the entry's params.
 
     >>> import tempfile
     >>> import mechscope as ms
@@ -68,11 +69,13 @@ def record_circuit(store: Store, circuit: Circuit, scores: dict | None = None, n
         tensors = {k: v.detach().float().cpu().contiguous() for k, v in scores.items()}
         files["scores.safetensors"] = lambda path: atomic_save_tensors(tensors, path, meta)
     return store.add("circuit", name, files, base=circuit.model_spec, operation=circuit.method,
-                     params={**circuit.params, "ablation": circuit.ablation, "task_source": circuit.task_source},
+                     params={**circuit.params, "ablation": circuit.ablation, "task_source": circuit.task_source,
+                             **(provenance or {})},
                      model_fingerprint=circuit.model_fingerprint, task_hash=circuit.task_hash,
                      metrics={"faithfulness": circuit.faithfulness, "edges": len(circuit.edges),
                               "edges_total": circuit.edges_total, "task": circuit.task,
-                              "cpr": circuit.areas.get("cpr"), "cmd": circuit.areas.get("cmd")},
+                              "cpr": circuit.areas.get("cpr"), "cmd": circuit.areas.get("cmd"),
+                              "seconds": circuit.seconds.get("total")},
                      replace=replace)
 
 
