@@ -139,8 +139,9 @@ class LocalPool:
 
     def close(self) -> None:
         if self._pool is not None:
+            procs = list((getattr(self._pool, "_processes", None) or {}).values())
             self._pool.shutdown(wait=False, cancel_futures=True)
-            for proc in list(getattr(self._pool, "_processes", {}).values()):
+            for proc in procs:  # a cell still running (Ctrl-C) is stopped, not waited for
                 if proc.is_alive():
                     proc.terminate()
             self._pool = None
@@ -159,7 +160,7 @@ class RayExecutor:
         try:
             import ray
         except ImportError:
-            raise MechscopeError("the ray executor needs Ray: pip install 'ray>=2.9' (or use executor local)") \
+            raise MechscopeError("the ray executor needs Ray: pip install 'mechscope[ray]' (or use the local executor)") \
                 from None
         self.ray, self.address, self.store_root = ray, address, store_root
         if not ray.is_initialized():
