@@ -147,3 +147,14 @@ def get_method(kind: str, name: str) -> Method:
         raise ParameterError("method", f"is {name!r}, which is unknown{closest(name, known)}; use one of "
                              f"{', '.join(known)}", kind)
     return REGISTRY[(kind, name)]
+
+
+def catalog() -> dict:
+    """Every kind's methods as plain data (what the web app's job forms are built from), and the built-in tasks.
+
+    >>> [m["name"] for m in catalog()["kinds"]["discover"]][:2], "ioi" in catalog()["tasks"]
+    (['eap', 'eap-ig'], True)
+    """
+    from mechscope.tasks import BUILTIN_TASKS
+
+    return {"kinds": {k: [m.describe() for m in methods(k)] for k in kinds()}, "tasks": list(BUILTIN_TASKS)}

@@ -29,39 +29,17 @@ Report = Callable[[int, int, str], None]
 
 
 def discover_job(p: dict, report: Report) -> dict:
-    """`mechscope discover` with the page's parameters: score edges, choose and evaluate the circuit, record it."""
-    from mechscope.discover import circuit_from_scores, score_edges
-    from mechscope.graph import Graph
-    from mechscope.models import load
-    from mechscope.store import Store, check_name, record_circuit
-    from mechscope.tasks import load_task
+    """`mechscope discover` with the page's parameters, as one run of the run layer (scored, evaluated, recorded)."""
+    from mechscope.runs import RunSpec, execute, get_method
 
-    method = p.get("method", "eap-ig")
-    edges = _int(p, "edges", None)
-    if edges is None:
-        raise MechscopeError("choose a circuit size: edges must be a whole number of edges, e.g. 20")
-    if p.get("name"):
-        check_name(p["name"])
-    params = {"steps": _int(p, "steps", 5)} if method == "eap-ig" else {}
-    task = load_task(p.get("task", "ioi"), n=_int(p, "n", None))
-    report(0, 3, f"loading {p.get('model', 'smollm2-135m')}")
-    graph = Graph.from_model(load(p.get("model", "smollm2-135m")))
-    train = task.split("train")
-    total = graph.n_edges if method == "exact" else len(train)
-    done = [0]
-
-    def advance(k: int) -> None:
-        done[0] += k
-        report(done[0], total, f"{method} on {task.name} (train split)")
-
-    t0 = time.perf_counter()
-    scores = score_edges(graph, train, method, batch_size=16, progress=advance, **params)
-    report(total, total, "evaluating the circuit and its curve on the test split")
-    circuit = circuit_from_scores(graph, task, scores, method, edges=edges, selection=p.get("selection", "top"),
-                                  scoring_seconds=time.perf_counter() - t0, **params)
-    entry = record_circuit(Store(), circuit, scores, name=p.get("name") or None)
-    return {"kind": "circuit", "name": entry.name, "faithfulness": circuit.faithfulness,
-            "edges_kept": len(circuit.edges)}
+    method = str(p.get("method") or "eap-ig")
+    fields = get_method("discover", method).params.model_fields
+    params = {k: v for k, v in p.items() if k in fields and v not in (None, "")}
+    spec = RunSpec("discover", method, str(p.get("model") or "smollm2-135m"), str(p.get("task") or "ioi"),
+                   _int(p, "n", None), params, _int(p, "seed", 0))
+    result = execute(spec, report=report, name=p.get("name") or None)
+    return {"kind": "circuit", "name": result.row["name"], "faithfulness": result.row["faithfulness"],
+            "edges_kept": result.row["edges_kept"], "run_hash": result.hash}
 
 
 def steer_fit_job(p: dict, report: Report) -> dict:
