@@ -26,7 +26,7 @@ from mechscope.runs.registry import Report
 from mechscope.runs.spec import RunSpec
 
 # each kind's module: compute(spec, report) -> outcome, record(store, spec, hash, outcome, name) -> row, STORE_KIND
-KIND_MODULES = {"discover": "mechscope.runs.discovery"}
+KIND_MODULES = {"discover": "mechscope.runs.discovery", "steer": "mechscope.runs.steering"}
 
 
 def kind_module(kind: str):
@@ -75,6 +75,9 @@ def find_run(store, spec: RunSpec):
 def row_of(entry) -> dict:
     """The result row of a recorded run, read back from its store entry."""
     m = entry.metrics
+    if entry.kind == "steering":
+        return {"kind": entry.kind, "name": entry.name, "default_strength": m.get("default_strength"),
+                "chosen_strength": m.get("chosen_strength")}
     return {"kind": entry.kind, "name": entry.name, "faithfulness": m.get("faithfulness"), "edges_kept": m.get("edges"),
             "edges_total": m.get("edges_total"), "cpr": m.get("cpr"), "cmd": m.get("cmd"),
             "seconds": m.get("seconds")}

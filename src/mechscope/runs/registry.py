@@ -118,8 +118,17 @@ def register(method: Method) -> Method:
     return method
 
 
-def _load_records() -> None:
-    import mechscope.runs.builtin  # noqa: F401  (importing it registers the records)
+# the module whose import registers each kind's built-in records (loaded when that kind is first asked for, so
+# listing discovery methods does not import the steering code)
+RECORD_MODULES = {"discover": "mechscope.runs.discovery", "steer": "mechscope.runs.steering"}
+
+
+def _load_records(kind: str | None = None) -> None:
+    import importlib
+
+    for k, module in RECORD_MODULES.items():
+        if kind is None or k == kind:
+            importlib.import_module(module)
 
 
 def methods(kind: str | None = None) -> list[Method]:
@@ -128,7 +137,7 @@ def methods(kind: str | None = None) -> list[Method]:
     >>> [m.name for m in methods("discover")][:3]
     ['eap', 'eap-ig', 'exact']
     """
-    _load_records()
+    _load_records(kind)
     return [m for (k, _), m in REGISTRY.items() if kind is None or k == kind]
 
 
@@ -139,7 +148,7 @@ def kinds() -> list[str]:
 
 def get_method(kind: str, name: str) -> Method:
     """The method `name` of `kind`, or a one-line error listing the names there are."""
-    _load_records()
+    _load_records(kind if kind in RECORD_MODULES else None)
     if (kind, name) not in REGISTRY:
         known = [m.name for m in methods(kind)]
         if not known:

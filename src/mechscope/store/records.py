@@ -80,7 +80,7 @@ def record_circuit(store: Store, circuit: Circuit, scores: dict | None = None, n
 
 
 def record_steering(store: Store, path: str | Path, name: str | None = None, replace: bool = True,
-                    evaluation: dict | None = None) -> Entry:
+                    evaluation: dict | None = None, provenance: dict | None = None) -> Entry:
     """Record a steering file written by `SteeringFile.save` (copied as ``steering.safetensors``, with its
     manifest as ``manifest.json``); its evaluation summary, when present, becomes the entry's metrics, and a
     full evaluation (the dict of `evaluate_steering`, generations included) is kept as ``evaluation.json``."""
@@ -98,7 +98,8 @@ def record_steering(store: Store, path: str | Path, name: str | None = None, rep
     if evaluation is not None:
         files["evaluation.json"] = json.dumps(_plain(evaluation), indent=1).encode()
     return store.add("steering", name, files,
-                     base=manifest["model"]["spec"], operation=manifest["method"], params=manifest.get("params", {}),
+                     base=manifest["model"]["spec"], operation=manifest["method"],
+                     params={**manifest.get("params", {}), **(provenance or {})},
                      model_fingerprint=manifest["model"]["fingerprint"], task_hash=manifest.get("data", {}).get("hash"),
                      metrics=metrics, replace=replace)
 

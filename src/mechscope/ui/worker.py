@@ -43,47 +43,19 @@ def discover_job(p: dict, report: Report) -> dict:
 
 
 def steer_fit_job(p: dict, report: Report) -> dict:
-    """`mechscope steer fit` (and with ``evaluate``, `steer eval --record`): fit, sweep strengths, record."""
-    from mechscope.models import load
-    from mechscope.steer import SteeringFile, evaluate_steering, load_concept, make_method
-    from mechscope.store import Store, check_name, record_steering
+    """`mechscope steer fit` (and with ``evaluate``, the strength sweep): one steering run of the run layer."""
+    from mechscope.runs import RunSpec, execute, get_method
 
-    concept = load_concept(p.get("concept", "wedding"))
-    method_name = p.get("method", "diffmean")
-    name = p.get("name") or f"{concept.name}-{method_name}"
-    check_name(name)
-    strengths = [float(s) for s in p.get("strengths", [])] if p.get("evaluate") else []
-    steps = 2 + (len(strengths) + 1 if strengths else 0)
-    steering = make_method(method_name, sites=p.get("sites") or None, layers=p.get("layers") or None)
-    report(0, steps, f"loading {p.get('model', 'smollm2-135m')}")
-    model = load(p.get("model", "smollm2-135m"))
-    n = _int(p, "n_sentences", None)
-    report(1, steps, f"fitting {method_name}")
-    steering.fit(model, concept.source[:n], concept.target[:n])
-    sf = SteeringFile.from_method(steering, concept=concept.name, lexicon=concept.lexicon,
-                                  instruction=concept.instruction, scorer=concept.scorer)
-    evaluation = None
-    if strengths:
-        done = [2]
-
-        def step(message: str) -> None:
-            report(done[0], steps, message)
-            done[0] += 1
-
-        evaluation = evaluate_steering(model, sf, concept.prompts[:_int(p, "n_prompts", 4)],
-                                       concept.neutral[:_int(p, "n_neutral", 8)], strengths=strengths,
-                                       lexicon=concept.lexicon, max_new_tokens=_int(p, "max_new_tokens", 12),
-                                       on_step=step)
-        sf.manifest["evaluation"] = {k: v for k, v in evaluation.items() if k not in ("unsteered", "chosen")}
-        sf.manifest["evaluation"]["sweep"] = [{k: v for k, v in r.items() if k != "examples"}
-                                              for r in evaluation["sweep"]]
-        if evaluation["chosen_strength"] is not None:
-            sf.manifest["default_strength"] = evaluation["chosen_strength"]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{name}.safetensors"
-        sf.save(path)
-        entry = record_steering(Store(), path, name=name, evaluation=evaluation)
-    return {"kind": "steering", "name": entry.name, "default_strength": sf.default_strength}
+    method = str(p.get("method") or "diffmean")
+    concept = str(p.get("concept") or "wedding")
+    fields = get_method("steer", method).params.model_fields
+    params = {k: v for k, v in p.items() if k in fields and k != "strengths" and v not in (None, "", [])}
+    if p.get("evaluate") and p.get("strengths"):
+        params["strengths"] = p["strengths"]
+    spec = RunSpec("steer", method, str(p.get("model") or "smollm2-135m"), concept, None, params, _int(p, "seed", 0))
+    result = execute(spec, report=report, name=p.get("name") or f"{concept}-{method}")
+    return {"kind": "steering", "name": result.row["name"], "default_strength": result.row["default_strength"],
+            "run_hash": result.hash}
 
 
 def compare_job(p: dict, report: Report) -> dict:
