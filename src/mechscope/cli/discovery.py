@@ -11,6 +11,12 @@ from mechscope.cli.output import out, print_json, progress, status
 from mechscope.cli.runs import method_params, rich_report, with_method_options
 
 
+def _default() -> str:
+    from mechscope.runs.registry import default_method
+
+    return default_method("discover")
+
+
 def _discovery_methods() -> list[str]:
     from mechscope.runs import methods
 
@@ -21,7 +27,8 @@ def _discovery_methods() -> list[str]:
 def discover_command(
     model: str = typer.Option("smollm2-135m", "--model", "-m", help="model spec"),
     task: str = typer.Option("ioi", "--task", "-t", help="built-in task or task file"),
-    method: str = typer.Option("eap-ig", "--method", help=f"one of {', '.join(_discovery_methods())}"),
+    method: str = typer.Option(None, "--method", help=f"one of {', '.join(_discovery_methods())} (default "
+                               f"{_default()})", show_default=False),
     n: int = typer.Option(None, "--n", help="examples of a built-in task (default 100)"),
     seed: int = typer.Option(0, "--seed", help="seed of the task's examples and split"),
     out_path: Path = typer.Option(None, "--out", "-o", help="write the circuit JSON here (and a .svg/.png picture)"),
@@ -36,6 +43,7 @@ def discover_command(
     from mechscope.runs import RunSpec, execute
     from mechscope.runs.execute import compute
 
+    method = method or _default()
     spec = RunSpec("discover", method, model, task, n, method_params("discover", method, method_values or {}), seed)
     spec.normalized()
     with progress() as bar:

@@ -26,7 +26,8 @@ from mechscope.runs.registry import Report
 from mechscope.runs.spec import RunSpec
 
 # each kind's module: compute(spec, report) -> outcome, record(store, spec, hash, outcome, name) -> row, STORE_KIND
-KIND_MODULES = {"discover": "mechscope.runs.discovery", "steer": "mechscope.runs.steering"}
+KIND_MODULES = {"discover": "mechscope.runs.discovery", "steer": "mechscope.runs.steering",
+                "compare": "mechscope.runs.comparison", "groundtruth": "mechscope.runs.groundtruth"}
 
 
 def kind_module(kind: str):

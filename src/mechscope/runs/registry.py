@@ -107,6 +107,16 @@ def describe_field(model: type[Params], name: str) -> dict:
 
 
 REGISTRY: dict[tuple[str, str], Method] = {}
+DEFAULT_METHODS = {"discover": "eap-ig", "steer": "diffmean", "compare": "versions", "groundtruth": "build"}  # what a surface offers first
+
+
+def default_method(kind: str) -> str:
+    """The method a surface preselects for `kind`.
+
+    >>> default_method("discover")
+    'eap-ig'
+    """
+    return DEFAULT_METHODS[kind]
 
 
 def register(method: Method) -> Method:
@@ -120,7 +130,8 @@ def register(method: Method) -> Method:
 
 # the module whose import registers each kind's built-in records (loaded when that kind is first asked for, so
 # listing discovery methods does not import the steering code)
-RECORD_MODULES = {"discover": "mechscope.runs.discovery", "steer": "mechscope.runs.steering"}
+RECORD_MODULES = {"discover": "mechscope.runs.discovery", "steer": "mechscope.runs.steering",
+                  "compare": "mechscope.runs.comparison", "groundtruth": "mechscope.runs.groundtruth"}
 
 
 def _load_records(kind: str | None = None) -> None:
@@ -164,6 +175,8 @@ def catalog() -> dict:
     >>> [m["name"] for m in catalog()["kinds"]["discover"]][:2], "ioi" in catalog()["tasks"]
     (['eap', 'eap-ig'], True)
     """
+    from mechscope.steer.concepts import CONCEPTS
     from mechscope.tasks import BUILTIN_TASKS
 
-    return {"kinds": {k: [m.describe() for m in methods(k)] for k in kinds()}, "tasks": list(BUILTIN_TASKS)}
+    return {"kinds": {k: [m.describe() for m in methods(k)] for k in kinds()}, "tasks": list(BUILTIN_TASKS),
+            "concepts": list(CONCEPTS)}

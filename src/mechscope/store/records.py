@@ -124,8 +124,9 @@ def cached_finder(store: Store, settings: CircuitSettings) -> FindCircuit:
     return cached
 
 
-def save_comparison(store: Store, result: dict, name: str | None = None) -> Entry:
-    """Record a comparison (the dict from `mechscope.compare.compare`); returns its entry."""
+def save_comparison(store: Store, result: dict, name: str | None = None, provenance: dict | None = None) -> Entry:
+    """Record a comparison (the dict from `mechscope.compare.compare`); returns its entry. `provenance` (the run
+    layer's spec and hash) is added to the entry's params."""
     doc = {k: v for k, v in result.items() if k != "examples"}
     name = name or "compare-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
     files = {"comparison.json": json.dumps(_plain(doc), indent=1).encode()}
@@ -136,7 +137,7 @@ def save_comparison(store: Store, result: dict, name: str | None = None) -> Entr
                                              "circuit_jaccard": r["circuit_jaccard"]} for r in result["versions"]}
     return store.add("comparison", name, files, base=result["base"]["name"], operation="compare",
                      params={"tasks": result["tasks"], "versions": sorted({r["name"] for r in result["versions"]}),
-                             **result["settings"]},
+                             **result["settings"], **(provenance or {})},
                      model_fingerprint=result["base"]["fingerprint"], metrics=metrics)
 
 

@@ -31,8 +31,9 @@ Report = Callable[[int, int, str], None]
 def discover_job(p: dict, report: Report) -> dict:
     """`mechscope discover` with the page's parameters, as one run of the run layer (scored, evaluated, recorded)."""
     from mechscope.runs import RunSpec, execute, get_method
+    from mechscope.runs.registry import default_method
 
-    method = str(p.get("method") or "eap-ig")
+    method = str(p.get("method") or default_method("discover"))
     fields = get_method("discover", method).params.model_fields
     params = {k: v for k, v in p.items() if k in fields and v not in (None, "")}
     spec = RunSpec("discover", method, str(p.get("model") or "smollm2-135m"), str(p.get("task") or "ioi"),
@@ -45,8 +46,9 @@ def discover_job(p: dict, report: Report) -> dict:
 def steer_fit_job(p: dict, report: Report) -> dict:
     """`mechscope steer fit` (and with ``evaluate``, the strength sweep): one steering run of the run layer."""
     from mechscope.runs import RunSpec, execute, get_method
+    from mechscope.runs.registry import default_method
 
-    method = str(p.get("method") or "diffmean")
+    method = str(p.get("method") or default_method("steer"))
     concept = str(p.get("concept") or "wedding")
     fields = get_method("steer", method).params.model_fields
     params = {k: v for k, v in p.items() if k in fields and k != "strengths" and v not in (None, "", [])}
@@ -59,43 +61,21 @@ def steer_fit_job(p: dict, report: Report) -> dict:
 
 
 def compare_job(p: dict, report: Report) -> dict:
-    """`mechscope compare BASE VERSION... --task T` on the page's choices, recorded in the store."""
-    from mechscope.compare import Baseline, CircuitSettings, Settings, compare, steps_per_version
-    from mechscope.store import Store, cached_finder, is_version, load_model, load_version, save_comparison
-    from mechscope.tasks import load_task
+    """`mechscope compare BASE VERSION... --task T` on the page's choices: one comparison run, recorded."""
+    from mechscope.runs import RunSpec, execute, get_method
 
-    store = Store()
-    versions = [v for v in p.get("versions", []) if v]
-    if not versions:
+    fields = get_method("compare", "versions").params.model_fields
+    params = {k: v for k, v in p.items() if k in fields and v not in (None, "")}
+    params["versions"] = [v for v in p.get("versions", []) if v]
+    if not params["versions"]:
         raise MechscopeError("a comparison needs at least one version; pick one (make versions with "
                              "`mechscope version make`)")
-    for v in versions:
-        store.get("version", v)
-    tasks = [load_task(t, n=_int(p, "n", None)) for t in dict.fromkeys(p.get("tasks") or ["ioi"])]
-    circuits = CircuitSettings(which=p.get("circuits", "base"), method=p.get("circuit_method", "eap"),
-                               edges=_int(p, "circuit_edges", None), selection=p.get("selection", "signed"))
-    settings = Settings(circuits=circuits, latency=bool(p.get("latency", False)))
-    per_version = steps_per_version(settings, len(tasks)) + 1
-    base_steps = len(tasks) * (2 if circuits.which != "none" else 1) + (1 if settings.latency else 0)
-    total, done = base_steps + per_version * len(versions), [0]
-
-    def step(message: str) -> None:
-        report(done[0], total, message)
-        done[0] += 1
-
-    base_name = p.get("base") or "smollm2-135m"
-    step(f"loading {base_name}")
-    baseline = Baseline(load_model(store, base_name), tasks, settings, name=base_name,
-                        find=cached_finder(store, circuits), step=step)
-
-    def loaded():
-        for v in versions:
-            step(f"loading {v}")
-            yield (load_version(store, v) if is_version(store, v) else None), load_model(store, v)
-
-    result = compare(baseline, loaded(), step=step)
-    entry = save_comparison(store, result, name=p.get("name") or None)
-    return {"kind": "comparison", "name": entry.name}
+    params.setdefault("circuits", "base")
+    params.setdefault("circuit_method", "eap")
+    params.setdefault("latency", False)
+    spec = RunSpec("compare", "versions", str(p.get("base") or "smollm2-135m"), None, _int(p, "n", None), params)
+    result = execute(spec, report=report, name=p.get("name") or None)
+    return {"kind": "comparison", "name": result.row["name"], "run_hash": result.hash}
 
 
 def generate_job(p: dict, report: Report) -> dict:
