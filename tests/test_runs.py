@@ -169,3 +169,35 @@ def test_the_cli_names_flags_and_a_second_sweep_skips_every_cell(tmp_path):
     second = json.loads(mechscope(*args, env=env).stdout)
     assert second["skipped"] == 2 and second["done"] == 0
     assert [r["faithfulness"] for r in second["rows"]] == [r["faithfulness"] for r in doc["rows"]]
+
+
+def test_a_steering_run_fits_sweeps_and_records_like_the_steering_api(tmp_path):
+    import torch
+
+    from mechscope.models import load
+    from mechscope.steer import DiffMean, SteeringFile, load_concept
+
+    store = Store(tmp_path)
+    s = RunSpec("steer", "diffmean", "random:llama-tiny", "wedding",
+                params={"layers": "1", "n_sentences": 4, "strengths": [0, 2], "n_prompts": 1, "n_neutral": 2,
+                        "max_new_tokens": 2})
+    result = execute(s, store=store)
+    entry = find_run(store, s)
+    assert entry.kind == "steering" and entry.name == result.row["name"] and entry.params["run_hash"] == s.hash()
+    sf = SteeringFile.load(store.path(entry) / "steering.safetensors")
+    assert [r["strength"] for r in sf.manifest["evaluation"]["sweep"]] == [0.0, 2.0]
+    c = load_concept("wedding")
+    direct = DiffMean(layers="1").fit(load("random:llama-tiny"), c.source[:4], c.target[:4])
+    for site, state in direct.state_.items():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor):
+                assert torch.allclose(sf.method.state_[site][key], value, atol=1e-6)
+
+
+def test_a_zoo_model_builds_as_a_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("MECHSCOPE_CACHE", str(tmp_path))
+    [(i, row, error)] = list(InProcess().compute([RunSpec("groundtruth", "build", "handbuilt-first")]))
+    assert error is None and row["name"] == "handbuilt-first" and row["holds"] and row["true_edges"] > 0
+    assert (tmp_path / "groundtruth" / "handbuilt-first" / "truth.json").exists()
+    [(_, _, error)] = list(InProcess().compute([RunSpec("groundtruth", "build", "handbuilt-frist")]))
+    assert "did you mean 'handbuilt-first'" in error
