@@ -199,3 +199,21 @@ def test_the_job_forms_are_built_from_the_method_registry(client):
     steps = next(p for p in eap_ig["params"] if p["name"] == "steps")
     assert (steps["type"], steps["default"], steps["minimum"]) == ("int", 5, 1)
     assert "ioi" in doc["tasks"]
+
+
+def test_sweep_tables_are_served_from_the_store(tmp_path):
+    from mechscope.runs import InProcess, grid, run_sweep, write_table
+    from mechscope.runs.sweep import sweeps_dir
+    from mechscope.store import Store
+    from mechscope.ui.app import create_app
+
+    store = Store(tmp_path)
+    rows = run_sweep(grid(["random:gpt2-tiny"], ["ioi"], ["eap"], {"edges": [10], "curve": [False]}, [0], n=8),
+                     InProcess(), store)
+    write_table(rows, sweeps_dir(store) / "s1.parquet")
+    client = TestClient(create_app(tmp_path, token=TOKEN), headers={"X-Mechscope-Token": TOKEN})
+    assert [(s["name"], s["cells"], s["done"]) for s in client.get("/api/sweeps").json()["sweeps"]] == [("s1", 1, 1)]
+    served = client.get("/api/sweeps/s1").json()["rows"]
+    assert served[0]["faithfulness"] == pytest.approx(rows[0]["faithfulness"]) and served[0]["name"] == rows[0]["name"]
+    missing = client.get("/api/sweeps/s2")
+    assert missing.status_code == 404 and missing.json()["error"] == "no sweep named 's2'; the store has s1"

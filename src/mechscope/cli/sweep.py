@@ -53,8 +53,9 @@ def sweep_command(
     executor: str = typer.Option("inprocess", "--executor", help="inprocess, local (a process pool) or ray"),
     workers: int = typer.Option(None, "--workers", help="processes of the local pool or Ray (default: one per core)"),
     ray_address: str = typer.Option(None, "--ray-address", help="join the Ray cluster at ADDR instead of starting one"),
-    out_path: Path = typer.Option(None, "--out", "-o", help="the results table (Parquet); default sweep-<time>.parquet "
-                                  "in the store's sweeps folder"),
+    name: str = typer.Option(None, "--name", help="the results table's name in the store (default sweep-<time>); "
+                             "the web app shows it"),
+    out_path: Path = typer.Option(None, "--out", "-o", help="also write the results table (Parquet) here"),
     no_resume: bool = typer.Option(False, "--no-resume", help="run every cell, even those the store already holds"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout and nothing else"),
 ) -> None:
@@ -62,8 +63,11 @@ def sweep_command(
 
     A cell whose run the store already holds (same spec hash) is skipped, so an interrupted sweep resumes."""
     from mechscope.runs import grid, make_executor, read_sweep_file, run_sweep, write_table
-    from mechscope.store import Store
+    from mechscope.runs.sweep import sweeps_dir
+    from mechscope.store import Store, check_name
 
+    if name is not None:
+        check_name(name)
     doc = read_sweep_file(spec_file) if spec_file is not None else {}
     if models:
         doc["models"] = _listed(models)
@@ -109,19 +113,21 @@ def sweep_command(
 
         rows = run_sweep(cells, ex, store, resume=not no_resume, on_cell=on_cell, on_row=on_row)
     seconds = time.perf_counter() - t0
-    if out_path is None:
-        out_path = store.root / "sweeps" / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}.parquet"
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    write_table(rows, out_path)
+    stored = sweeps_dir(store) / f"{name or 'sweep-' + time.strftime('%Y%m%d-%H%M%S')}.parquet"
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    write_table(rows, stored)
+    if out_path is not None:
+        write_table(rows, out_path)
     counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "skipped", "failed")}
     result = {"cells": len(cells), **counts, "executor": ex.name, "seconds": round(seconds, 2),
-              "table": str(out_path), "rows": rows}
+              "name": stored.stem, "table": str(out_path or stored), "rows": rows}
     if json_out:
         print_json(result)
         return
     print_rows(rows)
     out.print(f"{len(cells)} cells: {counts['done']} run, {counts['skipped']} already in the store, "
-              f"{counts['failed']} failed, {seconds:.1f} s on {ex.name}; table {out_path}")
+              f"{counts['failed']} failed, {seconds:.1f} s on {ex.name}; table {out_path or stored} (sweep "
+              f"{stored.stem!r} in the web app)")
 
 
 def print_rows(rows: list[dict]) -> None:

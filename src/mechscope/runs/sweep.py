@@ -149,3 +149,37 @@ def write_table(rows: list[dict], path: str | Path) -> Path:
     pq.write_table(pa.table(columns), buf)
     atomic_write_bytes(buf.getvalue(), path)
     return Path(path)
+
+
+def sweeps_dir(store) -> Path:
+    """Where a store keeps its sweeps' results tables: ``<store>/sweeps/<name>.parquet``."""
+    return Path(store.root) / "sweeps"
+
+
+def list_tables(store) -> list[dict]:
+    """The store's sweep tables, newest first: ``[{"name", "cells", "done", "skipped", "failed", "modified"}]``."""
+    import pyarrow.parquet as pq
+
+    out = []
+    for path in sorted(sweeps_dir(store).glob("*.parquet"), key=lambda p: -p.stat().st_mtime):
+        status = pq.read_table(path, columns=["status"]).column("status").to_pylist()
+        out.append({"name": path.stem, "cells": len(status), **{s: status.count(s) for s in ("done", "skipped",
+                                                                                           "failed")},
+                    "modified": path.stat().st_mtime})
+    return out
+
+
+def read_table(store, name: str) -> list[dict]:
+    """The rows of the store's sweep table `name`, or a one-line error naming the tables there are."""
+    import pyarrow.parquet as pq
+
+    from mechscope.errors import closest
+    from mechscope.store import check_name
+
+    check_name(name)
+    path = sweeps_dir(store) / f"{name}.parquet"
+    if not path.is_file():
+        names = [t["name"] for t in list_tables(store)]
+        raise MechscopeError(f"no sweep named {name!r}{closest(name, names)}; the store has "
+                             f"{', '.join(names) or 'no sweeps yet (`mechscope sweep`)'}")
+    return pq.read_table(path).to_pylist()

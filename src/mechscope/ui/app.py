@@ -137,6 +137,18 @@ def create_app(store_root: str | Path | None = None, token: str = "", jobs: Jobs
 
         return data.plain(catalog())
 
+    @app.get("/api/sweeps")
+    def sweep_list():
+        from mechscope.runs.sweep import list_tables
+
+        return {"sweeps": list_tables(store)}
+
+    @app.get("/api/sweeps/{name}")
+    def sweep_table(name: str):
+        from mechscope.runs.sweep import read_table
+
+        return data.plain({"name": name, "rows": read_table(store, name)})
+
     @app.get("/api/jobs")
     def job_list():
         return {"jobs": jobs.list()}
