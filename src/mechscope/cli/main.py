@@ -155,6 +155,10 @@ from mechscope.cli.discovery import discover_command, evaluate_command  # noqa: 
 app.command("discover")(discover_command)
 app.command("evaluate")(evaluate_command)
 
+from mechscope.cli.sweep import sweep_command  # noqa: E402
+
+app.command("sweep")(sweep_command)
+
 from mechscope.cli.hypothesis import test_circuit_command  # noqa: E402
 
 app.command("test-circuit")(test_circuit_command)
@@ -233,7 +237,9 @@ def main() -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except MechscopeError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        from mechscope.cli.runs import flag_message
+
+        err.print(f"[red]error:[/] {flag_message(exc)}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: nothing was written")
