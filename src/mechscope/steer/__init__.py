@@ -23,10 +23,13 @@ from mechscope.steer.concepts import CONCEPTS, Concept, load_concept, read_sente
 from mechscope.steer.evaluate import choose_strength, evaluate_prompting, evaluate_steering
 from mechscope.steer.file import SteeringFile, export_control_vector
 from mechscope.steer.generate import generate
+from mechscope.steer.lineas import LinEAS
+from mechscope.steer.lowrank import LowRankSteer
 from mechscope.steer.vectors import ActAdd, DiffMean, DirectionalAblation, PCADiff
 
 METHODS: dict[str, type[SteeringMethod]] = {
-    cls.name: cls for cls in (LinearAcT, MeanAcT, DiffMean, ActAdd, PCADiff, AurA, DirectionalAblation)
+    cls.name: cls for cls in (LinearAcT, MeanAcT, LinEAS, LowRankSteer, DiffMean, ActAdd, PCADiff, AurA,
+                              DirectionalAblation)
 }
 
 
@@ -45,7 +48,7 @@ def make_method(name: str, **params) -> SteeringMethod:
 
 
 __all__ = [
-    "ActAdd", "AurA", "CONCEPTS", "Concept", "DiffMean", "DirectionalAblation", "LinearAcT", "METHODS", "MeanAcT",
-    "PCADiff", "SteeringFile", "SteeringMethod", "choose_strength", "evaluate_prompting", "evaluate_steering",
-    "export_control_vector", "generate", "load_concept", "make_method", "read_sentences",
+    "ActAdd", "AurA", "CONCEPTS", "Concept", "DiffMean", "DirectionalAblation", "LinEAS", "LinearAcT",
+    "LowRankSteer", "METHODS", "MeanAcT", "PCADiff", "SteeringFile", "SteeringMethod", "choose_strength",
+    "evaluate_prompting", "evaluate_steering", "export_control_vector", "generate", "load_concept", "make_method", "read_sentences",
 ]

@@ -30,6 +30,7 @@ N_EXAMPLES = 3
 class _Scored:
     logp: torch.Tensor  # [tokens, vocab] log-probabilities at every scored position
     targets: torch.Tensor  # [tokens] the token each position predicts
+    counts: list[int]  # scored tokens of each text that was scored, in order
 
 
 @torch.no_grad()
@@ -71,7 +72,7 @@ def score_texts(model, texts: list[str], contexts: list[str] | None = None, batc
             cols = torch.arange(start, end, device=ids.device)
             logps.append(lp[i, cols - 1] if keep_logp else lp[i, cols - 1].gather(-1, ids[i, cols, None]))
             targets.append(ids[i, cols])
-    return _Scored(torch.cat(logps), torch.cat(targets))
+    return _Scored(torch.cat(logps), torch.cat(targets), [len(t) for t in targets])
 
 
 def _nll(s: _Scored) -> float:
