@@ -31,7 +31,7 @@ import numpy as np
 
 from mechscope.errors import MechscopeError
 from mechscope.steer.evaluate import score_texts
-from mechscope.steer.scoring import lexicon_scores, words
+from mechscope.steer.scoring import distinct_n, lexicon_scores, words
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> unit vectors [n, dim]
 AXES = ("concept", "instruction", "fluency")
@@ -100,12 +100,10 @@ def per_text_ppl(model, prompts: list[str], texts: list[str], prefix: str = "") 
 def text_distinct2(text: str) -> float:
     """A text's share of unique word bigrams (1.0 for fewer than two words).
 
-    >>> text_distinct2("the sea the sea the sea")
-    0.6
+    >>> text_distinct2("the sea the sea the sea"), text_distinct2("sea")
+    (0.4, 1.0)
     """
-    w = words(text)
-    grams = [tuple(w[i:i + 2]) for i in range(len(w) - 1)]
-    return len(set(grams)) / len(grams) if grams else 1.0
+    return distinct_n([text], 2) if len(words(text)) >= 2 else 1.0
 
 
 def calibrate(model, embed: Embed, description: str, concept_sentences: list[str], other_sentences: list[str],
