@@ -177,3 +177,39 @@ def test_fitted_state_is_float32_cpu(model, concept):
         for v in t.values():
             assert v.dtype == torch.float32 and v.device.type == "cpu"
     assert np.isfinite(lin.loss_history_[0])
+
+
+def test_composition_equals_nested_application_and_scales_both(model, concept):
+    from mechscope.steer import Composition, DiffMean
+
+    up = DiffMean(layers="1").fit(model, concept.source[:8], concept.target[:8])
+    ocean = load_concept("ocean")
+    down = LinEAS(sites="block", steps=2, n_samples=4).fit(model, ocean.target, ocean.source)
+    pair = Composition([up, down], [2.0, 0.5])
+    ids = encode(model, ["the train was late"]).input_ids
+    with torch.no_grad():
+        with pair.apply(model, 1.5):
+            both = model.hf(ids).logits
+        with up.apply(model, 3.0), down.apply(model, 0.75):
+            nested = model.hf(ids).logits
+        with pair.apply(model, 0.0):
+            zero = model.hf(ids).logits
+    assert torch.equal(both, nested)
+    assert torch.equal(zero, _logits(model, ["the train was late"]))
+    assert len(model.hf.model.layers[1]._forward_hooks) == 0
+    with pytest.raises(MechscopeError, match="at least two"):
+        Composition([up])
+
+
+def test_prompting_plus_steering_at_zero_is_prompting(model, concept):
+    from mechscope.steer import DiffMean, evaluate_prompting
+
+    dm = DiffMean(layers="1").fit(model, concept.source[:8], concept.target[:8])
+    kw = dict(lexicon=concept.lexicon, max_new_tokens=4, keep_texts=True)
+    alone = evaluate_prompting(model, concept.instruction, concept.prompts[:3], concept.neutral[:3], **kw)
+    zero = evaluate_prompting(model, concept.instruction, concept.prompts[:3], concept.neutral[:3], steering=dm,
+                              strength=0.0, **kw)
+    strong = evaluate_prompting(model, concept.instruction, concept.prompts[:3], concept.neutral[:3], steering=dm,
+                                strength=8.0, **kw)
+    assert zero["texts"] == alone["texts"] and zero["ppl"] == pytest.approx(alone["ppl"], rel=1e-6)
+    assert zero["method"] == "prompting+diffmean" and strong["ppl"] != pytest.approx(alone["ppl"], rel=1e-3)

@@ -90,7 +90,7 @@ class LinEAS(SteeringMethod):
     default_strength = 1.0
 
     def __init__(self, sites: str = "attn-norm", layers: str | int | list[int] | None = "all",
-                 pooling: str = "mean", steps: int = 150, lr: float = 0.01, l1: float = 1e-4,
+                 pooling: str = "mean", steps: int = 40, lr: float = 0.02, l1: float = 1e-4,
                  group: float = 0.0, n_samples: int = 32, seed: int = 0):
         self.sites = sites
         self.layers = layers

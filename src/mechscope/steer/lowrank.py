@@ -50,8 +50,8 @@ class LowRankSteer(SteeringMethod):
     default_strength = 1.0
 
     def __init__(self, sites: str = "block", layers: str | int | list[int] | None = None, pooling: str = "mean",
-                 rank: int = 1, objective: str = "preference", steps: int = 60, lr: float = 0.02,
-                 beta: float = 2.0, batch_size: int = 16, seed: int = 0):
+                 rank: int = 1, objective: str = "preference", steps: int = 40, lr: float = 0.02,
+                 beta: float = 2.0, batch_size: int = 8, seed: int = 0):
         self.sites = sites
         self.layers = layers
         self.pooling = pooling
