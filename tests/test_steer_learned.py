@@ -213,3 +213,14 @@ def test_prompting_plus_steering_at_zero_is_prompting(model, concept):
                                 strength=8.0, **kw)
     assert zero["texts"] == alone["texts"] and zero["ppl"] == pytest.approx(alone["ppl"], rel=1e-6)
     assert zero["method"] == "prompting+diffmean" and strong["ppl"] != pytest.approx(alone["ppl"], rel=1e-3)
+
+
+def test_lineas_support_moves_only_values_inside_the_source_range(model, concept):
+    lin = LinEAS(sites="block", layers="1", steps=3, n_samples=4, support=True).fit(model, concept.source,
+                                                                                   concept.target)
+    t = lin.state_["model.layers.1"]
+    assert set(t) == {"w", "b", "lo", "hi"}
+    h = torch.stack([t["lo"] - 1, (t["lo"] + t["hi"]) / 2, t["hi"] + 1])[None]  # [1, 3, d]
+    out = lin._transform(t, h, 1.0)
+    assert torch.equal(out[0, 0], h[0, 0]) and torch.equal(out[0, 2], h[0, 2])
+    assert torch.allclose(out[0, 1], h[0, 1] + t["w"] * h[0, 1] + t["b"])

@@ -75,7 +75,9 @@ class LinEAS(SteeringMethod):
     fewer if either set is smaller),
     pooled by `pooling`. `steps` Adam steps at learning rate `lr`, each followed by the
     proximal step of the `l1` (units) and `group` (sites) penalties, both scaled by the learning
-    rate. Strength scales the learned displacement: 0 is the model, 1 the fitted map.
+    rate. Strength scales the learned displacement: 0 is the model, 1 the fitted map. With
+    ``support=True`` (not in the paper; AcT's rule) a value moves only inside the range of the pooled
+    source activations seen in fitting, in training and in use.
 
     >>> from mechscope.models import load
     >>> m = load("random:llama-tiny")
@@ -91,7 +93,7 @@ class LinEAS(SteeringMethod):
 
     def __init__(self, sites: str = "attn-norm", layers: str | int | list[int] | None = "all",
                  pooling: str = "mean", steps: int = 40, lr: float = 0.02, l1: float = 1e-4,
-                 group: float = 0.0, n_samples: int = 32, seed: int = 0):
+                 group: float = 0.0, n_samples: int = 32, seed: int = 0, support: bool = False):
         self.sites = sites
         self.layers = layers
         self.pooling = pooling
@@ -101,9 +103,13 @@ class LinEAS(SteeringMethod):
         self.group = group
         self.n_samples = n_samples
         self.seed = seed
+        self.support = support
 
     def _transform(self, t: dict[str, torch.Tensor], hidden: torch.Tensor, strength: float) -> torch.Tensor:
-        return hidden + strength * (t["w"] * hidden + t["b"])
+        delta = t["w"] * hidden + t["b"]
+        if "lo" in t:  # support=True: only values inside the source range seen in fitting move (as in AcT)
+            delta = delta * ((hidden >= t["lo"]) & (hidden <= t["hi"])).to(hidden.dtype)
+        return hidden + strength * delta
 
     def fit(self, model, source: list[str], target: list[str],
             on_step: Callable[[int, float], None] | None = None) -> LinEAS:
@@ -131,6 +137,10 @@ class LinEAS(SteeringMethod):
         # each site's scale: the RMS of its target activations. Shifts are learned in that unit and each
         # site's loss is divided by its square, so one learning rate and one penalty fit every site and model.
         scale = {k: v.pow(2).mean().sqrt().clamp_min(1e-6) for k, v in targets.items()}
+        bounds = None
+        if self.support:
+            pooled_src = _pooled_sites(model, sites, src, self.pooling)
+            bounds = {k: (v.min(0).values, v.max(0).values) for k, v in pooled_src.items()}
         params = {s.key: {"w": torch.zeros(d[s.key], device=model.device, requires_grad=True),
                           "b": torch.zeros(d[s.key], device=model.device, requires_grad=True)} for s in sites}
         flat = [p for site in params.values() for p in site.values()]
@@ -140,7 +150,7 @@ class LinEAS(SteeringMethod):
         try:
             for step in range(self.steps):
                 opt.zero_grad()
-                steered = _steered_pass(model, sites, params, scale, enc, self.pooling)
+                steered = _steered_pass(model, sites, params, scale, enc, self.pooling, bounds)
                 loss = sum(wasserstein_1d(steered[k], targets[k]).mean() / scale[k] ** 2 for k in steered)
                 loss.backward()
                 opt.step()
@@ -157,6 +167,9 @@ class LinEAS(SteeringMethod):
         self.sites_ = [s.key for s in sites]
         self.state_ = {k: {"w": v["w"].detach().float().cpu().contiguous(),
                            "b": (v["b"] * scale[k]).detach().float().cpu().contiguous()} for k, v in params.items()}
+        if bounds is not None:
+            for k, (lo, hi) in bounds.items():
+                self.state_[k].update(lo=lo.float().cpu().contiguous(), hi=hi.float().cpu().contiguous())
         self.loss_history_ = history
         self.fit_seconds_ = time.perf_counter() - t0
         self.model_fingerprint_ = model.fingerprint
@@ -251,15 +264,20 @@ def _pooled_sites(model, sites: list[Site], texts: list[str], pooling: str) -> d
     return out
 
 
-def _steered_pass(model, sites: list[Site], params: dict, scale: dict, enc, pooling: str) -> dict[str, torch.Tensor]:
+def _steered_pass(model, sites: list[Site], params: dict, scale: dict, enc, pooling: str,
+                  bounds: dict | None = None) -> dict[str, torch.Tensor]:
     """One forward pass with every map applied; pooled steered activations ``{site: [n, units]}`` (with grad).
 
-    A site's shift is ``b * scale`` (see `LinEAS.fit`)."""
+    A site's shift is ``b * scale`` (see `LinEAS.fit`); with `bounds` only values inside them move."""
     out: dict[str, torch.Tensor] = {}
 
     def steer(site: Site, h: torch.Tensor):
         t = params[site.key]
-        new = h + (t["w"] * h.float() + t["b"] * scale[site.key]).to(h.dtype)
+        delta = t["w"] * h.float() + t["b"] * scale[site.key]
+        if bounds is not None:
+            lo, hi = bounds[site.key]
+            delta = delta * ((h >= lo) & (h <= hi)).to(delta.dtype)
+        new = h + delta.to(h.dtype)
         out[site.key] = pool(new.float(), enc.attention_mask, pooling)
         return new
 
