@@ -8,7 +8,8 @@ concept's 40 neutral prompts at that strength and the lexicon rate reported. Muc
         '[{"method": "diffmean", "layers": "8", "hi": 6}, {"method": "linear-act", "layers": "6-12", "hi": 1}]'
         [--max-ppl-rise 0.25] [--seeds 0,1,2]
 
-`hi` is the largest strength tried (the method's upper bound for the AcT methods: 1). With ``--axes`` each
+`hi` is the largest strength tried (the method's upper bound for the AcT methods: 1); `"prompting": false`
+skips prompting plus that configuration. With ``--axes`` each
 generation run is also scored on AxBench's three axes (offline judges, MiniLM; `mechscope.steer.axes`), and
 with ``--prompting`` the prompting baseline, and prompting plus each configuration at its strength, are measured
 the same way.
@@ -75,6 +76,7 @@ def main() -> None:
         t0 = time.perf_counter()
         cfg = dict(cfg)
         name, hi = cfg.pop("method"), cfg.pop("hi", 8.0)
+        with_prompting = cfg.pop("prompting", True)
         method = make_method(name, **cfg).fit(model, c.source, c.target)
         lo, strength = 0.0, hi
         if rise(method, hi) > args.max_ppl_rise:
@@ -101,7 +103,7 @@ def main() -> None:
         print(json.dumps({"method": name, **cfg, "strength": round(strength, 3),
                           "delta_ppl": round(rise(method, strength), 3), "lexicon_rate": sum(rates) / len(rates),
                           "rates_per_seed": rates, "seconds": round(time.perf_counter() - t0), **extra}), flush=True)
-        if args.prompting and strength > 0:
+        if args.prompting and with_prompting and strength > 0:
             from mechscope.steer import evaluate_prompting
 
             both = evaluate_prompting(model, c.instruction, c.prompts, c.neutral, lexicon=c.lexicon, keep_texts=True,
