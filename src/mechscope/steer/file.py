@@ -66,7 +66,7 @@ class SteeringFile:
             "sites": method.sites_, "pooling": method.pooling,
             "default_strength": method.default_strength, "strength_range": list(method.strength_range),
             "data": {"hash": method.data_hash_, "n_source": method.n_source_, "n_target": method.n_target_},
-            "evaluation": None,
+            "evaluation": None, "fit_report": method.fit_report(),
         }
         manifest.update(extra)
         return cls(method, manifest)
