@@ -235,3 +235,34 @@ def test_baseline_run_scores_each_category(bench):
     assert rows["strings-chain"]["score"] == 1.0 and rows["numeric-clean"]["score"] == 1.0
     assert rows["numeric-corrupted"]["interval_iou"] > 0.9
     assert json.loads(json.dumps(res["summary"])) == res["summary"]
+
+
+
+def _fragile(s):
+    """A black box in FIND's manner: raises on the empty string, returns None on digits, else reverses."""
+    if any(c.isdigit() for c in s):
+        return None
+    return s[-1] and s[::-1]  # IndexError on ''
+
+
+def test_string_baseline_treats_failures_as_observations():
+    from mechscope.describe.interp_strings import PROBES
+
+    ans = interpret_strings(lambda s: s[-1] and s[::-1])  # reverse, but raises on ''
+    assert ans.evidence["program"] == [["reverse", None]] and ans.evidence["consistent"] is False
+    assert ans.evidence["probes_matched"] == len(PROBES) - 1
+    interpret_strings(_fragile)  # no exception escapes
+
+
+def test_run_survives_black_boxes_that_raise_or_return_none(bench):
+    fids = [it["id"] for it in bench.select("strings")][:3]
+    try:
+        for fid in fids:
+            bench._cache[fid] = {"function": _fragile, "reference": _fragile}
+        res = run(bench, BaselineInterpreter(), domains=("strings",))
+    finally:
+        for fid in fids:
+            bench._cache.pop(fid)
+    recs = {r["id"]: r for r in res["records"]}
+    assert all("error" not in recs[f]["answer"]["evidence"] for f in fids)  # the interpreter itself coped
+    assert all(0.0 <= recs[f]["score"] <= 1.0 for f in fids)

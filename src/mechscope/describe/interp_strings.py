@@ -16,7 +16,7 @@ import itertools
 import random
 from collections.abc import Callable
 
-from mechscope.describe.interpretation import Interpretation
+from mechscope.describe.interpretation import RAISED, Interpretation, observe
 from mechscope.describe.strings_lib import PRIMITIVES, describe_program, program_source
 
 PROBES = [
@@ -143,8 +143,16 @@ def _describe_map(m: dict) -> str:
     return ", then ".join(parts) or "returns the string unchanged"
 
 
-def _learned_steps(inputs: list[str], outputs: list[str]):
-    """Programs learned from (inputs, outputs) alone: constant, affix, character map."""
+def _learned_steps(inputs: list, outputs: list):
+    """Programs learned from (inputs, outputs) alone: constant, affix, character map.
+
+    Only pairs where both sides are strings teach anything; a step learned from
+    them must still reproduce every pair (failures included) to be accepted.
+    """
+    pairs = [(a, b) for a, b in zip(inputs, outputs) if isinstance(a, str) and isinstance(b, str)]
+    if not pairs:
+        return
+    inputs, outputs = [a for a, _ in pairs], [b for _, b in pairs]
     if len(set(outputs)) == 1:
         c = outputs[0]
         yield ("constant", c), f"always returns {c!r}", lambda s, c=c: c
@@ -198,9 +206,9 @@ def interpret_strings(f: Callable[[str], str], heldout: frozenset[str] = frozens
     >>> interpret_strings(lambda s: s[::-1] + "!").description
     "reverses the string, then appends '!' to the end"
     """
-    target = [str(f(s)) for s in PROBES]
+    target = [observe(f, s) for s in PROBES]
     library = [(n, p) for n, prim in PRIMITIVES.items() if n not in heldout for p in (prim.params or (None,))]
-    outs = {step: [PRIMITIVES[step[0]].call(s, step[1]) for s in PROBES] for step in library}
+    outs = {step: [_step(step, s) for s in PROBES] for step in library}
     n_tried = 0
     for step in library:
         n_tried += 1
@@ -208,14 +216,13 @@ def interpret_strings(f: Callable[[str], str], heldout: frozenset[str] = frozens
             return _answer([list(step)], None, n_tried)
     for a, b in itertools.product(library, library):
         n_tried += 1
-        fb, pb = PRIMITIVES[b[0]], b[1]
-        if all(fb.call(z, pb) == t for z, t in zip(outs[a], target)):
+        if all(_step(b, z) == t for z, t in zip(outs[a], target)):
             return _answer([list(a), list(b)], None, n_tried)
     for first in [None] + library:
         mids = PROBES if first is None else outs[first]
         for learned, text, fn in _learned_steps(mids, target):
             n_tried += 1
-            if all(fn(z) == t for z, t in zip(mids, target)):
+            if all(_apply(fn, z) == t for z, t in zip(mids, target)):
                 return _answer([] if first is None else [list(first)], (learned, text), n_tried)
     best = max(library, key=lambda st: sum(o == t for o, t in zip(outs[st], target)))
     hits = sum(o == t for o, t in zip(outs[best], target))
@@ -223,6 +230,17 @@ def interpret_strings(f: Callable[[str], str], heldout: frozenset[str] = frozens
     return Interpretation(
         interp.description, interp.code, None, None, {**interp.evidence, "consistent": False, "probes_matched": hits}
     )
+
+
+def _step(step: tuple, s):
+    """One library step on an observation: a failed input stays failed, a failing call is `RAISED`."""
+    if not isinstance(s, str):
+        return RAISED
+    return observe(lambda z: PRIMITIVES[step[0]].call(z, step[1]), s)
+
+
+def _apply(fn: Callable, s):
+    return RAISED if not isinstance(s, str) else observe(fn, s)
 
 
 def _answer(program: list, learned, n_tried: int) -> Interpretation:

@@ -4,7 +4,8 @@ Numeric code is run on the 256 points x = -127.5, ..., 127.5 (FIND's test
 grid) against the function's deterministic reference, skipping points where the
 reference is not finite; it is solved when NMSE = sum((f - g)^2) / sum(g^2)
 is below 0.1. String code must reproduce the reference on the 10 held-out test
-inputs exactly; the score is the fraction it does. The corrupted interval is
+inputs exactly; the score is the fraction it does (where the function raises,
+code that raises or returns None matches). The corrupted interval is
 scored by intersection over union on [-128, 128] (no interval and none
 predicted count as 1). Descriptions are scored by the judge's accuracy on the
 item's multiple-choice unit tests.
@@ -17,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mechscope.describe.interpretation import Interpretation, compile_code, run_untrusted
+from mechscope.describe.interpretation import RAISED, Interpretation, compile_code, observe, run_untrusted
 from mechscope.describe.numeric import interval_bounds
 
 TEST_X = np.arange(-128, 128) + 0.5
@@ -81,7 +82,8 @@ def score_code(item: dict, code: str, reference: Callable, trusted: bool = True)
         return {"nmse": err, "score": float(err < NMSE_SOLVED)}
     if item["domain"] == "strings":
         outs = _outputs(code, item["test_inputs"], trusted)
-        truth = [reference(s) for s in item["test_inputs"]]
+        # an input where the function raises is matched by code that raises (or returns None) there
+        truth = [None if (y := observe(reference, s)) is RAISED else y for s in item["test_inputs"]]
         hits = 0 if outs is None else sum(o == t for o, t in zip(outs, truth))
         return {"score": hits / len(truth)}
     return {}
