@@ -23,22 +23,26 @@ DOMAINS = ("numeric", "strings", "concepts")
 @describe_app.command("build")
 def build_command(
     seed: int = typer.Option(0, help="seed for every function drawn"),
-    size: int = typer.Option(100, help="functions per domain (numeric, strings, concepts)"),
+    size: int = typer.Option(100, help="functions per domain (numeric, strings per string space, concepts)"),
     out_dir: Path = typer.Option(None, "--out", help="directory (default $MECHSCOPE_CACHE/describe)"),
     unit_tests: int = typer.Option(5, "--unit-tests", help="multiple-choice description tests per function"),
+    strings: str = typer.Option(
+        "both", "--strings", help="string functions: find (FIND's primitives and rules), mechscope (ours) or both"
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Generate the benchmark: numeric, string and concept functions with full ground truth."""
     from mechscope.describe.bench import build
 
     with progress(not json_out) as bar:
-        job = bar.add_task("building functions", total=3 * size)
+        job = bar.add_task("building functions", total=None)
         bench = build(
             seed=seed,
             size=size,
             out=out_dir,
             n_unit_tests=unit_tests,
-            progress=lambda done, total: bar.update(job, completed=done),
+            progress=lambda done, total: bar.update(job, completed=done, total=total),
+            strings=strings,
         )
     counts: dict[str, int] = {}
     for it in bench.items:
@@ -146,15 +150,16 @@ def run_command(
     table = Table(
         title=f"{interpreter} on {bench.root}" + (f" (held out {heldout:.0%} of primitives)" if heldout else "")
     )
-    for col in ("category", "n", "score", "interval IoU", "descriptions", "noise type"):
+    for col in ("category", "n", "score", "FIND protocol", "interval IoU", "descriptions", "noise type"):
         table.add_column(col, justify="left" if col == "category" else "right")
     for row in res["summary"]:
-        cells = [row[k] for k in ("score", "interval_iou", "description", "noise")]
+        cells = [row[k] for k in ("score", "find_score", "interval_iou", "description", "noise")]
         table.add_row(row["category"], str(row["n"]), *("-" if v is None else f"{v:.3f}" for v in cells))
     out.print(table)
     err.print(
-        "score: numeric = share with NMSE < 0.1; strings = exact match on 10 held-out inputs; "
-        "concepts = description unit tests"
+        "score: numeric = share with NMSE < 0.1 against the clean reference; strings = exact match on 10 "
+        "held-out inputs (random functions: same output distribution); concepts = description unit tests. "
+        "FIND protocol: the same code against one recorded call of the noisy, corrupted or random black box"
     )
 
 
