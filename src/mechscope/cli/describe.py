@@ -193,6 +193,64 @@ def unit_command(
     out.print(table)
 
 
+def _unit_agent(spec: str, kind: str):
+    from mechscope.describe import simulate as sim
+    from mechscope.describe.llm import parse_spec
+
+    if spec == "tokens":
+        return sim.TokenExplainer() if kind == "explainer" else sim.TokenSimulator()
+    if spec.startswith("llm:"):
+        url, name = parse_spec(spec)
+        return sim.LLMExplainer(url, name) if kind == "explainer" else sim.LLMSimulator(url, name)
+    raise MechscopeError(f"unknown {kind} {spec!r}; use 'tokens' or 'llm:URL#MODEL'")
+
+
+@describe_app.command("units")
+def units_command(
+    model: str = typer.Option("smollm2-135m", "--model", "-m", help="model spec, as for every command"),
+    units: str = typer.Option(None, "--units", help="comma-separated SITE:INDEX units (default: a seeded sample)"),
+    mlp: int = typer.Option(20, "--mlp", help="MLP neurons to sample when --units is not given"),
+    resid: int = typer.Option(10, "--resid", help="residual dimensions to sample when --units is not given"),
+    steering: list[Path] = typer.Option(None, "--steering", help="steering file whose vectors are scored too"),
+    explainer: str = typer.Option("tokens", help="tokens (offline) or llm:URL#MODEL"),
+    simulator: str = typer.Option("tokens", help="tokens (offline) or llm:URL#MODEL"),
+    seed: int = typer.Option(0, help="seed for the unit sample and the corpus split"),
+    records: Path = typer.Option(None, "--records", help="also write every unit's description and scores here"),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Score descriptions of units (explainer/simulator protocol) against random descriptions."""
+    from mechscope.describe.unit_scores import METRICS, sample_units, score_units, steering_units
+    from mechscope.models import load
+
+    expl, simu = _unit_agent(explainer, "explainer"), _unit_agent(simulator, "simulator")
+    with status(f"loading {model}", json_out):
+        m = load(model)
+    chosen: list = [u.strip() for u in units.split(",") if u.strip()] if units else sample_units(m, mlp, resid, seed)
+    for path in steering or []:
+        chosen += steering_units(str(path))
+    if not chosen:
+        raise MechscopeError("no units to score; pass --units mlp.3:120,resid.5:7 or --mlp/--resid counts above 0")
+    with progress(not json_out) as bar:
+        job = bar.add_task(f"explaining and simulating {len(chosen)} units", total=None)
+        res = score_units(m, chosen, expl, simu, seed=seed, progress=lambda d, t: bar.update(job, completed=d, total=t))
+    if records is not None:
+        _write_json(records, {"model": model, "explainer": explainer, "simulator": simulator, "seed": seed, **res})
+    if json_out:
+        print_json(res)
+        return
+    table = Table(title=f"descriptions of {len(chosen)} units of {model} ({explainer} explainer, {simulator} simulator)")
+    for col in ("units", "metric", "explained mean", "median", "random mean", "median "):
+        table.add_column(col, justify="left" if col in ("units", "metric") else "right")
+    for kind, metrics in res["summary"].items():
+        for metric in METRICS:
+            e, r = metrics[metric]["explained"], metrics[metric]["random"]
+            cells = [e.get("mean"), e.get("median"), r.get("mean"), r.get("median")]
+            table.add_row(f"{kind} ({e['n']})", metric, *("-" if v is None else f"{v:.3f}" for v in cells))
+    out.print(table)
+    err.print("correlation: simulated vs true activations on held-out texts; detection: AUROC, activating vs "
+              "low texts; fuzzing: balanced accuracy on true vs random highlights; random: another unit's description")
+
+
 @describe_app.command("serve")
 def serve_command(
     model: str = typer.Option("smollm2-135m", "--model", "-m", help="model spec to serve"),
