@@ -1,11 +1,18 @@
 """describe units: the explainer/simulator protocol scores a known unit perfectly and a wrong description
 poorly, records agree with the single-unit path, and the random-description baseline is reported."""
 
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
 import numpy as np
 import pytest
 import torch
 
 from mechscope.describe.simulate import (
+    LLMExplainer,
+    LLMSimulator,
     Record,
     TokenExplainer,
     TokenSimulator,
@@ -73,3 +80,41 @@ def test_score_units_reports_explained_and_random_distributions(tiny):
             assert set(res["summary"][kind][metric]) == {"explained", "random"}
     assert res["summary"]["all"]["correlation"]["explained"]["n"] == 3
     assert all(-1.0 <= r["scores"]["correlation"] <= 1.0 for r in res["units"])
+
+
+class _UnitChat(BaseHTTPRequestHandler):
+    """A scripted chat server: explains with the marked tokens, simulates 10 on tokens it was told about."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        content = req["messages"][-1]["content"]
+        if "<<" in content:  # the explainer's prompt marks the top tokens
+            marked = sorted({m.strip() for m in re.findall(r"<<(.*?)>>", content)} - {"like this"})
+            reply = "fires on the tokens " + ", ".join(f"'{m}'" for m in marked)
+        else:
+            words = set(re.findall(r"'([^']+)'", content.split("\n", 1)[0]))
+            rows = re.findall(r"^(\d+)\t'(.*)'$", content, re.M)
+            reply = "\n".join(f"{i}\t{10 if tok.strip() in words else 0}" for i, tok in rows)
+        body = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_llm_explainer_and_simulator_run_through_the_chat_harness():
+    server = HTTPServer(("127.0.0.1", 0), _UnitChat)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    try:
+        split = split_records(_cat_unit(), seed=0)
+        description = LLMExplainer(url, "scripted").explain(split.top, split.others)
+        assert description == "fires on the tokens 'cat'"
+        scores = score_description(description, split, LLMSimulator(url, "scripted"))
+        assert scores["correlation"] == pytest.approx(1.0) and scores["detection"] == 1.0
+    finally:
+        server.shutdown()

@@ -238,7 +238,9 @@ def units_command(
     if json_out:
         print_json(res)
         return
-    table = Table(title=f"descriptions of {len(chosen)} units of {model} ({explainer} explainer, {simulator} simulator)")
+    table = Table(
+        title=f"descriptions of {len(chosen)} units of {model} ({explainer} explainer, {simulator} simulator)"
+    )
     for col in ("units", "metric", "explained mean", "median", "random mean", "median "):
         table.add_column(col, justify="left" if col in ("units", "metric") else "right")
     for kind, metrics in res["summary"].items():

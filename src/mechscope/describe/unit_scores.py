@@ -6,7 +6,8 @@ unit, its description and scores beside the scores of a random description
 (another unit's), plus the distribution of both.
 
 >>> from mechscope.models import load
->>> res = score_units(load("random:llama-tiny"), ["mlp.0:1", "resid.1:2"], texts=[f"text {i} about cats" for i in range(40)])
+>>> texts = [f"text {i} about cats" for i in range(40)]
+>>> res = score_units(load("random:llama-tiny"), ["mlp.0:1", "resid.1:2"], texts=texts)
 >>> sorted(res["units"][0]) == sorted(["unit", "description", "scores", "random_scores"])
 True
 """
@@ -178,7 +179,10 @@ def score_units(
     for kind in sorted({r["unit"].split(".")[0] for r in rows}) + ["all"]:
         rs = [r for r in rows if kind == "all" or r["unit"].split(".")[0] == kind]
         summary[kind] = {
-            m: {"explained": _summary([r["scores"][m] for r in rs]), "random": _summary([r["random_scores"][m] for r in rs])}
+            m: {
+                "explained": _summary([r["scores"][m] for r in rs]),
+                "random": _summary([r["random_scores"][m] for r in rs]),
+            }
             for m in METRICS
         }
     return {"units": rows, "summary": summary}
