@@ -50,7 +50,25 @@ class CircuitParams(ScoringParams):
         return self
 
 
-class EapIgParams(CircuitParams):
+class GradientParams(CircuitParams):
+    """A gradient method: its batches hold [n_sources, batch, seq, d_model] buffers and are split to fit a budget."""
+
+    max_memory: str | None = Field(None, description="memory budget of a scoring batch, e.g. 8GiB (default: half the "
+                                   "device's free memory); batches are split to fit, the scores do not change")
+
+    @model_validator(mode="after")
+    def _budget(self):
+        if self.max_memory is not None:
+            from mechscope.graph.memory import parse_bytes
+
+            try:
+                parse_bytes(self.max_memory)
+            except ValueError as exc:
+                raise ParameterError("max_memory", f"{self.max_memory!r} is not a size; use e.g. 8GiB, 512MB or 2g") from exc
+        return self
+
+
+class EapIgParams(GradientParams):
     steps: int = Field(5, ge=1, description="integration steps")
     interpolate: Literal["inputs", "edges"] = Field(
         "inputs", description="interpolate the input embedding (inputs) or every edge's mask (edges)")
@@ -86,7 +104,7 @@ def _discover(function: str):
 
 
 for _name, _fn, _params, _units, _summary in (
-    ("eap", "eap", CircuitParams, _n_train, "edge attribution patching: one gradient for every edge"),
+    ("eap", "eap", GradientParams, _n_train, "edge attribution patching: one gradient for every edge"),
     ("eap-ig", "eap_ig", EapIgParams, _n_train, "EAP with integrated gradients (Hanna et al. 2024)"),
     ("exact", "exact", CircuitParams, _n_edges, "patch each edge alone: one forward pass per edge"),
     ("acdc", "acdc", AcdcParams, _n_edges, "ACDC: remove edges one by one while the loss stays within tau"),
@@ -126,7 +144,16 @@ def compute(spec, report: Report | None = None):
 
     values = p.model_dump()
     scoring = {k: v for k, v in values.items() if k not in CIRCUIT_FIELDS}
-    extra = {k: v for k, v in scoring.items() if k not in ("ablation", "batch_size")}
+    extra = {k: v for k, v in scoring.items() if k not in ("ablation", "batch_size", "max_memory")}
+    if "max_memory" in values:  # say what the memory budget chose; the circuit records it
+        from mechscope.graph.memory import plan_batch
+
+        enc = train.encode(graph.model.tokenizer)
+        buffers = 5 if values.get("interpolate", "inputs") == "inputs" and spec.method == "eap-ig" else 3
+        plan = plan_batch(graph, int(enc.positions.max()) + 1, values["batch_size"], values["max_memory"],
+                          buffers=buffers)
+        extra["batch_plan"] = plan.note
+        report(0, 1, plan.note)
     report(0, total, message)
     t0 = time.perf_counter()
     scores = method.run(graph, train.encode(graph.model.tokenizer), progress=advance, **scoring)
