@@ -45,12 +45,14 @@ def _load(spec: str, quiet: bool, device: str | None = None, dtype: str | None =
 @app.command()
 def graph(
     model: str = typer.Argument("smollm2-135m", help=MODEL_HELP),
+    device: str = typer.Option(None, help=DEVICE_HELP),
+    dtype: str = typer.Option(None, help=DTYPE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Print node and edge counts of a model's computational graph, by type."""
     from mechscope.graph import Graph
 
-    m = _load(model, json_out)
+    m = _load(model, json_out, device, dtype)
     g = Graph.from_model(m)
     doc = {"model": model, "fingerprint": m.fingerprint, "family": m.adapter.family, **g.counts()}
     if json_out:
@@ -118,13 +120,15 @@ def task_show(
     name: str = typer.Argument(..., help="built-in task (ioi, induction, greater-than, ...) or a task file"),
     model: str = typer.Option("smollm2-135m", "--model", "-m", help=MODEL_HELP),
     n: int = typer.Option(None, help="number of examples for a built-in task"),
+    device: str = typer.Option(None, help=DEVICE_HELP),
+    dtype: str = typer.Option(None, help=DTYPE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Show a task's size, the model's accuracy and its clean and corrupted metric."""
     from mechscope.tasks import evaluate, load_task
 
     task = load_task(name, n=n)
-    m = _load(model, json_out)
+    m = _load(model, json_out, device, dtype)
     t0 = time.perf_counter()
     with status(f"running {model} on {len(task.examples)} examples", json_out):
         stats = evaluate(m, task)
