@@ -73,9 +73,9 @@ def compare_command(
         entry = save_comparison(store, {**result, "examples": examples})
         result["record"] = entry.name
     if out_path is not None:
-        from mechscope.graph._io import atomic_write_bytes
+        from mechscope.atomic import write_bytes
 
-        atomic_write_bytes(json.dumps(_clean(result), indent=2).encode(), out_path)
+        write_bytes(out_path, json.dumps(_clean(result), indent=2).encode())
     if json_out:
         print_json(result)
         return

@@ -126,7 +126,7 @@ class PromptMap:
             ref_meta = {**meta, "source": self.reference.source}
             paths["reference"] = str(_write_parquet(out / "reference.parquet", self.reference_points(),
                                                     self.reference_embeddings, ref_meta))
-        from mechscope.data.files import write_json
+        from mechscope.atomic import write_json
 
         paths["summary"] = str(write_json(out / "map.json", {**self.to_dict(), "files": paths}))
         return paths
@@ -141,7 +141,7 @@ def _write_parquet(path: Path, rows: list[dict], emb: np.ndarray, meta: dict) ->
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mechscope.data.files import atomic_write
+    from mechscope.atomic import atomic_write
 
     columns = list(dict.fromkeys(k for r in rows for k in r))
     data = {k: [r.get(k) for r in rows] for k in columns}
@@ -149,7 +149,7 @@ def _write_parquet(path: Path, rows: list[dict], emb: np.ndarray, meta: dict) ->
     flat = pa.array(np.ascontiguousarray(emb, dtype=np.float32).ravel())
     table = table.append_column("embedding", pa.FixedSizeListArray.from_arrays(flat, emb.shape[1]))
     table = table.replace_schema_metadata({"mechscope": json.dumps(meta)})
-    return atomic_write(path, lambda tmp: pq.write_table(table, tmp), suffix=".parquet")
+    return atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def _column(values: list):

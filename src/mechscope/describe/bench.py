@@ -9,16 +9,14 @@ temporary sibling and renamed, so a build that stops leaves nothing behind.
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from mechscope.atomic import atomic_folder
 from mechscope.describe import concepts as cn
 from mechscope.describe import numeric as nm
 from mechscope.describe.scripts import concept_source, load_source, numeric_source, string_source
@@ -212,22 +210,10 @@ def build(
 
 
 def _write_atomic(out: Path, manifest: dict, items: list, sources: dict) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-describe-", dir=out.parent))
-    try:
+    with atomic_folder(out, replace=True) as tmp:
         for d in DOMAINS:
             (tmp / d).mkdir()
         for fid, src in sources.items():
             (tmp / (fid + ".py")).write_text(src)
         (tmp / "truth.json").write_text(json.dumps(items, indent=1))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        if out.exists():
-            old = out.with_name(out.name + ".old-" + tmp.name[-8:])
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)

@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mechscope.atomic import atomic_folder
 from mechscope.errors import MechscopeError
 from mechscope.models.adapters import Adapter, adapter_for
 
@@ -160,23 +159,15 @@ def _load_smollm2():
 
 
 def _atomic_save(hf, tok, target: Path, meta: dict) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
-    try:
+    from safetensors.torch import save_model
+
+    with atomic_folder(target, replace=True) as tmp:
         # save_pretrained refuses models loaded from GGUF; the weights are plain floats
         # by now, so write them with safetensors and the config beside them.
-        from safetensors.torch import save_model
-
         hf.config.save_pretrained(tmp)
         save_model(hf, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         tok.save_pretrained(tmp)
         (tmp / "mechscope.json").write_text(json.dumps(meta))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _load_gguf(path: Path):
@@ -196,18 +187,36 @@ def _load_hf(name: str):
 
     local = Path(name).expanduser()
     source = str(local) if local.exists() else name
+    if local.exists() and not local.is_dir():
+        raise MechscopeError(f"model 'hf:{name}' is a file, not a model folder; pass hf:<folder with config.json>, "
+                             "or gguf:<file> for a GGUF file")
+    if local.is_dir() and not (local / "config.json").is_file():
+        raise MechscopeError(f"model folder {str(local)!r} has no config.json; pass the folder a Hugging Face "
+                             "model was saved to (config.json, model.safetensors, tokenizer files)")
     try:
         config = AutoConfig.from_pretrained(source, local_files_only=True)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        if local.is_dir():
+            raise MechscopeError(f"model folder {str(local)!r}: config.json cannot be read ({_first_line(exc)}); "
+                                 "save the model again with save_pretrained") from None
         raise MechscopeError(
             f"model 'hf:{name}' is neither a local directory nor in the Hugging Face cache; "
             f"mechscope never downloads: run `huggingface-cli download {name}` where there is "
             "internet, or pass hf:<local directory>"
-        ) from exc
+        ) from None
     adapter_for(config)  # fail fast, before loading weights, on an unsupported architecture
-    hf = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=torch.float32)
-    tok = AutoTokenizer.from_pretrained(source, local_files_only=True)
+    try:
+        hf = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=torch.float32)
+        tok = AutoTokenizer.from_pretrained(source, local_files_only=True)
+    except Exception as exc:  # noqa: BLE001 - transformers raises many kinds for a broken folder
+        raise MechscopeError(f"model 'hf:{name}' cannot be loaded ({_first_line(exc)}); check that the folder holds "
+                             "the weights (model.safetensors) and tokenizer files that match its config.json") from None
     return hf, tok
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return (text[:200] + "...") if len(text) > 200 else (text or type(exc).__name__)
 
 
 def smollm2_tokenizer():

@@ -8,29 +8,16 @@ loading runs no code. A file is written to a temp file and renamed.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from mechscope.atomic import atomic_write
 from mechscope.errors import MechscopeError
 from mechscope.steer.base import SteeringMethod
 
 FORMAT = "mechscope-steering/1"
-
-
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 @dataclass
@@ -88,7 +75,7 @@ class SteeringFile:
         tensors = {f"{site}/{name}": t.contiguous().cpu()
                    for site, state in self.method.state_.items() for name, t in state.items()}
         meta = {"mechscope": json.dumps(self.manifest, default=_jsonable)}
-        _atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=meta))
+        atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
     @classmethod
     def load(cls, path: str | Path) -> SteeringFile:
@@ -176,8 +163,8 @@ def export_control_vector(steering: SteeringFile, path: str | Path, strength: fl
         directions[int(index)] = (s * method.state_[key]["vector"]).float().numpy()
     arch = "controlvector"
 
-    def write(tmp: str) -> None:
-        writer = gguf.GGUFWriter(tmp, arch)
+    def write(tmp: Path) -> None:
+        writer = gguf.GGUFWriter(str(tmp), arch)
         writer.add_string(f"{arch}.model_hint", method.family_)
         writer.add_uint32(f"{arch}.layer_count", len(directions))
         for layer, vector in sorted(directions.items()):
@@ -187,4 +174,4 @@ def export_control_vector(steering: SteeringFile, path: str | Path, strength: fl
         writer.write_tensors_to_file()
         writer.close()
 
-    _atomic_write(Path(path), write)
+    atomic_write(path, write)

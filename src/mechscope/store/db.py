@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import sqlite3
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from mechscope.atomic import publish_folder, remove, temp_folder
 from mechscope.errors import MechscopeError, closest
 
 KINDS = ("version", "circuit", "comparison", "steering")
@@ -173,8 +173,8 @@ class Store:
         artifacts.mkdir(parents=True, exist_ok=True)
         self._collect_garbage()
         entry_id = uuid.uuid4().hex[:16]
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=artifacts))
         final = artifacts / kind / entry_id
+        tmp = temp_folder(artifacts)
         try:
             for filename, content in files.items():
                 target = tmp / filename
@@ -184,10 +184,9 @@ class Store:
                     content(target)
             size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
             final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            publish_folder(tmp, final)
+        finally:
+            remove(tmp)
         entry = Entry(entry_id, kind, name, base, operation, params or {},
                       datetime.now(timezone.utc).isoformat(timespec="seconds"), __version__, model_fingerprint,
                       task_hash, metrics or {}, str(final.relative_to(self.root)), size)
