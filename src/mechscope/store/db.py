@@ -22,6 +22,7 @@ then the folder.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -40,6 +41,7 @@ from mechscope.errors import MechscopeError, closest
 KINDS = ("version", "circuit", "comparison", "steering")
 SCHEMA = 1
 STALE_SECONDS = 3600
+BUSY_SECONDS = 60  # how long a writer waits for another's transaction before giving up
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 Writer = bytes | Callable[[Path], None]  # file content, or a function that writes the file at a path
 
@@ -61,6 +63,13 @@ CREATE TABLE IF NOT EXISTS entries (
     UNIQUE (kind, name)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS files (
+    entry_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (entry_id, path)
+);
 """
 
 
@@ -114,11 +123,24 @@ class Store:
             if not create:
                 return None
             self.root.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        con = sqlite3.connect(self.db_path, timeout=BUSY_SECONDS, isolation_level=None)
         con.row_factory = sqlite3.Row
-        con.execute("PRAGMA journal_mode=WAL")
-        con.executescript(_DDL)
-        con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+        con.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
+        if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            con.execute("PRAGMA journal_mode=WAL")  # once per store: it stays in the file
+        has_tables = con.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('entries', 'meta', 'files')"
+                                 ).fetchone()[0] == 3
+        if not has_tables:
+            con.execute("BEGIN IMMEDIATE")  # writers that start together make the tables one after another
+            try:
+                for statement in _DDL.split(";"):
+                    if statement.strip():
+                        con.execute(statement)
+                con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
         return con
 
     # queries --------------------------------------------------------------------------------------
@@ -141,6 +163,19 @@ class Store:
             row = con.execute("SELECT * FROM entries WHERE kind = ? AND name = ?", (kind, name)).fetchone()
         con.close()
         return _entry(row) if row else None
+
+    def recorded_files(self) -> dict[str, dict[str, tuple[int, str]]]:
+        """``{entry id: {relative path: (bytes, sha256)}}`` as each entry's files were when it was added."""
+        con = self._connect(create=False)
+        if con is None:
+            return {}
+        with con:
+            rows = con.execute("SELECT entry_id, path, bytes, sha256 FROM files").fetchall()
+        con.close()
+        out: dict[str, dict[str, tuple[int, str]]] = {}
+        for r in rows:
+            out.setdefault(r["entry_id"], {})[r["path"]] = (r["bytes"], r["sha256"])
+        return out
 
     def get(self, kind: str, name: str) -> Entry:
         """The entry, or a one-line error naming the closest names."""
@@ -182,7 +217,8 @@ class Store:
                     target.write_bytes(content)
                 else:
                     content(target)
-            size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
+            hashes = file_hashes(tmp)
+            size = sum(n for n, _ in hashes.values())
             final.parent.mkdir(parents=True, exist_ok=True)
             publish_folder(tmp, final)
         finally:
@@ -200,7 +236,10 @@ class Store:
                     raise MechscopeError(f"a {kind} named {name!r} was added meanwhile; pick another name")
                 old = _entry(old_row)
                 con.execute("DELETE FROM entries WHERE id = ?", (old.id,))
+                con.execute("DELETE FROM files WHERE entry_id = ?", (old.id,))
             con.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", _row(entry))
+            con.executemany("INSERT INTO files VALUES (?,?,?,?)",
+                            [(entry.id, rel, n, digest) for rel, (n, digest) in sorted(hashes.items())])
             con.execute("COMMIT")
         except BaseException:
             if con.in_transaction:
@@ -216,13 +255,24 @@ class Store:
     def remove(self, kind: str, name: str) -> Entry:
         """Delete an entry: its row, then its files."""
         entry = self.get(kind, name)
-        con = self._connect(create=True)
-        try:
-            con.execute("DELETE FROM entries WHERE id = ?", (entry.id,))
-        finally:
-            con.close()
+        self.forget(entry.id)
         shutil.rmtree(self.path(entry), ignore_errors=True)
         return entry
+
+    def forget(self, entry_id: str) -> None:
+        """Delete an entry's row and file hashes (not its folder), in one transaction."""
+        con = self._connect(create=True)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
+            con.execute("DELETE FROM files WHERE entry_id = ?", (entry_id,))
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
 
     def _collect_garbage(self) -> None:
         """Remove folders no row refers to (a killed write), once they are an hour old."""
@@ -238,6 +288,25 @@ class Store:
                 continue
             if rel not in known and stale:
                 shutil.rmtree(p, ignore_errors=True)
+
+
+def file_hashes(folder: Path) -> dict[str, tuple[int, str]]:
+    """``{relative path: (bytes, sha256 hex)}`` of every file under `folder`.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()); _ = (d / "a.txt").write_bytes(b"abc")
+    >>> file_hashes(d)["a.txt"][1][:12]
+    'ba7816bf8f01'
+    """
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h = hashlib.sha256()
+            with open(p, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            out[str(p.relative_to(folder))] = (p.stat().st_size, h.hexdigest())
+    return out
 
 
 def check_name(name: str) -> str:
