@@ -24,9 +24,11 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import Body, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mechscope.errors import MechscopeError
 from mechscope.store import Store
@@ -94,6 +96,22 @@ def create_app(store_root: str | Path | None = None, token: str = "", jobs: Jobs
         response = await call_next(request)
         response.headers.update(security.HEADERS)
         return response
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):
+        first = (exc.errors() or [{}])[0]
+        where = ".".join(str(x) for x in first.get("loc", ()) if x != "body") or "the request"
+        return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid')}; send a JSON object as the body"},
+                            status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        message = exc.detail if isinstance(exc.detail, str) else "bad request"
+        if exc.status_code == 404:
+            message = f"nothing at {request.url.path[:100]}; the app's pages start at /"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path[:100]}"
+        return JSONResponse({"error": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(MechscopeError)
     async def one_line(request: Request, exc: MechscopeError):
