@@ -12,7 +12,17 @@ from collections.abc import Iterable
 
 
 class MechscopeError(ValueError):
-    """Bad input or an unmet precondition, explained in one line."""
+    """Bad input or an unmet precondition, explained in one line (a dependency's message quoted in it may hold
+    newlines: they become spaces).
+
+    >>> str(MechscopeError("x.parquet is not Parquet (bad page" + chr(10) + "header" + chr(10) + "); pass a Parquet file"))
+    'x.parquet is not Parquet (bad page header ); pass a Parquet file'
+    """
+
+    def __init__(self, *args):
+        if args and isinstance(args[0], str):
+            args = (args[0].replace("\r\n", " ").replace("\n", " ").replace("\r", " "), *args[1:])
+        super().__init__(*args)
 
 
 def closest(name: str, choices: Iterable[str], n: int = 3) -> str:

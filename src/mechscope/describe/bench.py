@@ -22,7 +22,7 @@ from mechscope.describe import numeric as nm
 from mechscope.describe.scripts import concept_source, load_source, numeric_source, string_source
 from mechscope.describe.stringgen import sample_program, test_strings
 from mechscope.describe.unittests import add_unit_tests
-from mechscope.errors import MechscopeError
+from mechscope.errors import MechscopeError, file_error, parse_json, read_input_text
 
 FORMAT = 1
 MLP_MAX_NMSE = 0.05  # an MLP variant is kept only when it approximates its function this well
@@ -91,12 +91,15 @@ class Benchmark:
             raise MechscopeError(
                 f"no describe benchmark at {root}; build one with `mechscope describe build --out {root}`"
             )
-        manifest = json.loads(man.read_text())
-        if manifest.get("format") != FORMAT:
-            raise MechscopeError(
-                f"benchmark at {root} has format {manifest.get('format')}, expected {FORMAT}; rebuild it"
-            )
-        items = json.loads((root / "truth.json").read_text())
+        fix = f"rebuild it with `mechscope describe build --out {root}`"
+        manifest = parse_json(read_input_text(man, "benchmark manifest"), man, "benchmark manifest", fix)
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            got = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+            raise MechscopeError(f"benchmark at {root} has format {got!r:.40}, expected {FORMAT}; {fix}")
+        truth = root / "truth.json"
+        items = parse_json(read_input_text(truth, "benchmark truth file"), truth, "benchmark truth file", fix)
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise file_error(truth, "is not a list of function records", fix)
         return cls(root=root, manifest=manifest, items=tuple(items))
 
 

@@ -91,11 +91,15 @@ def load(spec: str = DEFAULT_MODEL, device: str | None = None, dtype: torch.dtyp
     hf_logging.disable_progress_bar()
     if spec == DEFAULT_MODEL:
         hf, tok, fp = _load_smollm2()
-    elif spec.startswith("hf:"):
-        hf, tok = _load_hf(spec[3:])
-        fp = None
-    elif spec.startswith("gguf:"):
-        hf, tok = _load_gguf(Path(spec[5:]))
+    elif spec.startswith("hf:") or spec.startswith("gguf:"):
+        try:
+            hf, tok = _load_hf(spec[3:]) if spec.startswith("hf:") else _load_gguf(Path(spec[5:]))
+        except MechscopeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a damaged file fails deep inside transformers or gguf, many ways
+            where = "folder" if spec.startswith("hf:") else "file"
+            raise MechscopeError(f"model {spec!r} cannot be loaded ({type(exc).__name__}: {_first_line(exc)}); "
+                                 f"check that the {where} is a whole, unmodified model") from None
         fp = None
     elif spec.startswith("random:"):
         hf, tok = _load_random(spec[7:])
@@ -195,7 +199,7 @@ def _load_hf(name: str):
                              "model was saved to (config.json, model.safetensors, tokenizer files)")
     try:
         config = AutoConfig.from_pretrained(source, local_files_only=True)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError, TypeError) as exc:
         if local.is_dir():
             raise MechscopeError(f"model folder {str(local)!r}: config.json cannot be read ({_first_line(exc)}); "
                                  "save the model again with save_pretrained") from None

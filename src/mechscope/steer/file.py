@@ -82,8 +82,6 @@ class SteeringFile:
         """Read a steering file written by `save`; one-line errors for a missing or foreign file."""
         from safetensors import SafetensorError, safe_open
 
-        from mechscope.steer import METHODS
-
         path = Path(path)
         if not path.is_file():
             raise MechscopeError(f"steering file {str(path)!r} does not exist; write one with `mechscope steer fit`")
@@ -95,9 +93,23 @@ class SteeringFile:
             raise MechscopeError(f"{str(path)!r} is not a safetensors file ({exc}); pass a steering file") from exc
         if "mechscope" not in meta:
             raise MechscopeError(f"{str(path)!r} has no mechscope manifest; it was not written by `steer fit`")
-        manifest = json.loads(meta["mechscope"])
+        try:
+            return cls._from_manifest(json.loads(meta["mechscope"]), tensors, path)
+        except MechscopeError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise MechscopeError(f"{str(path)!r}: its manifest is damaged ({type(exc).__name__}: "
+                                 f"{' '.join(str(exc).split())[:80]}); fit it again with `mechscope steer fit`") from None
+
+    @classmethod
+    def _from_manifest(cls, manifest, tensors: dict, path: Path) -> SteeringFile:
+        from mechscope.steer import METHODS
+
+        if not isinstance(manifest, dict):
+            raise MechscopeError(f"{str(path)!r}: its manifest is a JSON {type(manifest).__name__}, not an object; "
+                                 "fit it again with `mechscope steer fit`")
         name = manifest.get("method")
-        if manifest.get("format") != FORMAT or name not in METHODS:
+        if manifest.get("format") != FORMAT or not isinstance(name, str) or name not in METHODS:
             raise MechscopeError(f"{str(path)!r} is format {manifest.get('format')!r} with method {name!r}; "
                                  f"this mechscope reads {FORMAT} files with methods {', '.join(METHODS)}")
         method = METHODS[name](**manifest["params"])

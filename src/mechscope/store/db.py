@@ -118,7 +118,17 @@ class Store:
         """The folder holding an entry's files."""
         return self.root / entry.artifact
 
+    def _damaged(self, exc: Exception) -> MechscopeError:
+        return MechscopeError(f"{self.db_path}: the store's database cannot be read ({' '.join(str(exc).split())[:80]}); "
+                              "`mechscope store check` says what is wrong (move the file away to start a new store)")
+
     def _connect(self, create: bool) -> sqlite3.Connection | None:
+        try:
+            return self._open(create)
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from None
+
+    def _open(self, create: bool) -> sqlite3.Connection | None:
         if not self.db_path.exists():
             if not create:
                 return None
@@ -149,20 +159,28 @@ class Store:
         con = self._connect(create=False)
         if con is None:
             return []
-        with con:
-            sql = "SELECT * FROM entries" + (" WHERE kind = ?" if kind else "") + " ORDER BY created, name"
-            rows = con.execute(sql, (kind,) if kind else ()).fetchall()
-        con.close()
-        return [_entry(r) for r in rows]
+        try:
+            with con:
+                sql = "SELECT * FROM entries" + (" WHERE kind = ?" if kind else "") + " ORDER BY created, name"
+                rows = con.execute(sql, (kind,) if kind else ()).fetchall()
+            return [_entry(r) for r in rows]
+        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
+            raise self._damaged(exc) from None
+        finally:
+            con.close()
 
     def find(self, kind: str, name: str) -> Entry | None:
         con = self._connect(create=False)
         if con is None:
             return None
-        with con:
-            row = con.execute("SELECT * FROM entries WHERE kind = ? AND name = ?", (kind, name)).fetchone()
-        con.close()
-        return _entry(row) if row else None
+        try:
+            with con:
+                row = con.execute("SELECT * FROM entries WHERE kind = ? AND name = ?", (kind, name)).fetchone()
+            return _entry(row) if row else None
+        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
+            raise self._damaged(exc) from None
+        finally:
+            con.close()
 
     def recorded_files(self) -> dict[str, dict[str, tuple[int, str]]]:
         """``{entry id: {relative path: (bytes, sha256)}}`` as each entry's files were when it was added."""
@@ -332,4 +350,6 @@ def _entry(row: sqlite3.Row) -> Entry:
     d = dict(row)
     d["params"] = json.loads(d["params"] or "{}")
     d["metrics"] = json.loads(d["metrics"] or "{}")
+    if not isinstance(d["params"], dict) or not isinstance(d["metrics"], dict):
+        raise ValueError(f"entry {d.get('name')!r} has params or metrics that are not JSON objects")
     return Entry(**d)

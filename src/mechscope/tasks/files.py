@@ -234,7 +234,10 @@ def _csv_cell(value: str) -> str | list:
 
 def _read_csv(text: str, path: str) -> tuple[list[Example], str | None]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise MechscopeError(f"task file {path!r} line 1: malformed CSV header ({exc}); fix the header row") from None
     corrupt = next((c for c in _CORRUPT_KEYS if c in header), None)
     answer = next((c for c in _ANSWER_COLUMNS if c in header), None)
     wrong = next((c for c in _WRONG_COLUMNS if c in header), None)
