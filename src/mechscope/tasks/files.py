@@ -158,7 +158,8 @@ def _answers(value, where: str, key: str, required: bool) -> tuple[str, ...]:
 def _example(obj, where: str) -> Example:
     """An Example from one JSON object (AutoCircuit prompt or JSONL line)."""
     if not isinstance(obj, dict):
-        raise MechscopeError(f"{where}: expected an object with clean, corrupt and answers, got {obj!r:.60}")
+        raise MechscopeError(f"{where}: expected an object with clean, corrupt and answers, got {obj!r:.60}; "
+                             'write e.g. {"clean": "...", "corrupt": "...", "answers": [" Mary"]}')
     corrupt_key = next((k for k in _CORRUPT_KEYS if k in obj), None)
     answer_key = "answers" if "answers" in obj else "answer"
     for key, present in (("clean", "clean" in obj), ("corrupt", corrupt_key), ("answers", answer_key in obj)):
@@ -166,7 +167,8 @@ def _example(obj, where: str) -> Example:
             raise MechscopeError(f"{where}: missing key {key!r}; each example needs clean, corrupt and answers")
     for key in ("clean", corrupt_key):
         if not isinstance(obj[key], str):
-            raise MechscopeError(f"{where}: {key!r} must be a string, got {obj[key]!r:.60}")
+            raise MechscopeError(f"{where}: {key!r} must be a string, got {obj[key]!r:.60}; write the prompt as "
+                                 "one string")
     return Example(obj["clean"], obj[corrupt_key], _answers(obj[answer_key], where, answer_key, True),
                    _answers(obj.get("wrong_answers"), where, "wrong_answers", False))
 
