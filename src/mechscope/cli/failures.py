@@ -96,7 +96,9 @@ def report(exc: BaseException) -> int:
         exc.show()
         return 2
     if isinstance(exc, MechscopeError):
-        line = str(exc)
+        from mechscope.cli.runs import flag_message
+
+        line = flag_message(exc)  # a run parameter's error names its flag
     elif isinstance(exc, click_exceptions.UsageError):
         line = usage_line(exc)
     elif isinstance(exc, click_exceptions.ClickException):
