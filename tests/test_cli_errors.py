@@ -43,11 +43,11 @@ def place(tmp_path):
     (["nosuchcmd"], "no such command 'nosuchcmd'; `mechscope --help` lists the commands"),
     (["discovr"], "did you mean 'discover'?"),
     (["discover", "--bogus-flag"], "no such option --bogus-flag; `mechscope discover --help` lists the options"),
-    (["discover", "--edgse", "5"], "did you mean '--edges'?"),
-    (["discover", "--edges", "-5"], "invalid value for '--edges'"),
+    (["discover", "--edgse", "5"], "did you mean '--edges'"),
+    (["discover", "--edges", "-5"], "--edges must be greater than or equal to 1; got -5"),
     (["discover", "--edges", "five"], "invalid value for '--edges'"),
-    (["discover", "--threshold", "-1"], "invalid value for '--threshold'"),
-    (["discover", "--edges", "5", "--steps", "0"], "invalid value for '--steps'"),
+    (["discover", "--threshold", "-1"], "--threshold must be greater than or equal to 0"),
+    (["discover", "--edges", "5", "--steps", "0"], "--steps must be greater than or equal to 1; got 0"),
     (["store", "nosuch"], "`mechscope store --help` lists the commands"),
 ])
 def test_usage_mistakes_are_one_line(place, args, words):

@@ -225,7 +225,8 @@ def units_command(
         job = bar.add_task(f"explaining and simulating {len(chosen)} units", total=None)
         res = score_units(m, chosen, expl, simu, seed=seed, progress=lambda d, t: bar.update(job, completed=d, total=t))
     if records is not None:
-        _write_json(records, {"model": model, "explainer": explainer, "simulator": simulator, "seed": seed, **res})
+        write_json(records, {"model": model, "explainer": explainer, "simulator": simulator, "seed": seed, **res},
+                   default=str)
     if json_out:
         print_json(res)
         return

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from mechscope.atomic import is_leftover, remove
+from mechscope.errors import MechscopeError
 from mechscope.store.db import KINDS, Store, file_hashes
 
 MAPS_FOLDER = "data-maps"  # the web app's data maps (ui/data_maps.py FOLDER), under the store's folder
@@ -88,7 +89,7 @@ def check_store(store: Store, *, repair: bool = False, grace: float = 60.0) -> d
 def _recorded(store: Store) -> dict:
     try:
         return store.recorded_files()
-    except sqlite3.DatabaseError:
+    except (sqlite3.DatabaseError, MechscopeError):
         return {}
 
 
