@@ -90,7 +90,7 @@ def report(exc: BaseException) -> int:
     if isinstance(exc, typer.Exit):
         return exc.exit_code
     if isinstance(exc, (KeyboardInterrupt, typer.Abort)):
-        _say("[yellow]interrupted[/]: nothing was written")
+        _say("interrupted", "33", ": nothing was written")
         return 130
     if isinstance(exc, click_exceptions.NoArgsIsHelpError):
         exc.show()
@@ -109,15 +109,21 @@ def report(exc: BaseException) -> int:
         line = f"{exc.filename}: {exc.strerror or exc}; check the path and its permissions"
     else:
         raise exc
-    _say(f"[red]error:[/] {' '.join(line.split())}")
+    _say("error:", "31", f" {' '.join(line.split())}")
     _silence_stderr()
     return 2
 
 
-def _say(markup: str) -> None:
-    from mechscope.cli.output import err
-
-    err.print(markup, highlight=False, soft_wrap=True)
+def _say(label: str, colour: str, text: str) -> None:
+    """One line on stderr, written directly: a rich progress bar or spinner that the error interrupted may
+    still hold the console, and would swallow a line printed through it."""
+    stream = sys.__stderr__ if sys.stderr is None else sys.stderr
+    while hasattr(stream, "rich_proxied_file"):  # rich's Live put a proxy there and was stopped half-way
+        stream = stream.rich_proxied_file
+    tty = hasattr(stream, "isatty") and stream.isatty() and not os.environ.get("NO_COLOR")
+    head = f"\033[{colour}m{label}\033[0m" if tty else label
+    stream.write(f"{head}{text}\n")
+    stream.flush()
 
 
 def _silence_stderr() -> None:

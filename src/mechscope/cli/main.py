@@ -239,6 +239,8 @@ def main() -> None:
         code = app(standalone_mode=False, prog_name="mechscope")
     except BaseException as exc:  # noqa: BLE001 - `report` re-raises what it does not know
         sys.exit(report(exc))
+    if code == 130:  # typer turns Ctrl-C into a quiet exit status 130: say what happened
+        sys.exit(report(KeyboardInterrupt()))
     if isinstance(code, int) and code:
         sys.exit(code)
 
