@@ -54,9 +54,9 @@ def compare_command(
     if name is not None:
         result["record"] = name
     if out_path is not None:
-        from mechscope.graph._io import atomic_write_bytes
+        from mechscope.atomic import write_bytes
 
-        atomic_write_bytes(json.dumps(_clean(result), indent=2).encode(), out_path)
+        write_bytes(out_path, json.dumps(_clean(result), indent=2).encode())
     if json_out:
         print_json(result)
         return

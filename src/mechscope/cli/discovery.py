@@ -29,7 +29,7 @@ def discover_command(
     task: str = typer.Option("ioi", "--task", "-t", help="built-in task or task file"),
     method: str = typer.Option(None, "--method", help=f"one of {', '.join(_discovery_methods())} (default "
                                f"{_default()})", show_default=False),
-    n: int = typer.Option(None, "--n", help="examples of a built-in task (default 100)"),
+    n: int = typer.Option(None, "--n", min=1, help="examples of a built-in task (default 100)"),
     seed: int = typer.Option(0, "--seed", help="seed of the task's examples and split"),
     out_path: Path = typer.Option(None, "--out", "-o", help="write the circuit JSON here (and a .svg/.png picture)"),
     name: str = typer.Option(None, "--name", help="its name in the experiment store (default: method, task, run hash)"),

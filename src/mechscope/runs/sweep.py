@@ -142,12 +142,12 @@ def write_table(rows: list[dict], path: str | Path) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mechscope.graph._io import atomic_write_bytes
+    from mechscope.atomic import write_bytes
 
     columns = {c: [r.get(c) for r in rows] for c in ROW_COLUMNS}
     buf = io.BytesIO()
     pq.write_table(pa.table(columns), buf)
-    atomic_write_bytes(buf.getvalue(), path)
+    write_bytes(path, buf.getvalue())
     return Path(path)
 
 
