@@ -8,14 +8,13 @@ import typer
 from rich.table import Table
 
 from mechscope.cli.output import out, print_json, progress, status
-from mechscope.errors import MechscopeError
 
 
 def discover_command(
     model: str = typer.Option("smollm2-135m", "--model", "-m", help="model spec"),
     task: str = typer.Option("ioi", "--task", "-t", help="built-in task or task file"),
     method: str = typer.Option("eap-ig", "--method", help="eap, eap-ig, exact, acdc or node"),
-    edges: int = typer.Option(None, "--edges", help="keep the top N edges by |score|"),
+    edges: int = typer.Option(None, "--edges", help="keep the top N edges (default: the smallest of MIB's sizes reaching faithfulness 0.8, else the best)"),
     threshold: float = typer.Option(None, "--threshold", help="keep edges with |score| >= TAU (ACDC: its tau)"),
     selection: str = typer.Option("top", "--selection", help="top (|score|), signed (most negative score) or greedy (grow from the logits)"),
     ablation: str = typer.Option("resample", "--ablation", help="resample (corrupted prompts), mean or zero"),
@@ -43,8 +42,6 @@ def discover_command(
     if method == "acdc":
         params = {"tau": threshold if threshold is not None else 0.01, "metric": acdc_metric}
         threshold = None
-    elif edges is None and threshold is None:
-        raise MechscopeError("choose a circuit size with --edges N or --threshold TAU (e.g. --edges 700)")
     t = load_task(task, n=n)
     with status(f"loading {model}", json_out):
         m = load(model)
@@ -83,7 +80,7 @@ def discover_command(
     doc = {"method": method, "model": model, "task": t.name, "edges_total": circuit.edges_total,
            "edges_kept": len(circuit.edges), "faithfulness": circuit.faithfulness, "spread": circuit.spread,
            "curve": [{"edges": p["edges"], "faithfulness": p["faithfulness"]} for p in circuit.curve],
-           "areas": circuit.areas, "top_nodes": circuit.top_nodes(8), "seconds": circuit.seconds["total"],
+           "areas": circuit.areas, "size": circuit.params.get("size"), "top_nodes": circuit.top_nodes(8), "seconds": circuit.seconds["total"],
            "out": str(out_path) if out_path else None, "pictures": pictures, "record": record}
     if json_out:
         print_json(doc)
@@ -99,6 +96,9 @@ def print_circuit(doc: dict) -> None:
         f"[bold]{doc['faithfulness']:.3f}[/] (per example median {_fmt(doc['spread'].get('median'))}, "
         f"IQR {_fmt(doc['spread'].get('iqr'))}), {doc['seconds']:.0f} s"
     )
+    if doc.get("size"):
+        z = doc["size"]
+        out.print(f"size chosen from the curve ({z['rule']}): {z['edges']:,} edges ({100 * z['fraction']:g}% of all)")
     if doc["curve"]:
         table = Table(title="faithfulness curve (test split)")
         table.add_column("edges", justify="right")

@@ -16,7 +16,8 @@ from mechscope.discover.acdc import acdc
 from mechscope.discover.attribution import Scores, eap, eap_ig, exact, node, node_scores
 from mechscope.discover.circuit import Circuit, circuit_mask, kept_count, prune, top_edges
 from mechscope.discover.faithfulness import (
-    MIB_FRACTIONS, curve_areas, faithfulness, faithfulness_curve, select, smallest_faithful,
+    AUTO_TARGET, MIB_FRACTIONS, choose_size, curve_areas, faithfulness, faithfulness_curve, mib_areas, select,
+    smallest_faithful,
 )
 from mechscope.discover.runner import PatchedRunner
 from mechscope.errors import MechscopeError, closest
@@ -26,8 +27,8 @@ from mechscope.tasks import Task
 METHODS = {"eap": eap, "eap-ig": eap_ig, "exact": exact, "acdc": acdc, "node": node}
 
 __all__ = [
-    "Circuit", "METHODS", "MIB_FRACTIONS", "PatchedRunner", "Scores", "acdc", "circuit_from_scores", "circuit_mask",
-    "curve_areas",
+    "AUTO_TARGET", "Circuit", "METHODS", "MIB_FRACTIONS", "PatchedRunner", "Scores", "acdc", "choose_size",
+    "circuit_from_scores", "circuit_mask", "curve_areas", "mib_areas",
     "eap", "eap_ig", "evaluate_circuit", "exact", "faithfulness", "faithfulness_curve", "find_circuit",
     "kept_count", "node", "node_scores", "prune", "score_edges", "select", "smallest_faithful", "top_edges",
 ]
@@ -80,6 +81,10 @@ def circuit_from_scores(
 ) -> Circuit:
     """Choose the circuit from edge scores found on `task`'s train split; evaluate it and its curve on the test split.
 
+    With neither `edges` nor `threshold` the size is chosen from the curve on the
+    test split: the smallest of MIB's sizes reaching faithfulness 0.8, else the
+    most faithful one (`choose_size`); ``params["size"]`` says which and why.
+
     >>> import mechscope as ms
     >>> model = ms.load("random:gpt2-tiny"); graph = ms.Graph.from_model(model); task = ms.load_task("ioi", n=8)
     >>> scores = score_edges(graph, task.split("train"), "eap")
@@ -87,20 +92,28 @@ def circuit_from_scores(
     True
     """
     t1 = time.perf_counter()
+    runner = PatchedRunner(graph, task.split("test").encode(graph.model.tokenizer), ablation, batch_size)
+    auto = method != "acdc" and edges is None and threshold is None
+    points = faithfulness_curve(graph, scores, runner, selection=selection) if (curve or auto) and method != "acdc" else []
+    size = None
     if method == "acdc":
         # ACDC's circuit is the edges it kept: loss rise >= tau (a negative rise was removed)
         tau = params.get("tau", 0.01)
         kept = prune(graph, {k: v >= tau for k, v in scores.items()})
     else:
+        if auto:
+            size = choose_size(points)
+            edges = size["edges"]
+            size = {"rule": size["rule"], "edges": edges, "fraction": size["fraction"],
+                    "faithfulness": size["faithfulness"]}
         kept = select(graph, scores, edges=edges, threshold=threshold, selection=selection)
-    runner = PatchedRunner(graph, task.split("test").encode(graph.model.tokenizer), ablation, batch_size)
     res = faithfulness(runner, kept)
-    points = faithfulness_curve(graph, scores, runner, selection=selection) if curve and method != "acdc" else []
     t_eval = time.perf_counter() - t1
     return Circuit.from_kept(
         graph, kept, scores, task=task.name, task_hash=task.hash(), method=method,
         task_source=task.source, task_size=len(task),
-        params={"edges": edges, "threshold": threshold, "selection": selection, "batch_size": batch_size, **params},
+        params={"edges": edges, "threshold": threshold, "selection": selection, "batch_size": batch_size,
+                **({"size": size} if size else {}), **params},
         ablation=ablation, faithfulness=res["faithfulness"], spread=res["spread"], curve=points,
         areas=curve_areas(points) if points else {},
         seconds={"scoring": round(scoring_seconds, 2), "evaluation": round(t_eval, 2),
