@@ -20,16 +20,20 @@ from mechscope.discover.faithfulness import (
     smallest_faithful,
 )
 from mechscope.discover.runner import PatchedRunner
+from mechscope.discover.winners import bootstrap_signs, edge_pruning, marginal_gain
 from mechscope.errors import MechscopeError, closest
 from mechscope.graph import Graph
 from mechscope.tasks import Task
 
-METHODS = {"eap": eap, "eap-ig": eap_ig, "exact": exact, "acdc": acdc, "node": node}
+METHODS = {"eap": eap, "eap-ig": eap_ig, "exact": exact, "acdc": acdc, "node": node,
+           # MIB shared-task winners (discover/winners.py)
+           "edge-pruning": edge_pruning, "eap-ig-bootstrap": bootstrap_signs, "marginal-gain": marginal_gain}
 
 __all__ = [
     "AUTO_TARGET", "Circuit", "METHODS", "MIB_FRACTIONS", "PatchedRunner", "Scores", "acdc", "choose_size",
     "circuit_from_scores", "circuit_mask", "curve_areas", "mib_areas",
-    "eap", "eap_ig", "evaluate_circuit", "exact", "faithfulness", "faithfulness_curve", "find_circuit",
+    "bootstrap_signs", "eap", "eap_ig", "edge_pruning", "evaluate_circuit", "exact", "faithfulness",
+    "faithfulness_curve", "find_circuit", "marginal_gain",
     "kept_count", "node", "node_scores", "prune", "score_edges", "select", "smallest_faithful", "top_edges",
 ]
 
