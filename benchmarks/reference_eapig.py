@@ -106,8 +106,11 @@ def run(spec: str, n_prompts: int, steps: int, threads: int = 1, log=print) -> d
     theirs = {k: -v for k, v in out["scores"].items()}  # the reference attributes a loss: flip to mechscope's sign
     common = sorted(set(mine) & set(theirs))
     a, b = [mine[k] for k in common], [theirs[k] for k in common]
+    # the reference averages the metric over a batch and then divides the summed scores by the
+    # number of examples again: its scores are mechscope's / n (a constant, no change of order)
+    scale = sum(x * y for x, y in zip(a, b)) / max(sum(y * y for y in b), 1e-30)
     row["scores"] = {"n_mechscope": len(mine), "n_reference": len(theirs), "n_common": len(common),
-                     **corr(a, b), "max_abs_diff": max(abs(x - y) for x, y in zip(a, b)),
+                     **corr(a, b), "scale": scale, "max_abs_diff": max(abs(x - scale * y) for x, y in zip(a, b)),
                      "max_abs_score": max(abs(x) for x in a),
                      **{f"top{int(f * 100)}%_{kind}": topk_overlap(mine, theirs, f, kind == "signed")
                         for f in (0.01, 0.05) for kind in ("abs", "signed")}}
@@ -136,8 +139,9 @@ def report(row: dict) -> None:
         return
     s = row["scores"]
     print(f"  same model: max |logit difference| TL vs mechscope {row['check']['tl_vs_mechscope_max_abs']:.2e}")
-    print(f"  scores: {s['n_common']:,} edges matched; Spearman {s['spearman']:.5f}, Pearson {s['pearson']:.5f}, "
-          f"max |diff| {s['max_abs_diff']:.2e} (max |score| {s['max_abs_score']:.2e})")
+    print(f"  scores: {s['n_common']:,} edges matched; Spearman {s['spearman']:.5f}, Pearson {s['pearson']:.5f}; "
+          f"mechscope = {s['scale']:.4f} x reference (its scores are divided by the prompt count once more); "
+          f"max |diff| after scaling {s['max_abs_diff']:.2e} (max |score| {s['max_abs_score']:.2e})")
     print("  top-k overlap: " + ", ".join(f"{k} {v:.3f}" for k, v in s.items() if k.startswith("top")))
     print(f"  seconds: mechscope {row['seconds']['mechscope_eap_ig']:.1f}, reference {row['seconds']['reference_eap_ig']:.1f}")
     for sel, c in row["curves"].items():
