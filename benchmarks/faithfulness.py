@@ -83,19 +83,12 @@ def main() -> None:
         print(json.dumps(rows))
 
 
+
 def with_bos(enc, tokenizer):
-    """`enc` with the tokenizer's BOS token before every prompt (positions shift by one)."""
-    import torch
-
-    from mechscope.tasks import EncodedTask
-
+    """`enc` with the tokenizer's BOS token before every prompt."""
     if tokenizer.bos_token_id is None:
         raise SystemExit("error: this tokenizer has no BOS token; run without --bos")
-    b = torch.full((len(enc), 1), tokenizer.bos_token_id, dtype=torch.long)
-    return EncodedTask(torch.cat([b, enc.clean_ids], 1), torch.cat([b, enc.corrupt_ids], 1),
-                       torch.cat([torch.ones_like(b), enc.attention_mask], 1), enc.positions + 1,
-                       enc.answer_ids, enc.wrong_ids, enc.metric, enc.task_name, enc.task_hash)
-
+    return enc.with_bos(tokenizer.bos_token_id)
 
 if __name__ == "__main__":
     main()

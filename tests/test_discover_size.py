@@ -34,3 +34,28 @@ def test_discover_without_a_size_takes_the_smallest_faithful_point():
     point = next(p for p in circuit.curve if p["edges"] == size["edges"])
     assert circuit.faithfulness == pytest.approx(point["faithfulness"], abs=1e-6)
     assert len(circuit.edges) == point["edges_after_pruning"]
+
+
+def test_bos_option_runs_every_prompt_after_bos_and_is_kept_for_reevaluation():
+    import torch
+
+    from mechscope.tasks import metric_values
+
+    model = ms.load("random:llama-tiny")
+    graph = ms.Graph.from_model(model)
+    task = ms.load_task("ioi", n=6)
+    circuit = D.find_circuit(graph, task, method="eap", edges=15, curve=False, bos=True)
+    assert circuit.params["bos"] is True
+    again = D.evaluate_circuit(graph, circuit, task)
+    assert again["faithfulness"] == pytest.approx(circuit.faithfulness, abs=1e-6)
+    # the clean metric is that of a plain forward on "<bos> prompt"
+    enc = task.split("test").encode(model.tokenizer)
+    bos = model.tokenizer.bos_token_id
+    rows = []
+    for i in range(len(enc)):
+        p = int(enc.positions[i]) + 1
+        ids = torch.cat([torch.tensor([[bos]]), enc.clean_ids[i : i + 1, :p]], 1)
+        with torch.no_grad():
+            rows.append(model.hf(ids).logits[0, -1])
+    direct = metric_values(torch.stack(rows), enc).mean()
+    assert again["clean"] == pytest.approx(float(direct), abs=1e-4)

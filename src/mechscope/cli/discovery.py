@@ -23,6 +23,7 @@ def discover_command(
     n: int = typer.Option(None, "--n", help="examples of a built-in task (default 100)"),
     batch_size: int = typer.Option(16, "--batch-size"),
     no_curve: bool = typer.Option(False, "--no-curve", help="skip the faithfulness curve"),
+    bos: bool = typer.Option(False, "--bos", help="put the BOS token before every prompt, as MIB does (docs/faithfulness.md)"),
     out_path: Path = typer.Option(None, "--out", "-o", help="write the circuit JSON here (and a .svg/.png picture)"),
     name: str = typer.Option(None, "--name", help="its name in the experiment store (default: task, method, time)"),
     no_record: bool = typer.Option(False, "--no-record", help="do not record the circuit in the experiment store"),
@@ -57,12 +58,12 @@ def discover_command(
     t0 = time.perf_counter()
     with progress() as bar:
         job = bar.add_task(f"{method} on {t.name} (train split)", total=units)
-        scores = score_edges(graph, t.split("train"), method, ablation=ablation, batch_size=batch_size,
+        scores = score_edges(graph, t.split("train"), method, bos=bos, ablation=ablation, batch_size=batch_size,
                              progress=lambda k: bar.advance(job, k), **params)
     with status("evaluating the circuit on the test split", json_out):
         circuit = circuit_from_scores(graph, t, scores, method, edges=edges, threshold=threshold,
                                       selection=selection, ablation=ablation, batch_size=batch_size,
-                                      curve=not no_curve, scoring_seconds=time.perf_counter() - t0, **params)
+                                      curve=not no_curve, bos=bos, scoring_seconds=time.perf_counter() - t0, **params)
     record = None
     if not no_record:
         from mechscope.store import Store, record_circuit

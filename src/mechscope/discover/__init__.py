@@ -31,18 +31,29 @@ METHODS = {"eap": eap, "eap-ig": eap_ig, "exact": exact, "acdc": acdc, "node": n
 
 __all__ = [
     "AUTO_TARGET", "Circuit", "METHODS", "MIB_FRACTIONS", "PatchedRunner", "Scores", "acdc", "choose_size",
-    "circuit_from_scores", "circuit_mask", "curve_areas", "mib_areas",
+    "circuit_from_scores", "circuit_mask", "curve_areas", "encode", "mib_areas",
     "bootstrap_signs", "eap", "eap_ig", "edge_pruning", "evaluate_circuit", "exact", "faithfulness",
     "faithfulness_curve", "find_circuit", "marginal_gain",
     "kept_count", "node", "node_scores", "prune", "score_edges", "select", "smallest_faithful", "top_edges",
 ]
 
 
-def score_edges(graph: Graph, task: Task, method: str, **params) -> Scores:
+def encode(graph: Graph, task: Task, bos: bool = False):
+    """`task` tokenized for the graph's model; with `bos`, the BOS token first (MIB's convention)."""
+    tok = graph.model.tokenizer
+    enc = task.encode(tok)
+    if bos:
+        if tok.bos_token_id is None:
+            raise MechscopeError("this tokenizer has no BOS token; run without bos (--bos)")
+        enc = enc.with_bos(tok.bos_token_id)
+    return enc
+
+
+def score_edges(graph: Graph, task: Task, method: str, *, bos: bool = False, **params) -> Scores:
     """Run one discovery method on a task (all of it: split it first) and return its edge scores."""
     if method not in METHODS:
         raise MechscopeError(f"unknown method {method!r}; use one of {', '.join(METHODS)}{closest(method, METHODS)}")
-    return METHODS[method](graph, task.encode(graph.model.tokenizer), **params)
+    return METHODS[method](graph, encode(graph, task, bos), **params)
 
 
 def find_circuit(
@@ -56,15 +67,19 @@ def find_circuit(
     ablation: str = "resample",
     batch_size: int = 16,
     curve: bool = True,
+    bos: bool = False,
     progress=None,
     **params,
 ) -> Circuit:
-    """Score on the train split, choose the circuit, evaluate it and its curve on the test split."""
+    """Score on the train split, choose the circuit, evaluate it and its curve on the test split.
+
+    `bos` puts the tokenizer's BOS token before every prompt, as MIB does (docs/faithfulness.md).
+    """
     t0 = time.perf_counter()
-    scores = score_edges(graph, task.split("train"), method, ablation=ablation, batch_size=batch_size,
+    scores = score_edges(graph, task.split("train"), method, bos=bos, ablation=ablation, batch_size=batch_size,
                          progress=progress, **params)
     return circuit_from_scores(graph, task, scores, method, edges=edges, threshold=threshold, selection=selection,
-                               ablation=ablation, batch_size=batch_size, curve=curve,
+                               ablation=ablation, batch_size=batch_size, curve=curve, bos=bos,
                                scoring_seconds=time.perf_counter() - t0, **params)
 
 
@@ -80,6 +95,7 @@ def circuit_from_scores(
     ablation: str = "resample",
     batch_size: int = 16,
     curve: bool = True,
+    bos: bool = False,
     scoring_seconds: float = 0.0,
     **params,
 ) -> Circuit:
@@ -96,7 +112,7 @@ def circuit_from_scores(
     True
     """
     t1 = time.perf_counter()
-    runner = PatchedRunner(graph, task.split("test").encode(graph.model.tokenizer), ablation, batch_size)
+    runner = PatchedRunner(graph, encode(graph, task.split("test"), bos), ablation, batch_size)
     auto = method != "acdc" and edges is None and threshold is None
     points = faithfulness_curve(graph, scores, runner, selection=selection) if (curve or auto) and method != "acdc" else []
     size = None
@@ -117,7 +133,7 @@ def circuit_from_scores(
         graph, kept, scores, task=task.name, task_hash=task.hash(), method=method,
         task_source=task.source, task_size=len(task),
         params={"edges": edges, "threshold": threshold, "selection": selection, "batch_size": batch_size,
-                **({"size": size} if size else {}), **params},
+                **({"size": size} if size else {}), **({"bos": True} if bos else {}), **params},
         ablation=ablation, faithfulness=res["faithfulness"], spread=res["spread"], curve=points,
         areas=curve_areas(points) if points else {},
         seconds={"scoring": round(scoring_seconds, 2), "evaluation": round(t_eval, 2),
@@ -128,7 +144,7 @@ def circuit_from_scores(
 def evaluate_circuit(graph: Graph, circuit: Circuit, task: Task, *, split: str = "test", batch_size: int = 16) -> dict:
     """Re-evaluate a saved circuit on a task split (possibly another task or model version)."""
     part = task.split(split) if split != "all" else task
-    runner = PatchedRunner(graph, part.encode(graph.model.tokenizer), circuit.ablation, batch_size)
+    runner = PatchedRunner(graph, encode(graph, part, circuit.params.get("bos", False)), circuit.ablation, batch_size)
     res = faithfulness(runner, circuit.kept(graph))
     return {"task": task.name, "task_hash": task.hash(), "split": split, "edges_kept": len(circuit.edges),
             "edges_total": graph.n_edges, "same_model": circuit.model_fingerprint == graph.model.fingerprint, **res}
