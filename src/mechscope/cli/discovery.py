@@ -69,7 +69,7 @@ def discover_command(
     doc = {"method": method, "model": model, "task": circuit.task, "edges_total": circuit.edges_total,
            "edges_kept": len(circuit.edges), "faithfulness": circuit.faithfulness, "spread": circuit.spread,
            "curve": [{"edges": p["edges"], "faithfulness": p["faithfulness"]} for p in circuit.curve],
-           "areas": circuit.areas, "top_nodes": circuit.top_nodes(8), "seconds": circuit.seconds["total"],
+           "areas": circuit.areas, "size": circuit.params.get("size"), "top_nodes": circuit.top_nodes(8), "seconds": circuit.seconds["total"],
            "params": circuit.params, "out": str(out_path) if out_path else None, "pictures": pictures,
            "record": record}
     if json_out:
@@ -86,6 +86,9 @@ def print_circuit(doc: dict) -> None:
         f"[bold]{doc['faithfulness']:.3f}[/] (per example median {_fmt(doc['spread'].get('median'))}, "
         f"IQR {_fmt(doc['spread'].get('iqr'))}), {doc['seconds']:.0f} s"
     )
+    if doc.get("size"):
+        z = doc["size"]
+        out.print(f"size chosen from the curve ({z['rule']}): {z['edges']:,} edges ({100 * z['fraction']:g}% of all)")
     if doc["curve"]:
         table = Table(title="faithfulness curve (test split)")
         table.add_column("edges", justify="right")

@@ -79,6 +79,25 @@ class AcdcParams(ScoringParams):
     metric: Literal["kl", "task"] = Field("kl", description="ACDC's loss: kl (to the clean logits) or task (metric)")
 
 
+class EdgePruningParams(CircuitParams):
+    steps: int = Field(40, ge=1, description="passes of gradient descent over the train batches")
+    lr: float = Field(0.1, gt=0, description="Adam's learning rate on the edges' keep logits")
+    sparsity: float = Field(1.0, ge=0, description="weight of the expected fraction of edges kept in the loss")
+    warm_start: Literal["eap-ig", "none"] = Field("eap-ig", description="start from EAP-IG's top edges, or all at 0.5")
+    warm_fraction: float = Field(0.05, gt=0, le=1, description="fraction of edges the warm start keeps")
+    ig_steps: int = Field(5, ge=1, description="EAP-IG steps of the warm start")
+
+
+class BootstrapParams(CircuitParams):
+    steps: int = Field(5, ge=1, description="EAP-IG integration steps")
+    resamples: int = Field(200, ge=1, description="bootstrap resamples of the train examples")
+    agreement: float = Field(0.9, ge=0.5, le=1, description="share of resamples that must keep an edge's sign")
+
+
+class MarginalGainParams(CircuitParams):
+    steps: int = Field(5, ge=1, description="integration steps of the first scores and of each round's gains")
+
+
 def _n_train(graph, train, params) -> int:
     return len(train)
 
@@ -109,6 +128,17 @@ for _name, _fn, _params, _units, _summary in (
     ("exact", "exact", CircuitParams, _n_edges, "patch each edge alone: one forward pass per edge"),
     ("acdc", "acdc", AcdcParams, _n_edges, "ACDC: remove edges one by one while the loss stays within tau"),
     ("node", "node", CircuitParams, _n_sources, "activation patching of nodes: an edge scores as its source"),
+):
+    register(Method("discover", _name, _discover(_fn), _params, _units, _summary))
+
+# MIB's shared-task winners (mechscope/discover/winners.py)
+for _name, _fn, _params, _units, _summary in (
+    ("edge-pruning", "edge_pruning", EdgePruningParams, lambda graph, train, p: p.steps,
+     "edge pruning (Bhaskar et al. 2024): learned keep-probabilities, warm-started from EAP-IG"),
+    ("eap-ig-bootstrap", "bootstrap_signs", BootstrapParams, _n_train,
+     "EAP-IG with edges of unstable sign over bootstrap resamples set to 0"),
+    ("marginal-gain", "marginal_gain", MarginalGainParams, lambda graph, train, p: 8,
+     "grow the circuit by each edge's integrated gain at the current circuit"),
 ):
     register(Method("discover", _name, _discover(_fn), _params, _units, _summary))
 
