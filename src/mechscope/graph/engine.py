@@ -23,13 +23,13 @@ An all-zero mask without gradients registers no hook: it costs a plain forward.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from mechscope.errors import MechscopeError
+from mechscope.graph._forward import ForwardHooks, ForwardState, plan, record_plan
 from mechscope.graph.mask import EdgeMask
 from mechscope.graph.structure import Graph, head_source_index, mlp_source_index
 
@@ -326,11 +326,15 @@ def source_outputs(
     graph: Graph,
     input_ids: torch.Tensor,
     attention_mask: torch.Tensor | None = None,
+    *,
+    only: EdgeMask | None = None,
 ) -> torch.Tensor:
     """Every node's output on these prompts, from one forward pass.
 
     Returns ``[n_sources, batch, seq, d_model]`` in node order (embed, a0.h0, ...,
     m0, a1.h0, ...). Use it as the `patch` of `run` (e.g. from corrupted prompts).
+    With `only`, just the sources that mask reads are recorded (the other rows
+    are zero): patching one node then taps one module instead of every one.
 
     >>> from mechscope.models import load
     >>> graph = Graph.from_model(load("random:gpt2-tiny"))
@@ -339,10 +343,14 @@ def source_outputs(
     """
     _check_batch(input_ids, attention_mask)
     b, s = input_ids.shape
-    state = _RunState()
     dtype = next(graph.model.hf.parameters()).dtype
-    state.record = torch.empty(graph.n_sources, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
-    with torch.no_grad(), _Hooks(graph, state, None):
+    shape = (graph.n_sources, b, s, graph.adapter.d_model)
+    if only is not None:
+        only.check(graph)
+    state = ForwardState(record_used=record_plan(graph, None if only is None else only.tensors))
+    new = torch.empty if only is None else torch.zeros
+    state.record = new(shape, device=input_ids.device, dtype=dtype)
+    with torch.no_grad(), ForwardHooks(graph, state):
         _forward(graph.model.hf, input_ids, attention_mask, positions=torch.zeros(b, dtype=torch.long, device=input_ids.device))
     return state.record
 
@@ -400,22 +408,17 @@ def run(
     dtype = next(graph.model.hf.parameters()).dtype
     patch = patch.to(device=input_ids.device, dtype=dtype)
     mask = EdgeMask({k: t if t.dtype == dtype else t.to(dtype) for k, t in mask.tensors.items()})
-    state = _RunState(patch=patch)
-    n_rows = graph.n_sources
     if not grad:
-        used = torch.zeros(graph.n_sources, dtype=torch.bool)
-        for g in graph.groups:
-            used[: g.n_sources] |= (mask.tensors[g.name] != 0).any(0).cpu()
-        state.used = used.tolist()
-        state.prefix = [0, *torch.cumsum(used, 0).tolist()]
-        n_rows = state.prefix[-1]
-    state.diff = torch.empty(n_rows, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
-    if grad:
-        state.side = torch.zeros_like(state.diff)
         if score_diff is not None:
-            state.score_diff = score_diff.to(device=input_ids.device, dtype=dtype).expand_as(state.diff)
-    elif score_diff is not None:
-        raise MechscopeError("score_diff only applies to gradients: pass a mask that requires grad")
-    ctx = contextlib.nullcontext() if grad else torch.no_grad()
-    with ctx, _Hooks(graph, state, mask, grad):
+            raise MechscopeError("score_diff only applies to gradients: pass a mask that requires grad")
+        fwd = ForwardState(plan=plan(graph, mask.tensors), patch=patch)
+        fwd.diff = torch.empty(fwd.plan.n_rows, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
+        with torch.no_grad(), ForwardHooks(graph, fwd):
+            return _forward(graph.model.hf, input_ids, attention_mask, positions)
+    state = _RunState(patch=patch)
+    state.diff = torch.empty(graph.n_sources, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
+    state.side = torch.zeros_like(state.diff)
+    if score_diff is not None:
+        state.score_diff = score_diff.to(device=input_ids.device, dtype=dtype).expand_as(state.diff)
+    with _Hooks(graph, state, mask, grad):
         return _forward(graph.model.hf, input_ids, attention_mask, positions)
