@@ -207,44 +207,46 @@ class ForwardHooks:
         return hook
 
     def _heads_hook(self, layer: int, heads: list[int]):
-        a, st = self.a, self.state
-        first = head_source_index(a, layer, 0)
-        index = torch.tensor(heads)
-        p = st.plan
+        first = head_source_index(self.a, layer, 0)
+        p = self.state.plan
         patched = [h for h in heads if p is not None and p.used[first + h]]
         fold = torch.tensor([[p.fold[first + h] for h in patched]]) if patched else None
         folds = fold is not None and bool((fold != 0).any())
 
         def hook(module, args, output):
-            z = args[0]
-            b, s = z.shape[:2]
-            w = a.out_weight(self.model, layer).view(a.d_model, a.n_heads, a.d_head)
-            zh = z.reshape(b * s, a.n_heads, a.d_head)
-            if len(heads) < a.n_heads:
-                zh, w = zh[:, index.to(z.device)], w[:, index.to(z.device)]
-            zh, w = zh.transpose(0, 1), w.permute(1, 2, 0)  # [k, BS, dh], [k, dh, D]
-            if st.record is not None:
-                cur = torch.bmm(zh, w)  # [k, BS, D]
-                for i, h in enumerate(heads):
-                    if st.record_used[first + h]:
-                        st.record[first + h].view(b * s, -1).copy_(cur[i])
-                if not patched:
-                    return None
-                if len(patched) < len(heads):
-                    keep = torch.tensor([heads.index(h) for h in patched], device=z.device)
-                    cur = cur[keep]
-                rows = st.diff[p.prefix[first + patched[0]] : p.prefix[first + patched[-1]] + 1]
-                torch.sub(self._patch_rows(first, patched, b, s), cur, out=rows.view(len(patched), b * s, -1))
-            else:
-                rows = st.diff[p.prefix[first + heads[0]] : p.prefix[first + heads[-1]] + 1]
-                torch.baddbmm(self._patch_rows(first, heads, b, s), zh, w, alpha=-1,
-                              out=rows.view(len(heads), b * s, -1))
-            if not folds:
+            rows = self._head_diffs(layer, heads, patched, args[0])
+            if rows is None or not folds:
                 return None
             flat = rows.view(len(patched), -1)
             return torch.addmm(output.reshape(1, -1), fold.to(flat), flat).view_as(output)
 
         return hook
+
+    def _head_diffs(self, layer: int, heads: list[int], patched: list[int], z: torch.Tensor) -> torch.Tensor | None:
+        """Record the tapped heads of one layer from the output projection's input ``z [B, S, H * d_head]``
+        and write ``patch - current`` of the patched ones into the buffer; returns their rows ``[k, B, S, D]``."""
+        a, st = self.a, self.state
+        first = head_source_index(a, layer, 0)
+        b, s = z.shape[:2]
+        w = a.out_weight(self.model, layer).view(a.d_model, a.n_heads, a.d_head)
+        zh = z.reshape(b * s, a.n_heads, a.d_head)
+        if len(heads) < a.n_heads:
+            index = torch.tensor(heads, device=z.device)
+            zh, w = zh[:, index], w[:, index]
+        zh, w = zh.transpose(0, 1), w.permute(1, 2, 0)  # [k, BS, dh], [k, dh, D]
+        if not patched:
+            cur = torch.bmm(zh, w)  # [k, BS, D]
+            for i, h in enumerate(heads):
+                if st.record_used[first + h]:
+                    st.record[first + h].view(b * s, -1).copy_(cur[i])
+            return None
+        p = st.plan
+        rows = st.diff[p.prefix[first + patched[0]] : p.prefix[first + patched[-1]] + 1]
+        if len(patched) < len(heads):
+            keep = torch.tensor([heads.index(h) for h in patched], device=z.device)
+            zh, w = zh[keep], w[keep]
+        torch.baddbmm(self._patch_rows(first, patched, b, s), zh, w, alpha=-1, out=rows.view(len(patched), b * s, -1))
+        return rows
 
     def _patch_rows(self, first: int, heads: list[int], b: int, s: int) -> torch.Tensor:
         """Patch values of these heads of one layer as ``[k, B*S | 1, D]``."""

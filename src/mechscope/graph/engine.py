@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from mechscope.errors import MechscopeError
+from mechscope.graph._grad import GradHooks
 from mechscope.graph._forward import ForwardHooks, ForwardState, plan, record_plan
 from mechscope.graph.mask import EdgeMask
 from mechscope.graph.structure import Graph, head_source_index, mlp_source_index
@@ -415,6 +416,16 @@ def run(
         fwd.diff = torch.empty(fwd.plan.n_rows, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
         with torch.no_grad(), ForwardHooks(graph, fwd):
             return _forward(graph.model.hf, input_ids, attention_mask, positions)
+    if not differentiable:
+        p = plan(graph, {k: t.detach() for k, t in mask.tensors.items()})
+        if GradHooks.applies(p):  # every receiver reads the (folded) residual stream: the model's own backward
+            n = graph.n_sources
+            p.used, p.prefix = [True] * n, list(range(n + 1))
+            fwd = ForwardState(plan=p, patch=patch)
+            fwd.diff = torch.empty(n, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
+            sd = None if score_diff is None else score_diff.to(device=input_ids.device, dtype=dtype).expand_as(fwd.diff)
+            with torch.enable_grad(), GradHooks(graph, fwd, mask.tensors, sd):
+                return _forward(graph.model.hf, input_ids, attention_mask, positions)
     state = _RunState(patch=patch)
     state.diff = torch.empty(graph.n_sources, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
     state.side = torch.zeros_like(state.diff)
