@@ -30,6 +30,8 @@ import torch
 
 from mechscope.graph.structure import Graph, head_source_index, mlp_source_index
 
+BLOCK = 4  # layers whose receiver inputs share one product over the difference buffer
+
 
 @dataclass
 class Plan:
@@ -108,6 +110,7 @@ class ForwardState:
     record_used: list[bool] | None = None
     inputs: dict[str, torch.Tensor] = field(default_factory=dict)  # group -> [M, B, S, D]
     mlp_early: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [B, S, D]
+    block: dict[int, tuple] = field(default_factory=dict)  # layer -> (n, share of sources < n: [M, B*S*D])
 
 
 class ForwardHooks:
@@ -121,6 +124,10 @@ class ForwardHooks:
         self.overridden: list[tuple] = []
         p = state.plan
         self.active = {g.name: p is not None and p.corr[g.name].shape[0] > 0 for g in graph.groups}
+        self.names, self.mats, self.sizes = {}, {}, {}
+        if p is not None:
+            for i in range(self.a.n_layers):
+                self.names[i], self.mats[i], self.sizes[i] = self._layer_rows(i)
 
     # which sources --------------------------------------------------------
     def _tapped(self, start: int, count: int) -> list[int]:
@@ -272,20 +279,47 @@ class ForwardHooks:
             mask = mask[:, torch.tensor(offsets, device=mask.device)]
         return mask.to(diff.dtype) @ diff[first:last].view(last - first, -1)
 
-    def _layer_inputs_hook(self, layer: int):
-        """At the layer input: one product gives every recomputed q/k/v input and the MLP's share
-        from earlier layers."""
+    def _layer_rows(self, layer: int) -> tuple[list[str], torch.Tensor | None, list[int]]:
+        """(recomputed q/k/v groups, their rows and the MLP's early rows ``[M, n]``, row counts) of a layer."""
+        n = 1 + layer * (self.a.n_heads + 1)
+        names = [f"a{layer}.{k}" for k in "qkv" if self.active[f"a{layer}.{k}"]]
+        corr = self.state.plan.corr
+        parts = [corr[g] for g in names] + ([corr[f"m{layer}"][:, :n]] if self.active[f"m{layer}"] else [])
+        if not parts:
+            return names, None, []
+        return names, (torch.cat(parts) if len(parts) > 1 else parts[0]), [t.shape[0] for t in parts]
+
+    def _block_deltas(self, layer: int) -> None:
+        """At the first recomputing layer of a block of `BLOCK` layers: the share of every later
+        recomputing layer of the block from the sources upstream of this one, in one product
+        (one pass over the buffer for several layers; a taller product runs nearer the machine's peak)."""
         a, st = self.a, self.state
         n = 1 + layer * (a.n_heads + 1)
-        names = [f"a{layer}.{k}" for k in "qkv" if self.active[f"a{layer}.{k}"]]
-        mlp = f"m{layer}" if self.active[f"m{layer}"] else None
-        parts = [st.plan.corr[g] for g in names] + ([st.plan.corr[mlp][:, :n]] if mlp else [])
-        mat = torch.cat(parts) if len(parts) > 1 else parts[0]
-        sizes = [t.shape[0] for t in parts]
+        members = [j for j in range(layer, min(layer // BLOCK * BLOCK + BLOCK, a.n_layers)) if self.mats[j] is not None]
+        mats = [self.mats[j][:, :n] for j in members]
+        delta = self._delta(torch.cat(mats) if len(mats) > 1 else mats[0], 0)
+        start = 0
+        for j, m in zip(members, mats):
+            st.block[j] = (n, None if delta is None else delta[start : start + m.shape[0]])
+            start += m.shape[0]
+
+    def _layer_inputs_hook(self, layer: int):
+        """At the layer input: every recomputed q/k/v input and the MLP's share from earlier layers,
+        ``resid + corr @ diff``, the part from sources upstream of the block computed once per block."""
+        a, st = self.a, self.state
+        n = 1 + layer * (a.n_heads + 1)
+        names, mat, sizes = self.names[layer], self.mats[layer], self.sizes[layer]
+        mlp = self.active[f"m{layer}"]
 
         def hook(module, args):
             resid = args[0]
-            delta = self._delta(mat, 0)
+            if layer not in st.block:
+                self._block_deltas(layer)
+            lo, delta = st.block.pop(layer)
+            if lo < n:
+                rest = self._delta(mat[:, lo:n], lo)
+                if rest is not None:
+                    delta = rest if delta is None else delta.add_(rest)
             shape = resid.shape
             start = 0
             for g, k in zip(names, sizes):
