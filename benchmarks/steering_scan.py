@@ -53,7 +53,7 @@ def main() -> None:
         from mechscope.steer.axes import calibrate, score_axes
 
         unsteered = generate(model, c.prompts, max_new_tokens=30, seed=0)
-        other = read_sentences("heldout.txt") + read_sentences("neutral.txt")
+        other = read_sentences("heldout.txt") + c.source
         judges = calibrate(model, get_embedder("minilm").embed, c.instruction, c.target, other, c.prompts, unsteered,
                            c.lexicon)
         axes = lambda texts, prefix="": {k: round(v, 3) for k, v in score_axes(  # noqa: E731
