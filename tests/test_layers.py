@@ -14,7 +14,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mechscope"
 LAYERS = ["models", "graph", "tasks", "discover", "hypothesis", "steer", "compare", "describe", "data",
-          "store", "cli", "ui"]
+          "store", "runs", "cli", "ui"]
 SHARED = {"__init__", "errors"}  # importable from anywhere
 COMPOSITION_ROOT = {"__main__"}  # may import anything
 

@@ -3,6 +3,7 @@ command line: tokens, one-line errors, the printed URL."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -138,7 +139,9 @@ def test_jobs_record_their_results_and_report_progress(tmp_path, monkeypatch):
 def test_the_worker_speaks_one_line_errors_on_its_protocol():
     out = subprocess.run([sys.executable, "-m", "mechscope.ui.worker", "discover", '{"edges": "many"}'],
                          capture_output=True, text=True, timeout=120)
-    assert out.returncode == 2 and out.stdout.strip() == '{"error": "edges must be a whole number; got \'many\'"}'
+    assert out.returncode == 2 and len(out.stdout.strip().splitlines()) == 1
+    error = json.loads(out.stdout)["error"]
+    assert error.startswith("parameter 'edges' of discover method eap-ig must be a valid integer") and "'many'" in error
 
 
 def _serve(capsys, monkeypatch, *args):
@@ -185,3 +188,32 @@ def test_importing_mechscope_stays_light_and_show_is_lazy():
             "assert callable(mechscope.show); print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_the_job_forms_are_built_from_the_method_registry(client):
+    from mechscope.runs import methods
+
+    doc = client.get("/api/methods").json()
+    assert [m["name"] for m in doc["kinds"]["discover"]] == [m.name for m in methods("discover")]
+    eap_ig = next(m for m in doc["kinds"]["discover"] if m["name"] == "eap-ig")
+    steps = next(p for p in eap_ig["params"] if p["name"] == "steps")
+    assert (steps["type"], steps["default"], steps["minimum"]) == ("int", 5, 1)
+    assert "ioi" in doc["tasks"]
+
+
+def test_sweep_tables_are_served_from_the_store(tmp_path):
+    from mechscope.runs import InProcess, grid, run_sweep, write_table
+    from mechscope.runs.sweep import sweeps_dir
+    from mechscope.store import Store
+    from mechscope.ui.app import create_app
+
+    store = Store(tmp_path)
+    rows = run_sweep(grid(["random:gpt2-tiny"], ["ioi"], ["eap"], {"edges": [10], "curve": [False]}, [0], n=8),
+                     InProcess(), store)
+    write_table(rows, sweeps_dir(store) / "s1.parquet")
+    client = TestClient(create_app(tmp_path, token=TOKEN), headers={"X-Mechscope-Token": TOKEN})
+    assert [(s["name"], s["cells"], s["done"]) for s in client.get("/api/sweeps").json()["sweeps"]] == [("s1", 1, 1)]
+    served = client.get("/api/sweeps/s1").json()["rows"]
+    assert served[0]["faithfulness"] == pytest.approx(rows[0]["faithfulness"]) and served[0]["name"] == rows[0]["name"]
+    missing = client.get("/api/sweeps/s2")
+    assert missing.status_code == 404 and missing.json()["error"] == "no sweep named 's2'; the store has s1"

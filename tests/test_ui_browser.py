@@ -293,3 +293,23 @@ def test_an_empty_store_says_how_to_fill_it(page, tmp_path, shots):
         thread.join(timeout=10)
         sock.close()
     assert page.errors == []
+
+
+def test_the_sweeps_page_shows_a_sweeps_results_table(app, page, store_root, shots):
+    from mechscope.runs import InProcess, grid, run_sweep, write_table
+    from mechscope.runs.sweep import sweeps_dir
+    from mechscope.store import Store
+
+    store = Store(store_root)
+    cells = grid(["random:gpt2-tiny"], ["ioi"], ["eap", "eap-ig"], {"edges": [10], "curve": [False]}, [0], n=8)
+    rows = run_sweep(cells, InProcess(), store)
+    write_table(rows, sweeps_dir(store) / "tiny-sweep.parquet")
+    page.goto(f"{app}#/sweeps/tiny-sweep")
+    page.wait_for_selector("[data-testid=sweep-rows] tbody tr")
+    shown = page.locator("[data-testid=sweep-rows] tbody tr")
+    assert shown.count() == 2
+    for i, r in enumerate(rows):
+        text = shown.nth(i).inner_text()
+        assert r["method"] in text and f"{r['faithfulness']:.3f}" in text and r["name"] in text
+    page.screenshot(path=shots / "sweeps.png", full_page=True)
+    assert page.errors == []

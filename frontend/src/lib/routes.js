@@ -1,5 +1,5 @@
 // Hash routes of the app: #/runs, #/entry/KIND/NAME, #/circuit/NAME[?vs=OTHER], #/steering/NAME,
-// #/comparison/NAME, #/data/MAP[?aug=AUGMENTATION], #/jobs.
+// #/comparison/NAME, #/data/MAP[?aug=AUGMENTATION], #/sweeps[/NAME], #/jobs.
 
 const VIEW = { circuit: "circuit", steering: "steering", comparison: "comparison" };
 

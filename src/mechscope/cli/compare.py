@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from mechscope.cli.output import _clean, err, out, print_json, progress
-from mechscope.errors import MechscopeError
 
 
 def compare_command(
@@ -34,44 +33,26 @@ def compare_command(
     json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout and nothing else"),
 ) -> None:
     """Compare versions with their base: size, latency, behaviour, activations per layer, weights and circuits."""
-    from mechscope.compare import Baseline, CircuitSettings, Settings, compare, steps_per_version
-    from mechscope.store import Store, cached_finder, is_version, load_model, load_version, save_comparison
-    from mechscope.tasks import load_task
+    from mechscope.cli.runs import rich_report
+    from mechscope.runs import RunSpec, execute
+    from mechscope.runs.execute import compute
 
-    store = Store()
-    task_list = [load_task(t, n=n) for t in dict.fromkeys(tasks)]
-    if base in versions:
-        raise MechscopeError(f"{base!r} is the base; list only the versions to compare with it")
-    for v in versions:  # fail on a misspelt name before any model loads
-        if not is_version(store, v) and ":" not in v:
-            store.get("version", v)
-    circuit_settings = CircuitSettings(which=circuits, method=circuit_method, edges=circuit_edges,
-                                       selection=selection, steps=steps, batch_size=batch_size)
-    settings = Settings(batch_size=batch_size, circuits=circuit_settings, latency=not no_latency)
-    find = cached_finder(store, circuit_settings) if record else circuit_settings.finder()
-    probes = {"steering": steering_probe(steer, steer_prompts, steer_neutral)} if steer is not None else {}
-    per_version = steps_per_version(settings, len(task_list), len(probes)) + 1
-    base_steps = len(task_list) * (2 if circuits != "none" else 1) + (1 if settings.latency else 0) + 1 + len(probes)
+    params = {"versions": list(versions), "tasks": list(tasks), "circuits": circuits, "circuit_edges": circuit_edges,
+              "circuit_method": circuit_method, "selection": selection, "steps": steps, "batch_size": batch_size,
+              "latency": not no_latency, "steer": str(steer) if steer is not None else None,
+              "steer_prompts": steer_prompts, "steer_neutral": steer_neutral, "cache_circuits": record}
+    spec = RunSpec("compare", "versions", base, None, n, params)
+    spec.normalized()
     with progress(not json_out) as bar:
-        job = bar.add_task(f"loading {base}", total=base_steps + per_version * len(versions))
-
-        def step(description: str) -> None:
-            bar.update(job, description=description, advance=1)
-
-        base_model = load_model(store, base)
-        baseline = Baseline(base_model, task_list, settings, name=base, find=find, step=step, probes=probes)
-        del base_model
-
-        def loaded():
-            for v in versions:
-                step(f"loading {v}")
-                yield (load_version(store, v) if is_version(store, v) else None), load_model(store, v)
-
-        result = compare(baseline, loaded(), step=step)
-    examples = result.pop("examples")
-    if record:
-        entry = save_comparison(store, {**result, "examples": examples})
-        result["record"] = entry.name
+        report = rich_report(bar, bar.add_task(f"loading {base}", total=None))
+        if record:
+            run = execute(spec, report=report)
+            result, name = run.value, run.row["name"]
+        else:
+            result, name = compute(spec, report), None
+    result = {k: v for k, v in result.items() if k != "examples"}
+    if name is not None:
+        result["record"] = name
     if out_path is not None:
         from mechscope.graph._io import atomic_write_bytes
 
@@ -82,33 +63,6 @@ def compare_command(
     print_comparison(result)
     if out_path is not None:
         err.print(f"wrote {out_path}")
-
-
-def steering_probe(path: Path, prompts: str | None = None, neutral: str | None = None, n_prompts: int = 8,
-                   n_neutral: int = 16, max_new_tokens: int = 20):
-    """A probe (model -> dict) measuring a steering file at its default strength: the concept's effect on
-    generations from the prompts, and the damage on neutral text (perplexity rise, KL, top-1 agreement)."""
-    from mechscope.steer import SteeringFile, evaluate_steering, load_concept, read_sentences
-
-    sf = SteeringFile.load(path)
-    concept = load_concept(sf.manifest["concept"]) if sf.manifest.get("concept") else None
-    if concept is None and (prompts is None or neutral is None):
-        raise MechscopeError(f"steering file {path} names no concept; pass --steer-prompts and --steer-neutral")
-    ps = read_sentences(prompts) if prompts else concept.prompts
-    neu = read_sentences(neutral) if neutral else concept.neutral
-    lexicon = sf.manifest.get("lexicon") or (concept.lexicon if concept else None)
-    strength = sf.default_strength
-
-    def probe(model) -> dict:
-        doc = evaluate_steering(model, sf, ps[:n_prompts], neu[:n_neutral], strengths=[0.0, strength],
-                                lexicon=lexicon, scorer=sf.manifest.get("scorer") or "lexicon", strict=False,
-                                max_new_tokens=max_new_tokens)
-        steered, plain = doc["sweep"][-1], doc["unsteered"]
-        return {"file": str(path), "method": doc["method"], "strength": strength, "effect": steered.get("effect"),
-                "unsteered_effect": plain.get("effect"), "delta_ppl": steered.get("delta_ppl"),
-                "kl": steered.get("kl"), "top1_agreement": steered.get("top1_agreement")}
-
-    return probe
 
 
 def print_comparison(doc: dict) -> None:

@@ -12,11 +12,11 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
     """Load the model, verify the engine, measure IOI, summarise the graph, find the IOI circuit,
     make a Q4_0 and a 50%-pruned version and show what they changed, steer toward a concept; everything
     is recorded in the experiment store."""
-    from mechscope.discover import circuit_from_scores, score_edges
     from mechscope.discover.draw import draw_circuit
     from mechscope.graph import Graph
     from mechscope.graph.verify import verify
-    from mechscope.models import load
+    from mechscope.runs import RunSpec, execute
+    from mechscope.runs.models import cached_model
     from mechscope.tasks import evaluate, load_task
 
     doc: dict = {"model": model_spec}
@@ -24,7 +24,7 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
     with progress(enabled=True) as bar:
         steps = bar.add_task("demo", total=9)
         bar.update(steps, description=f"loading {model_spec}")
-        model = load(model_spec)
+        model = cached_model(model_spec)  # the model the demo's runs use
         doc["fingerprint"] = model.fingerprint
         bar.advance(steps)
 
@@ -43,14 +43,10 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
         bar.advance(steps)
 
         bar.update(steps, description="finding the IOI circuit (eap-ig, 1% of edges, signed selection)")
-        t_circuit = time.perf_counter()
-        scores = score_edges(graph, task.split("train"), "eap-ig")
-        circuit = circuit_from_scores(graph, task, scores, "eap-ig", edges=max(1, graph.n_edges // 100),
-                                      selection="signed", scoring_seconds=time.perf_counter() - t_circuit)
+        run = RunSpec("discover", "eap-ig", model_spec, "ioi",
+                      params={"edges": max(1, graph.n_edges // 100), "selection": "signed"})
+        circuit, _ = execute(run, name="demo-ioi-circuit").value
         circuit.save(out_dir / "ioi-circuit.json")
-        from mechscope.store import Store, record_circuit
-
-        record_circuit(Store(), circuit, scores, name="demo-ioi-circuit")
         pictures = draw_circuit(circuit.edges, model.adapter.n_layers, model.adapter.n_heads,
                                 out_dir / "ioi-circuit", title=f"IOI circuit of {model_spec} (eap-ig)",
                                 n_kv_heads=model.adapter.n_kv_heads, max_edges=150)

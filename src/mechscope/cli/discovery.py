@@ -8,83 +8,70 @@ import typer
 from rich.table import Table
 
 from mechscope.cli.output import out, print_json, progress, status
-from mechscope.errors import MechscopeError
+from mechscope.cli.runs import method_params, rich_report, with_method_options
 
 
+def _default() -> str:
+    from mechscope.runs.registry import default_method
+
+    return default_method("discover")
+
+
+def _discovery_methods() -> list[str]:
+    from mechscope.runs import methods
+
+    return [m.name for m in methods("discover")]
+
+
+@with_method_options("discover")
 def discover_command(
     model: str = typer.Option("smollm2-135m", "--model", "-m", help="model spec"),
     task: str = typer.Option("ioi", "--task", "-t", help="built-in task or task file"),
-    method: str = typer.Option("eap-ig", "--method", help="eap, eap-ig, exact, acdc or node"),
-    edges: int = typer.Option(None, "--edges", help="keep the top N edges by |score|"),
-    threshold: float = typer.Option(None, "--threshold", help="keep edges with |score| >= TAU (ACDC: its tau)"),
-    selection: str = typer.Option("top", "--selection", help="top (|score|), signed (most negative score) or greedy (grow from the logits)"),
-    ablation: str = typer.Option("resample", "--ablation", help="resample (corrupted prompts), mean or zero"),
-    steps: int = typer.Option(5, "--steps", help="eap-ig integration steps"),
-    acdc_metric: str = typer.Option("kl", "--acdc-metric", help="acdc loss: kl or task"),
+    method: str = typer.Option(None, "--method", help=f"one of {', '.join(_discovery_methods())} (default "
+                               f"{_default()})", show_default=False),
     n: int = typer.Option(None, "--n", help="examples of a built-in task (default 100)"),
-    batch_size: int = typer.Option(16, "--batch-size"),
-    no_curve: bool = typer.Option(False, "--no-curve", help="skip the faithfulness curve"),
+    seed: int = typer.Option(0, "--seed", help="seed of the task's examples and split"),
     out_path: Path = typer.Option(None, "--out", "-o", help="write the circuit JSON here (and a .svg/.png picture)"),
-    name: str = typer.Option(None, "--name", help="its name in the experiment store (default: task, method, time)"),
+    name: str = typer.Option(None, "--name", help="its name in the experiment store (default: method, task, run hash)"),
     no_record: bool = typer.Option(False, "--no-record", help="do not record the circuit in the experiment store"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout and nothing else"),
+    method_values: dict = None,
 ) -> None:
     """Find the circuit of a behaviour: score edges on the train split, report faithfulness on the test split.
 
     The circuit and every edge's score are recorded in the experiment store ($MECHSCOPE_HOME)."""
-    import time
+    from mechscope.runs import RunSpec, execute
+    from mechscope.runs.execute import compute
 
-    from mechscope.discover import circuit_from_scores, score_edges
-    from mechscope.graph import Graph
-    from mechscope.models import load
-    from mechscope.tasks import load_task
-
-    params = {"steps": steps} if method == "eap-ig" else {}
-    if method == "acdc":
-        params = {"tau": threshold if threshold is not None else 0.01, "metric": acdc_metric}
-        threshold = None
-    elif edges is None and threshold is None:
-        raise MechscopeError("choose a circuit size with --edges N or --threshold TAU (e.g. --edges 700)")
-    t = load_task(task, n=n)
-    with status(f"loading {model}", json_out):
-        m = load(model)
-    graph = Graph.from_model(m)
-    n_train = len(t.split("train"))
-    units = graph.n_edges if method in ("exact", "acdc") else n_train
-    if method == "node":
-        units = graph.n_sources
-    if name is not None and not no_record:
-        from mechscope.store import check_name
-
-        check_name(name)
-    t0 = time.perf_counter()
+    method = method or _default()
+    spec = RunSpec("discover", method, model, task, n, method_params("discover", method, method_values or {}), seed)
+    spec.normalized()
     with progress() as bar:
-        job = bar.add_task(f"{method} on {t.name} (train split)", total=units)
-        scores = score_edges(graph, t.split("train"), method, ablation=ablation, batch_size=batch_size,
-                             progress=lambda k: bar.advance(job, k), **params)
-    with status("evaluating the circuit on the test split", json_out):
-        circuit = circuit_from_scores(graph, t, scores, method, edges=edges, threshold=threshold,
-                                      selection=selection, ablation=ablation, batch_size=batch_size,
-                                      curve=not no_curve, scoring_seconds=time.perf_counter() - t0, **params)
-    record = None
-    if not no_record:
-        from mechscope.store import Store, record_circuit
-
-        entry = record_circuit(Store(), circuit, scores, name=name)
-        record = {"kind": entry.kind, "name": entry.name, "id": entry.id}
+        job = bar.add_task(spec.label(), total=None)
+        report = rich_report(bar, job)
+        if no_record:
+            circuit, _ = compute(spec, report)
+            record = None
+        else:
+            result = execute(spec, report=report, name=name)
+            circuit, _ = result.value
+            record = {"kind": result.row["kind"], "name": result.row["name"], "hash": result.hash}
     pictures = []
     if out_path is not None:
         circuit.save(out_path)
         from mechscope.discover.draw import draw_circuit
+        from mechscope.runs.models import cached_model
 
-        pictures = [str(p) for p in draw_circuit(circuit.edges, m.adapter.n_layers, m.adapter.n_heads,
+        adapter = cached_model(model).adapter
+        pictures = [str(p) for p in draw_circuit(circuit.edges, adapter.n_layers, adapter.n_heads,
                                                  Path(out_path).with_suffix(""),
-                                                 title=f"{method} circuit, {t.name}, {model}")]
-    doc = {"method": method, "model": model, "task": t.name, "edges_total": circuit.edges_total,
+                                                 title=f"{method} circuit, {circuit.task}, {model}")]
+    doc = {"method": method, "model": model, "task": circuit.task, "edges_total": circuit.edges_total,
            "edges_kept": len(circuit.edges), "faithfulness": circuit.faithfulness, "spread": circuit.spread,
            "curve": [{"edges": p["edges"], "faithfulness": p["faithfulness"]} for p in circuit.curve],
            "areas": circuit.areas, "top_nodes": circuit.top_nodes(8), "seconds": circuit.seconds["total"],
-           "out": str(out_path) if out_path else None, "pictures": pictures, "record": record}
+           "params": circuit.params, "out": str(out_path) if out_path else None, "pictures": pictures,
+           "record": record}
     if json_out:
         print_json(doc)
     else:

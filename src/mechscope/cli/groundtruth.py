@@ -27,10 +27,15 @@ def _names(only: str | None) -> list[str]:
     return names
 
 
-def _build_all(names: list[str], force: bool, quiet: bool) -> list:
-    """Build (or load) each named model, with one progress bar per trained model."""
+def _build_all(names: list[str], force: bool, quiet: bool, executor: str = "inprocess", workers: int | None = None,
+               ray_address: str | None = None) -> list:
+    """Build (or load) each named model, with one progress bar per trained model; with an executor other than
+    inprocess, the models not yet built are built in parallel on it (`mechscope.runs`), then loaded."""
     from mechscope.hypothesis.groundtruth.zoo import PLANTED_BY_NAME, build, is_built
 
+    if executor != "inprocess" or ray_address:
+        _build_on(executor, [n for n in names if force or not is_built(n)], force, quiet, workers, ray_address)
+        force = False
     truths = []
     with progress(not quiet) as bar:
         for name in names:
@@ -43,6 +48,38 @@ def _build_all(names: list[str], force: bool, quiet: bool) -> list:
             truth.info.setdefault("seconds", round(time.perf_counter() - t0, 1))
             truths.append(truth)
     return truths
+
+
+def _build_on(executor: str, names: list[str], force: bool, quiet: bool, workers: int | None,
+              ray_address: str | None) -> None:
+    from mechscope.runs import RunSpec, make_executor
+
+    if not names:
+        return
+    ex = make_executor(executor, workers=workers, address=ray_address)
+    specs = [RunSpec("groundtruth", "build", name, params={"force": force}) for name in names]
+    failed = []
+    with progress(not quiet) as bar:
+        overall = bar.add_task(f"building {len(names)} zoo models on {ex.name}", total=len(names))
+        lines: dict[int, int] = {}
+
+        def on_cell(i: int, done: float, total: float, message: str) -> None:
+            if i not in lines:
+                lines[i] = bar.add_task(f"building {names[i]}", total=total)
+            bar.update(lines[i], completed=done, total=total)
+
+        try:
+            for i, outcome, error in ex.compute(specs, on_cell):
+                bar.advance(overall)
+                if error is not None:
+                    failed.append(f"{names[i]}: {error}")
+        finally:
+            ex.close()
+    if failed:
+        raise MechscopeError(f"{len(failed)} zoo model(s) failed to build; {failed[0]}")
+
+
+EXECUTOR_HELP = "inprocess (one model after another), local (a process pool) or ray"
 
 
 def _row(truth) -> dict:
@@ -59,10 +96,16 @@ def _row(truth) -> dict:
 def build_command(
     only: str = typer.Option(None, "--only", help="comma-separated model names (default: the whole zoo)"),
     force: bool = typer.Option(False, "--force", help="rebuild even if cached"),
+    executor: str = typer.Option("inprocess", "--executor", help=EXECUTOR_HELP),
+    workers: int = typer.Option(None, "--workers", help="processes of the local pool or Ray (default: one per core)"),
+    ray_address: str = typer.Option(None, "--ray-address", help="join the Ray cluster at ADDR"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout and nothing else"),
 ) -> None:
     """Build the ground-truth zoo (cached; planted models train for minutes each on CPU)."""
-    rows = [_row(t) for t in _build_all(_names(only), force, json_out)]
+    t0 = time.perf_counter()
+    rows = [_row(t) for t in _build_all(_names(only), force, json_out, executor, workers, ray_address)]
+    if not json_out:
+        err.print(f"zoo of {len(rows)} models ready in {time.perf_counter() - t0:.1f} s")
     if json_out:
         print_json(rows)
         return

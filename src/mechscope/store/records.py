@@ -45,9 +45,10 @@ def circuit_name(fingerprint: str, task: Task, settings: CircuitSettings) -> str
 
 
 def record_circuit(store: Store, circuit: Circuit, scores: dict | None = None, name: str | None = None,
-                   replace: bool = True) -> Entry:
+                   replace: bool = True, provenance: dict | None = None) -> Entry:
     """Record a circuit (``circuit.json``) and, when given, every edge's score (``scores.safetensors``,
     one ``[n_receivers, n_sources]`` tensor per receiver group) so a viewer can choose any circuit size.
+    `provenance` (the run layer's spec and hash) is added to the entry's params.
 
     >>> import tempfile
     >>> import mechscope as ms
@@ -68,16 +69,18 @@ def record_circuit(store: Store, circuit: Circuit, scores: dict | None = None, n
         tensors = {k: v.detach().float().cpu().contiguous() for k, v in scores.items()}
         files["scores.safetensors"] = lambda path: atomic_save_tensors(tensors, path, meta)
     return store.add("circuit", name, files, base=circuit.model_spec, operation=circuit.method,
-                     params={**circuit.params, "ablation": circuit.ablation, "task_source": circuit.task_source},
+                     params={**circuit.params, "ablation": circuit.ablation, "task_source": circuit.task_source,
+                             **(provenance or {})},
                      model_fingerprint=circuit.model_fingerprint, task_hash=circuit.task_hash,
                      metrics={"faithfulness": circuit.faithfulness, "edges": len(circuit.edges),
                               "edges_total": circuit.edges_total, "task": circuit.task,
-                              "cpr": circuit.areas.get("cpr"), "cmd": circuit.areas.get("cmd")},
+                              "cpr": circuit.areas.get("cpr"), "cmd": circuit.areas.get("cmd"),
+                              "seconds": circuit.seconds.get("total")},
                      replace=replace)
 
 
 def record_steering(store: Store, path: str | Path, name: str | None = None, replace: bool = True,
-                    evaluation: dict | None = None) -> Entry:
+                    evaluation: dict | None = None, provenance: dict | None = None) -> Entry:
     """Record a steering file written by `SteeringFile.save` (copied as ``steering.safetensors``, with its
     manifest as ``manifest.json``); its evaluation summary, when present, becomes the entry's metrics, and a
     full evaluation (the dict of `evaluate_steering`, generations included) is kept as ``evaluation.json``."""
@@ -95,7 +98,8 @@ def record_steering(store: Store, path: str | Path, name: str | None = None, rep
     if evaluation is not None:
         files["evaluation.json"] = json.dumps(_plain(evaluation), indent=1).encode()
     return store.add("steering", name, files,
-                     base=manifest["model"]["spec"], operation=manifest["method"], params=manifest.get("params", {}),
+                     base=manifest["model"]["spec"], operation=manifest["method"],
+                     params={**manifest.get("params", {}), **(provenance or {})},
                      model_fingerprint=manifest["model"]["fingerprint"], task_hash=manifest.get("data", {}).get("hash"),
                      metrics=metrics, replace=replace)
 
@@ -120,8 +124,9 @@ def cached_finder(store: Store, settings: CircuitSettings) -> FindCircuit:
     return cached
 
 
-def save_comparison(store: Store, result: dict, name: str | None = None) -> Entry:
-    """Record a comparison (the dict from `mechscope.compare.compare`); returns its entry."""
+def save_comparison(store: Store, result: dict, name: str | None = None, provenance: dict | None = None) -> Entry:
+    """Record a comparison (the dict from `mechscope.compare.compare`); returns its entry. `provenance` (the run
+    layer's spec and hash) is added to the entry's params."""
     doc = {k: v for k, v in result.items() if k != "examples"}
     name = name or "compare-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
     files = {"comparison.json": json.dumps(_plain(doc), indent=1).encode()}
@@ -132,7 +137,7 @@ def save_comparison(store: Store, result: dict, name: str | None = None) -> Entr
                                              "circuit_jaccard": r["circuit_jaccard"]} for r in result["versions"]}
     return store.add("comparison", name, files, base=result["base"]["name"], operation="compare",
                      params={"tasks": result["tasks"], "versions": sorted({r["name"] for r in result["versions"]}),
-                             **result["settings"]},
+                             **result["settings"], **(provenance or {})},
                      model_fingerprint=result["base"]["fingerprint"], metrics=metrics)
 
 

@@ -131,6 +131,24 @@ def create_app(store_root: str | Path | None = None, token: str = "", jobs: Jobs
         return data_maps.export_reviewed(store, name, aug, body.get("decisions"), body.get("out"),
                                          overwrite=bool(body.get("overwrite", False)))
 
+    @app.get("/api/methods")
+    def method_catalog():
+        from mechscope.runs.registry import catalog
+
+        return data.plain(catalog())
+
+    @app.get("/api/sweeps")
+    def sweep_list():
+        from mechscope.runs.sweep import list_tables
+
+        return {"sweeps": list_tables(store)}
+
+    @app.get("/api/sweeps/{name}")
+    def sweep_table(name: str):
+        from mechscope.runs.sweep import read_table
+
+        return data.plain({"name": name, "rows": read_table(store, name)})
+
     @app.get("/api/jobs")
     def job_list():
         return {"jobs": jobs.list()}

@@ -29,123 +29,53 @@ Report = Callable[[int, int, str], None]
 
 
 def discover_job(p: dict, report: Report) -> dict:
-    """`mechscope discover` with the page's parameters: score edges, choose and evaluate the circuit, record it."""
-    from mechscope.discover import circuit_from_scores, score_edges
-    from mechscope.graph import Graph
-    from mechscope.models import load
-    from mechscope.store import Store, check_name, record_circuit
-    from mechscope.tasks import load_task
+    """`mechscope discover` with the page's parameters, as one run of the run layer (scored, evaluated, recorded)."""
+    from mechscope.runs import RunSpec, execute, get_method
+    from mechscope.runs.registry import default_method
 
-    method = p.get("method", "eap-ig")
-    edges = _int(p, "edges", None)
-    if edges is None:
-        raise MechscopeError("choose a circuit size: edges must be a whole number of edges, e.g. 20")
-    if p.get("name"):
-        check_name(p["name"])
-    params = {"steps": _int(p, "steps", 5)} if method == "eap-ig" else {}
-    task = load_task(p.get("task", "ioi"), n=_int(p, "n", None))
-    report(0, 3, f"loading {p.get('model', 'smollm2-135m')}")
-    graph = Graph.from_model(load(p.get("model", "smollm2-135m")))
-    train = task.split("train")
-    total = graph.n_edges if method == "exact" else len(train)
-    done = [0]
-
-    def advance(k: int) -> None:
-        done[0] += k
-        report(done[0], total, f"{method} on {task.name} (train split)")
-
-    t0 = time.perf_counter()
-    scores = score_edges(graph, train, method, batch_size=16, progress=advance, **params)
-    report(total, total, "evaluating the circuit and its curve on the test split")
-    circuit = circuit_from_scores(graph, task, scores, method, edges=edges, selection=p.get("selection", "top"),
-                                  scoring_seconds=time.perf_counter() - t0, **params)
-    entry = record_circuit(Store(), circuit, scores, name=p.get("name") or None)
-    return {"kind": "circuit", "name": entry.name, "faithfulness": circuit.faithfulness,
-            "edges_kept": len(circuit.edges)}
+    method = str(p.get("method") or default_method("discover"))
+    fields = get_method("discover", method).params.model_fields
+    params = {k: v for k, v in p.items() if k in fields and v not in (None, "")}
+    spec = RunSpec("discover", method, str(p.get("model") or "smollm2-135m"), str(p.get("task") or "ioi"),
+                   _int(p, "n", None), params, _int(p, "seed", 0))
+    result = execute(spec, report=report, name=p.get("name") or None)
+    return {"kind": "circuit", "name": result.row["name"], "faithfulness": result.row["faithfulness"],
+            "edges_kept": result.row["edges_kept"], "run_hash": result.hash}
 
 
 def steer_fit_job(p: dict, report: Report) -> dict:
-    """`mechscope steer fit` (and with ``evaluate``, `steer eval --record`): fit, sweep strengths, record."""
-    from mechscope.models import load
-    from mechscope.steer import SteeringFile, evaluate_steering, load_concept, make_method
-    from mechscope.store import Store, check_name, record_steering
+    """`mechscope steer fit` (and with ``evaluate``, the strength sweep): one steering run of the run layer."""
+    from mechscope.runs import RunSpec, execute, get_method
+    from mechscope.runs.registry import default_method
 
-    concept = load_concept(p.get("concept", "wedding"))
-    method_name = p.get("method", "diffmean")
-    name = p.get("name") or f"{concept.name}-{method_name}"
-    check_name(name)
-    strengths = [float(s) for s in p.get("strengths", [])] if p.get("evaluate") else []
-    steps = 2 + (len(strengths) + 1 if strengths else 0)
-    steering = make_method(method_name, sites=p.get("sites") or None, layers=p.get("layers") or None)
-    report(0, steps, f"loading {p.get('model', 'smollm2-135m')}")
-    model = load(p.get("model", "smollm2-135m"))
-    n = _int(p, "n_sentences", None)
-    report(1, steps, f"fitting {method_name}")
-    steering.fit(model, concept.source[:n], concept.target[:n])
-    sf = SteeringFile.from_method(steering, concept=concept.name, lexicon=concept.lexicon,
-                                  instruction=concept.instruction, scorer=concept.scorer)
-    evaluation = None
-    if strengths:
-        done = [2]
-
-        def step(message: str) -> None:
-            report(done[0], steps, message)
-            done[0] += 1
-
-        evaluation = evaluate_steering(model, sf, concept.prompts[:_int(p, "n_prompts", 4)],
-                                       concept.neutral[:_int(p, "n_neutral", 8)], strengths=strengths,
-                                       lexicon=concept.lexicon, max_new_tokens=_int(p, "max_new_tokens", 12),
-                                       on_step=step)
-        sf.manifest["evaluation"] = {k: v for k, v in evaluation.items() if k not in ("unsteered", "chosen")}
-        sf.manifest["evaluation"]["sweep"] = [{k: v for k, v in r.items() if k != "examples"}
-                                              for r in evaluation["sweep"]]
-        if evaluation["chosen_strength"] is not None:
-            sf.manifest["default_strength"] = evaluation["chosen_strength"]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{name}.safetensors"
-        sf.save(path)
-        entry = record_steering(Store(), path, name=name, evaluation=evaluation)
-    return {"kind": "steering", "name": entry.name, "default_strength": sf.default_strength}
+    method = str(p.get("method") or default_method("steer"))
+    concept = str(p.get("concept") or "wedding")
+    fields = get_method("steer", method).params.model_fields
+    params = {k: v for k, v in p.items() if k in fields and k != "strengths" and v not in (None, "", [])}
+    if p.get("evaluate") and p.get("strengths"):
+        params["strengths"] = p["strengths"]
+    spec = RunSpec("steer", method, str(p.get("model") or "smollm2-135m"), concept, None, params, _int(p, "seed", 0))
+    result = execute(spec, report=report, name=p.get("name") or f"{concept}-{method}")
+    return {"kind": "steering", "name": result.row["name"], "default_strength": result.row["default_strength"],
+            "run_hash": result.hash}
 
 
 def compare_job(p: dict, report: Report) -> dict:
-    """`mechscope compare BASE VERSION... --task T` on the page's choices, recorded in the store."""
-    from mechscope.compare import Baseline, CircuitSettings, Settings, compare, steps_per_version
-    from mechscope.store import Store, cached_finder, is_version, load_model, load_version, save_comparison
-    from mechscope.tasks import load_task
+    """`mechscope compare BASE VERSION... --task T` on the page's choices: one comparison run, recorded."""
+    from mechscope.runs import RunSpec, execute, get_method
 
-    store = Store()
-    versions = [v for v in p.get("versions", []) if v]
-    if not versions:
+    fields = get_method("compare", "versions").params.model_fields
+    params = {k: v for k, v in p.items() if k in fields and v not in (None, "")}
+    params["versions"] = [v for v in p.get("versions", []) if v]
+    if not params["versions"]:
         raise MechscopeError("a comparison needs at least one version; pick one (make versions with "
                              "`mechscope version make`)")
-    for v in versions:
-        store.get("version", v)
-    tasks = [load_task(t, n=_int(p, "n", None)) for t in dict.fromkeys(p.get("tasks") or ["ioi"])]
-    circuits = CircuitSettings(which=p.get("circuits", "base"), method=p.get("circuit_method", "eap"),
-                               edges=_int(p, "circuit_edges", None), selection=p.get("selection", "signed"))
-    settings = Settings(circuits=circuits, latency=bool(p.get("latency", False)))
-    per_version = steps_per_version(settings, len(tasks)) + 1
-    base_steps = len(tasks) * (2 if circuits.which != "none" else 1) + (1 if settings.latency else 0)
-    total, done = base_steps + per_version * len(versions), [0]
-
-    def step(message: str) -> None:
-        report(done[0], total, message)
-        done[0] += 1
-
-    base_name = p.get("base") or "smollm2-135m"
-    step(f"loading {base_name}")
-    baseline = Baseline(load_model(store, base_name), tasks, settings, name=base_name,
-                        find=cached_finder(store, circuits), step=step)
-
-    def loaded():
-        for v in versions:
-            step(f"loading {v}")
-            yield (load_version(store, v) if is_version(store, v) else None), load_model(store, v)
-
-    result = compare(baseline, loaded(), step=step)
-    entry = save_comparison(store, result, name=p.get("name") or None)
-    return {"kind": "comparison", "name": entry.name}
+    params.setdefault("circuits", "base")
+    params.setdefault("circuit_method", "eap")
+    params.setdefault("latency", False)
+    spec = RunSpec("compare", "versions", str(p.get("base") or "smollm2-135m"), None, _int(p, "n", None), params)
+    result = execute(spec, report=report, name=p.get("name") or None)
+    return {"kind": "comparison", "name": result.row["name"], "run_hash": result.hash}
 
 
 def generate_job(p: dict, report: Report) -> dict:

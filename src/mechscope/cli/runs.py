@@ -1,0 +1,125 @@
+"""The CLI's side of the run layer: options generated from the method registry, and errors named as flags.
+
+`with_method_options("discover")` adds one option per parameter any discovery method takes (``--steps``,
+``--tau``, ...), typed and with the record's help; the command receives the ones the user gave as
+``method_values``. `flag_message` turns a `ParameterError` (which names a parameter) into the CLI's
+spelling (``--edges``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+
+import typer
+
+from mechscope.errors import MechscopeError
+
+
+def _fields(kind: str, exclude: tuple[str, ...] = ()) -> dict[str, dict]:
+    """Every parameter of `kind`'s methods: its described form (from the first record) and the methods taking it."""
+    from mechscope.runs.registry import describe_field, methods
+
+    out: dict[str, dict] = {}
+    for m in methods(kind):
+        for name in m.params.model_fields:
+            if name in exclude:
+                continue
+            if name not in out:
+                out[name] = {**describe_field(m.params, name), "methods": []}
+            out[name]["methods"].append(m.name)
+    return out
+
+
+def flag(name: str) -> str:
+    """A parameter's CLI flag: ``batch_size`` -> ``--batch-size``."""
+    return "--" + name.replace("_", "-")
+
+
+def _option(field: dict, n_methods: int) -> tuple[type, typer.models.OptionInfo]:
+    help_text = field["help"]
+    if field["choices"]:
+        help_text += f" ({'|'.join(map(str, field['choices']))})"
+    if field["default"] is not None and field["type"] != "bool":
+        help_text += f" (default {field['default']})"
+    if len(field["methods"]) < n_methods:
+        help_text += f"; {', '.join(field['methods'])} only"
+    if field["type"] == "bool":
+        name = field["name"].replace("_", "-")
+        return typing.Optional[bool], typer.Option(None, f"--{name}/--no-{name}", help=help_text, show_default=False)
+    py = {"int": int, "float": float}.get(field["type"], str)
+    return typing.Optional[py], typer.Option(None, flag(field["name"]), help=help_text, show_default=False)
+
+
+def with_method_options(kind: str, exclude: tuple[str, ...] = ()) -> Callable:
+    """Decorate a command taking ``method_values: dict``: it gains an option per registered parameter of `kind`."""
+    from mechscope.runs.registry import methods
+
+    fields = _fields(kind, exclude)
+    n_methods = len(methods(kind))
+
+    def decorate(fn: Callable) -> Callable:
+        hints = typing.get_type_hints(fn)
+        sig = inspect.signature(fn)
+        base = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in sig.parameters.values()
+                if p.name != "method_values"]
+        taken = {p.name for p in base}
+        generated = []
+        for name, field in fields.items():
+            if name in taken:
+                raise MechscopeError(f"parameter {name!r} of {kind} methods clashes with an option of the command")
+            annotation, default = _option(field, n_methods)
+            generated.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                               annotation=annotation))
+
+        @functools.wraps(fn)
+        def command(**kwargs):
+            values = {name: kwargs.pop(name) for name in fields if kwargs.get(name) is not None}
+            for name in fields:
+                kwargs.pop(name, None)
+            return fn(**kwargs, method_values=values)
+
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in base] + generated
+        command.__signature__ = sig.replace(parameters=params)
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return decorate
+
+
+def method_params(kind: str, method: str, values: dict) -> dict:
+    """The given option values that `method` takes; an option it does not take is refused, naming the flag."""
+    from mechscope.runs.registry import get_method
+
+    record = get_method(kind, method)
+    for name in values:
+        if name not in record.params.model_fields:
+            takers = _fields(kind)[name]["methods"]
+            raise MechscopeError(f"{flag(name)} is not an option of {kind} method {method} (it is for "
+                                 f"{', '.join(takers)})")
+    return dict(values)
+
+
+def flag_message(exc: MechscopeError) -> str:
+    """`exc`'s message with a named parameter spelt as its flag.
+
+    >>> from mechscope.runs import ParameterError
+    >>> flag_message(ParameterError("batch_size", "must be at least 1; got 0", "discover method eap"))
+    '--batch-size must be at least 1; got 0 (discover method eap)'
+    """
+    from mechscope.runs.registry import ParameterError
+
+    if isinstance(exc, ParameterError):
+        return f"{flag(exc.param)} {exc.problem}" + (f" ({exc.where})" if exc.where else "")
+    return str(exc)
+
+
+def rich_report(bar, job) -> Callable[[float, float, str], None]:
+    """The run layer's ``report(done, total, message)`` drawn on a rich progress bar's task `job`."""
+
+    def report(done: float, total: float, message: str) -> None:
+        bar.update(job, completed=done, total=total, description=message)
+
+    return report

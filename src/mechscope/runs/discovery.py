@@ -1,0 +1,188 @@
+"""Discovery runs: the discovery methods' records, and how a discovery spec is computed and recorded.
+
+A discovery run scores every edge on the task's train split with the method, chooses the circuit
+(``edges`` or ``threshold``, by ``selection``) and measures it and its faithfulness curve on the test split;
+the circuit and every edge's score are recorded in the store under the run's hash.
+
+To add a discovery method: write its function in ``mechscope/discover/`` (``(graph, enc, **params) -> Scores``)
+and add its record below (see docs/adding-a-method.md).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from mechscope.runs.registry import Method, Params, ParameterError, Report, register
+
+STORE_KIND = "circuit"
+CIRCUIT_FIELDS = ("edges", "threshold", "selection", "curve")  # how the circuit is chosen, not how edges are scored
+AUTO_TARGET = 0.8  # with neither edges nor threshold: the smallest curve point reaching this faithfulness
+DEFAULT_FRACTION = 0.01  # (the curve is measured around a first circuit of 1% of the edges)
+
+
+class ScoringParams(Params):
+    """What every discovery method takes."""
+
+    ablation: Literal["resample", "mean", "zero"] = Field(
+        "resample", description="what a patched edge carries: resample (the corrupted prompts), mean or zero")
+    batch_size: int = Field(16, ge=1, description="prompts per forward pass")
+
+
+class CircuitParams(ScoringParams):
+    """A method whose scores rank edges: the circuit is the top ``edges`` (or those scoring ``>= threshold``)."""
+
+    edges: int | None = Field(None, ge=1, description=f"keep the top N edges by score (default: the smallest "
+                              f"curve point reaching faithfulness {AUTO_TARGET}, else the best)")
+    threshold: float | None = Field(None, ge=0, description="keep edges with |score| >= TAU instead")
+    selection: Literal["top", "signed", "greedy"] = Field(
+        "top", description="top (|score|), signed (most negative score) or greedy (grow from the logits)")
+    curve: bool = Field(True, description="measure the faithfulness curve over circuit sizes")
+
+    @model_validator(mode="after")
+    def _one_size(self):
+        if self.edges is not None and self.threshold is not None:
+            raise ParameterError("threshold", f"cannot be given with edges (got edges={self.edges}, threshold="
+                                 f"{self.threshold}); choose the circuit by one of them")
+        return self
+
+
+class EapIgParams(CircuitParams):
+    steps: int = Field(5, ge=1, description="integration steps")
+    interpolate: Literal["inputs", "edges"] = Field(
+        "inputs", description="interpolate the input embedding (inputs) or every edge's mask (edges)")
+
+
+class AcdcParams(ScoringParams):
+    tau: float = Field(0.01, ge=0, description="ACDC's threshold: keep an edge whose removal raises the loss by >= TAU")
+    metric: Literal["kl", "task"] = Field("kl", description="ACDC's loss: kl (to the clean logits) or task (metric)")
+
+
+def _n_train(graph, train, params) -> int:
+    return len(train)
+
+
+def _n_edges(graph, train, params) -> int:
+    return graph.n_edges
+
+
+def _n_sources(graph, train, params) -> int:
+    return graph.n_sources
+
+
+def _discover(function: str):
+    """`mechscope.discover.<function>`, imported when first called (listing methods must not load torch)."""
+
+    def run(graph, enc, **params):
+        import mechscope.discover
+
+        return getattr(mechscope.discover, function)(graph, enc, **params)
+
+    run.__name__ = run.__qualname__ = function
+    return run
+
+
+for _name, _fn, _params, _units, _summary in (
+    ("eap", "eap", CircuitParams, _n_train, "edge attribution patching: one gradient for every edge"),
+    ("eap-ig", "eap_ig", EapIgParams, _n_train, "EAP with integrated gradients (Hanna et al. 2024)"),
+    ("exact", "exact", CircuitParams, _n_edges, "patch each edge alone: one forward pass per edge"),
+    ("acdc", "acdc", AcdcParams, _n_edges, "ACDC: remove edges one by one while the loss stays within tau"),
+    ("node", "node", CircuitParams, _n_sources, "activation patching of nodes: an edge scores as its source"),
+):
+    register(Method("discover", _name, _discover(_fn), _params, _units, _summary))
+
+
+def compute(spec, report: Report | None = None):
+    """Score, choose and evaluate the circuit of a discovery spec; returns ``(circuit, scores)`` (not recorded).
+
+    `report(done, total, message)` hears the scoring's progress in the method's work units.
+    """
+    import torch
+
+    from mechscope.discover import circuit_from_scores
+    from mechscope.graph import Graph
+    from mechscope.runs.models import cached_model
+    from mechscope.tasks import load_task
+
+    method = spec.method_record()
+    p = method.validate(spec.params)
+    if spec.task is None:
+        raise ParameterError("task", "is missing; a discovery run needs a task (a built-in name or a task file)")
+    task = load_task(spec.task, n=spec.n, seed=spec.seed)
+    report = report or (lambda done, total, message: None)
+    report(0, 1, f"loading {spec.model}")
+    graph = Graph.from_model(cached_model(spec.model))
+    torch.manual_seed(spec.seed)
+    train = task.split("train")
+    total, done = max(1, method.units(graph, train, p)), [0.0]
+    message = f"{spec.method} on {task.name} (train split)"
+
+    def advance(k: float) -> None:
+        done[0] += k
+        report(min(done[0], total), total, message)
+
+    values = p.model_dump()
+    scoring = {k: v for k, v in values.items() if k not in CIRCUIT_FIELDS}
+    extra = {k: v for k, v in scoring.items() if k not in ("ablation", "batch_size")}
+    report(0, total, message)
+    t0 = time.perf_counter()
+    scores = method.run(graph, train.encode(graph.model.tokenizer), progress=advance, **scoring)
+    report(total, total, "evaluating the circuit on the test split")
+    size = {}
+    auto = "edges" in values and values["edges"] is None and values["threshold"] is None
+    if "edges" in values:
+        size = {"edges": values["edges"], "threshold": values["threshold"], "selection": values["selection"],
+                "curve": values["curve"] or auto}
+        if auto:
+            size["edges"] = max(1, round(DEFAULT_FRACTION * graph.n_edges))
+    common = dict(ablation=values["ablation"], batch_size=values["batch_size"], **extra)
+    circuit = circuit_from_scores(graph, task, scores, spec.method, scoring_seconds=time.perf_counter() - t0,
+                                  **size, **common)
+    if auto and circuit.curve:
+        chosen = smallest_faithful_size(circuit.curve)
+        if chosen != size["edges"]:
+            again = circuit_from_scores(graph, task, scores, spec.method, edges=chosen, selection=size["selection"],
+                                        curve=False, scoring_seconds=circuit.seconds["scoring"], **common)
+            circuit = replace(again, curve=circuit.curve, areas=circuit.areas,
+                              params={**again.params, "size_rule": f"smallest reaching {AUTO_TARGET}"})
+    return circuit, scores
+
+
+def smallest_faithful_size(curve: list[dict], target: float = AUTO_TARGET) -> int:
+    """The circuit size a run without edges or threshold keeps: the smallest point of the faithfulness curve
+    reaching `target`, else the most faithful point.
+
+    >>> smallest_faithful_size([{"edges": 1, "faithfulness": 0.2}, {"edges": 5, "faithfulness": 0.85},
+    ...                         {"edges": 9, "faithfulness": 0.9}])
+    5
+    """
+    reaching = [p for p in curve if p["faithfulness"] is not None and p["faithfulness"] >= target and p["edges"] > 0]
+    if reaching:
+        return min(p["edges"] for p in reaching)
+    scored = [p for p in curve if p["faithfulness"] is not None and p["edges"] > 0]
+    return max(scored, key=lambda p: p["faithfulness"])["edges"] if scored else curve[-1]["edges"]
+
+
+def record(store, spec, digest: str, outcome, name: str | None = None) -> dict:
+    """Record a computed discovery in `store` with the run's provenance; returns the result row."""
+    from mechscope.store import record_circuit
+
+    circuit, scores = outcome
+    name = name or default_name(spec, digest)
+    entry = record_circuit(store, circuit, scores, name=name,
+                           provenance={"run": spec.normalized().to_dict(), "run_hash": digest})
+    return {"kind": "circuit", "name": entry.name, "faithfulness": circuit.faithfulness,
+            "edges_kept": len(circuit.edges), "edges_total": circuit.edges_total,
+            "cpr": circuit.areas.get("cpr"), "cmd": circuit.areas.get("cmd"), "seconds": circuit.seconds["total"]}
+
+
+def default_name(spec, digest: str) -> str:
+    """The store name of a run: ``<method>-<task>-<hash>``, e.g. ``eap-ig-ioi-0123456789ab``."""
+    import re
+    from pathlib import Path
+
+    task = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(str(spec.task)).stem)[:40].strip("-.") or "task"
+    return f"{spec.method}-{task}-{digest[:12]}"
