@@ -9,8 +9,9 @@ the last character's index (FIND's loop resets its list), ``subtract_number_to_s
 shifts every code point, and ``sub_order_of_inx1_to_inx2`` adds (as FIND's
 does). ``add_order_to_inx`` and ``sub_order_to_inx`` draw a random index on
 every call and raise on the empty string, as in FIND's published functions
-(its generator's current code returns strings shorter than two unchanged). `FIND_PRIMITIVES` maps ``find:<FIND's name>`` to a `FindPrimitive`
-with its parameter range (FIND's), how to draw a parameter, and a description.
+(its generator's current code returns strings shorter than two unchanged).
+`FIND_PRIMITIVES` maps ``find:<FIND's name>`` to a `FindPrimitive` with its
+parameter range (FIND's), how to draw a parameter, and a description.
 """
 
 from __future__ import annotations
