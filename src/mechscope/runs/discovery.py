@@ -92,7 +92,8 @@ for _name, _fn, _params, _units, _summary in (
     ("acdc", "acdc", AcdcParams, _n_edges, "ACDC: remove edges one by one while the loss stays within tau"),
     ("node", "node", CircuitParams, _n_sources, "activation patching of nodes: an edge scores as its source"),
 ):
-    register(Method("discover", _name, _discover(_fn), _params, _units, _summary))
+    # sized: the circuit is chosen by a size from ranked scores (ACDC's is the edges it kept, one size only)
+    register(Method("discover", _name, _discover(_fn), _params, _units, _summary, {"sized": _name != "acdc"}))
 
 
 def compute(spec, report: Report | None = None):
