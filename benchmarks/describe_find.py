@@ -75,24 +75,32 @@ def main() -> None:
     ap.add_argument("--llm-limit", type=int, default=10, help="functions per domain for the LLM interpreter")
     ap.add_argument("--llm-only", action="store_true", help="skip the baseline runs")
     ap.add_argument("--json", default=None, help="also write all results to this JSON file")
+    ap.add_argument("--strings", default="both", help="string space: find, mechscope or both")
+    ap.add_argument("--domains", default="numeric,strings,concepts", help="domains the baseline runs")
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 
-    out = Path(args.out or Path(tempfile.gettempdir()) / f"mechscope-describe-{args.seed}-{args.size}")
+    out = Path(
+        args.out or Path(tempfile.gettempdir()) / f"mechscope-describe-{args.seed}-{args.size}-{args.strings}"
+    )
     t0 = time.perf_counter()
     try:
         bench = Benchmark.load(out)
-        if bench.manifest["size"] != args.size or bench.manifest["seed"] != args.seed:
+        if (bench.manifest["size"], bench.manifest["seed"], bench.manifest.get("strings")) != (
+            args.size,
+            args.seed,
+            args.strings,
+        ):
             raise FileNotFoundError
         built = "loaded"
     except Exception:
-        bench = build(seed=args.seed, size=args.size, out=out)
+        bench = build(seed=args.seed, size=args.size, out=out, strings=args.strings)
         built = f"built in {time.perf_counter() - t0:.0f} s"
     print(f"benchmark: {bench.root} (seed {args.seed}, {args.size} functions per domain, {built})")
 
     results = {}
     if not args.llm_only:
-        results.update(_baseline(bench, args.heldout))
+        results.update(_baseline(bench, args.heldout, tuple(args.domains.split(","))))
     spec = args.llm or (_start_smollm2() if args.smollm2 else None)
     if spec:
         results["llm"] = _llm(bench, spec, args.llm_limit)
@@ -100,8 +108,8 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
 
 
-def _baseline(bench, heldout: float) -> dict:
-    full = _timed_run(bench, BaselineInterpreter(), ("numeric", "strings", "concepts"))
+def _baseline(bench, heldout: float, domains: tuple[str, ...]) -> dict:
+    full = _timed_run(bench, BaselineInterpreter(), domains)
     held = _timed_run(bench, BaselineInterpreter(heldout_primitives(heldout)), ("strings",))
     held_rows = {r["category"]: r for r in held["summary"]}
 
@@ -110,18 +118,19 @@ def _baseline(bench, heldout: float) -> dict:
         f"({heldout:.0%} of primitives) {held['seconds']:.0f} s"
     )
     print(
-        "\n| category | n | score | score, held-out primitives | interval IoU | noise type | descriptions "
-        "| descriptions, held-out | FIND GPT-4 agent |"
+        "\n| category | n | score | FIND protocol | score, held-out primitives | FIND protocol, held-out "
+        "| interval IoU | noise type | descriptions | descriptions, held-out | FIND GPT-4 agent |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for row in full["summary"]:
         h = held_rows.get(row["category"], {})
         print(
-            f"| {row['category']} | {row['n']} | {_fmt(row['score'])} | {_fmt(h.get('score'))} | "
+            f"| {row['category']} | {row['n']} | {_fmt(row['score'])} | {_fmt(row.get('find_score'))} | "
+            f"{_fmt(h.get('score'))} | {_fmt(h.get('find_score'))} | "
             f"{_fmt(row['interval_iou'])} | {_fmt(row['noise'])} | {_fmt(row['description'])} | "
             f"{_fmt(h.get('description'))} | {_find(row['category'])} |"
         )
-    for dom in ("numeric", "strings"):
+    for dom in [d for d in ("numeric", "strings") if d in domains]:
         rs = [r for r in full["records"] if r["category"].startswith(dom)]
         hs = [r for r in held["records"] if r["category"].startswith(dom)]
         line = f"{dom} overall: {sum(r['score'] for r in rs) / len(rs):.3f}"

@@ -8,7 +8,11 @@ concept's 40 neutral prompts at that strength and the lexicon rate reported. Muc
         '[{"method": "diffmean", "layers": "8", "hi": 6}, {"method": "linear-act", "layers": "6-12", "hi": 1}]'
         [--max-ppl-rise 0.25] [--seeds 0,1,2]
 
-`hi` is the largest strength tried (the method's upper bound for the AcT methods: 1).
+`hi` is the largest strength tried (the method's upper bound for the AcT methods: 1); `"prompting": false`
+skips prompting plus that configuration. With ``--axes`` each
+generation run is also scored on AxBench's three axes (offline judges, MiniLM; `mechscope.steer.axes`), and
+with ``--prompting`` the prompting baseline, and prompting plus each configuration at its strength, are measured
+the same way.
 """
 
 from __future__ import annotations
@@ -34,11 +38,35 @@ def main() -> None:
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", default="0", help="sampling seeds to generate with (the rate is their mean)")
+    ap.add_argument("--axes", action="store_true", help="score generations on AxBench's three axes (seed 0)")
+    ap.add_argument("--prompting", action="store_true", help="also prompting, and prompting plus each config")
+    ap.add_argument("--save", default=None, help="folder to save each fitted steering file in")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model, c = load(args.model), load_concept(args.concept)
     base = math.exp(_nll(score_texts(model, c.neutral)))
     print(f"base perplexity {base:.1f}", flush=True)
+    judges = None
+    if args.axes or args.prompting:
+        from mechscope.data.embed import get_embedder
+        from mechscope.steer import read_sentences
+        from mechscope.steer.axes import calibrate, score_axes
+
+        unsteered = generate(model, c.prompts, max_new_tokens=30, seed=0)
+        other = read_sentences("heldout.txt") + read_sentences("neutral.txt")
+        judges = calibrate(model, get_embedder("minilm").embed, c.instruction, c.target, other, c.prompts, unsteered,
+                           c.lexicon)
+        axes = lambda texts, prefix="": {k: round(v, 3) for k, v in score_axes(  # noqa: E731
+            model, judges, c.prompts, texts, prefix=prefix).items() if k != "per_text"}
+        print(json.dumps({"method": "unsteered", "lexicon_rate": sum(lexicon_scores(unsteered, c.lexicon)) / len(unsteered),
+                          "axes": axes(unsteered), "judges": judges.to_dict()}), flush=True)
+    if args.prompting:
+        from mechscope.steer import evaluate_prompting
+
+        prompting = evaluate_prompting(model, c.instruction, c.prompts, c.neutral, lexicon=c.lexicon, keep_texts=True)
+        print(json.dumps({"method": "prompting", "delta_ppl": round(prompting["delta_ppl"], 3),
+                          "lexicon_rate": prompting["effects"]["lexicon"],
+                          "axes": axes(prompting["texts"], c.instruction.strip() + "\n\n")}), flush=True)
 
     def rise(method, strength: float) -> float:
         with method.apply(model, strength):
@@ -48,6 +76,7 @@ def main() -> None:
         t0 = time.perf_counter()
         cfg = dict(cfg)
         name, hi = cfg.pop("method"), cfg.pop("hi", 8.0)
+        with_prompting = cfg.pop("prompting", True)
         method = make_method(name, **cfg).fit(model, c.source, c.target)
         lo, strength = 0.0, hi
         if rise(method, hi) > args.max_ppl_rise:
@@ -55,13 +84,33 @@ def main() -> None:
                 mid = (lo + hi) / 2
                 lo, hi = (mid, hi) if rise(method, mid) <= args.max_ppl_rise else (lo, mid)
             strength = lo
-        rates = []
+        rates, extra = [], {}
         for seed in (int(x) for x in args.seeds.split(",")):
             texts = generate(model, c.prompts, steering=method, strength=strength, max_new_tokens=30, seed=seed)
             rates.append(sum(lexicon_scores(texts, c.lexicon)) / len(texts))
+            if seed == 0 and judges is not None:
+                extra["axes"] = axes(texts)
+                extra["examples"] = texts[:3]
+        if hasattr(method, "fit_report") and method.fit_report():
+            extra["fit_report"] = {k: v for k, v in method.fit_report().items() if k != "units_per_site"}
+            if "units_per_site" in method.fit_report():
+                extra["units_per_layer"] = {k.split(".")[2]: n for k, n in method.fit_report()["units_per_site"].items()}
+        if args.save:
+            from mechscope.steer import SteeringFile
+
+            SteeringFile.from_method(method, concept=c.name, lexicon=c.lexicon, instruction=c.instruction,
+                                     scorer=c.scorer).save(f"{args.save}/{c.name}-{name}.safetensors")
         print(json.dumps({"method": name, **cfg, "strength": round(strength, 3),
                           "delta_ppl": round(rise(method, strength), 3), "lexicon_rate": sum(rates) / len(rates),
-                          "rates_per_seed": rates, "seconds": round(time.perf_counter() - t0)}), flush=True)
+                          "rates_per_seed": rates, "seconds": round(time.perf_counter() - t0), **extra}), flush=True)
+        if args.prompting and with_prompting and strength > 0:
+            from mechscope.steer import evaluate_prompting
+
+            both = evaluate_prompting(model, c.instruction, c.prompts, c.neutral, lexicon=c.lexicon, keep_texts=True,
+                                      steering=method, strength=strength)
+            print(json.dumps({"method": f"prompting+{name}", "strength": round(strength, 3),
+                              "delta_ppl": round(both["delta_ppl"], 3), "lexicon_rate": both["effects"]["lexicon"],
+                              "axes": axes(both["texts"], c.instruction.strip() + "\n\n")}), flush=True)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ def test_build_then_run_baseline_json(tmp_path):
     res = mechscope("describe", "build", "--seed", "3", "--size", "3", "--out", str(tmp_path / "b"), "--json")
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
-    assert sum(doc["categories"].values()) == 9 and (tmp_path / "b" / "strings" / "f0002.py").exists()
+    assert sum(doc["categories"].values()) == 12 and (tmp_path / "b" / "strings" / "f0005.py").exists()
     res = mechscope(
         "describe",
         "run",
@@ -31,8 +31,9 @@ def test_build_then_run_baseline_json(tmp_path):
     )
     assert res.returncode == 0, res.stderr
     rows = json.loads(res.stdout)
-    assert sum(r["n"] for r in rows) == 6 and all(set(r) >= {"category", "n", "score", "interval_iou"} for r in rows)
-    assert len(json.loads((tmp_path / "rec.json").read_text())["records"]) == 6
+    assert sum(r["n"] for r in rows) == 9
+    assert all(set(r) >= {"category", "n", "score", "find_score", "interval_iou"} for r in rows)
+    assert len(json.loads((tmp_path / "rec.json").read_text())["records"]) == 9
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):

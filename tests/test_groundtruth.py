@@ -27,7 +27,7 @@ from mechscope.hypothesis.groundtruth.score import _points_auc, roc_auc, score_m
 from mechscope.hypothesis.groundtruth.vocab import word_tokenizer
 from mechscope.hypothesis.groundtruth.zoo import PLANTED, zoo_names
 from mechscope.models import Model
-from mechscope.models.adapters import adapter_for
+from mechscope.models.families import adapter_for
 
 
 @pytest.fixture(autouse=True)

@@ -23,22 +23,26 @@ DOMAINS = ("numeric", "strings", "concepts")
 @describe_app.command("build")
 def build_command(
     seed: int = typer.Option(0, help="seed for every function drawn"),
-    size: int = typer.Option(100, help="functions per domain (numeric, strings, concepts)"),
+    size: int = typer.Option(100, help="functions per domain (numeric, strings per string space, concepts)"),
     out_dir: Path = typer.Option(None, "--out", help="directory (default $MECHSCOPE_CACHE/describe)"),
     unit_tests: int = typer.Option(5, "--unit-tests", help="multiple-choice description tests per function"),
+    strings: str = typer.Option(
+        "both", "--strings", help="string functions: find (FIND's primitives and rules), mechscope (ours) or both"
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Generate the benchmark: numeric, string and concept functions with full ground truth."""
     from mechscope.describe.bench import build
 
     with progress(not json_out) as bar:
-        job = bar.add_task("building functions", total=3 * size)
+        job = bar.add_task("building functions", total=None)
         bench = build(
             seed=seed,
             size=size,
             out=out_dir,
             n_unit_tests=unit_tests,
-            progress=lambda done, total: bar.update(job, completed=done),
+            progress=lambda done, total: bar.update(job, completed=done, total=total),
+            strings=strings,
         )
     counts: dict[str, int] = {}
     for it in bench.items:
@@ -146,15 +150,16 @@ def run_command(
     table = Table(
         title=f"{interpreter} on {bench.root}" + (f" (held out {heldout:.0%} of primitives)" if heldout else "")
     )
-    for col in ("category", "n", "score", "interval IoU", "descriptions", "noise type"):
+    for col in ("category", "n", "score", "FIND protocol", "interval IoU", "descriptions", "noise type"):
         table.add_column(col, justify="left" if col == "category" else "right")
     for row in res["summary"]:
-        cells = [row[k] for k in ("score", "interval_iou", "description", "noise")]
+        cells = [row[k] for k in ("score", "find_score", "interval_iou", "description", "noise")]
         table.add_row(row["category"], str(row["n"]), *("-" if v is None else f"{v:.3f}" for v in cells))
     out.print(table)
     err.print(
-        "score: numeric = share with NMSE < 0.1; strings = exact match on 10 held-out inputs; "
-        "concepts = description unit tests"
+        "score: numeric = share with NMSE < 0.1 against the clean reference; strings = exact match on 10 "
+        "held-out inputs (random functions: same output distribution); concepts = description unit tests. "
+        "FIND protocol: the same code against one recorded call of the noisy, corrupted or random black box"
     )
 
 
@@ -186,6 +191,66 @@ def unit_command(
     for (w, a), (t, b) in zip(doc["top_inputs"], doc["top_texts"]):
         table.add_row(w, f"{a:.3f}", t, f"{b:.3f}")
     out.print(table)
+
+
+def _unit_agent(spec: str, kind: str):
+    from mechscope.describe import simulate as sim
+    from mechscope.describe.llm import parse_spec
+
+    if spec == "tokens":
+        return sim.TokenExplainer() if kind == "explainer" else sim.TokenSimulator()
+    if spec.startswith("llm:"):
+        url, name = parse_spec(spec)
+        return sim.LLMExplainer(url, name) if kind == "explainer" else sim.LLMSimulator(url, name)
+    raise MechscopeError(f"unknown {kind} {spec!r}; use 'tokens' or 'llm:URL#MODEL'")
+
+
+@describe_app.command("units")
+def units_command(
+    model: str = typer.Option("smollm2-135m", "--model", "-m", help="model spec, as for every command"),
+    units: str = typer.Option(None, "--units", help="comma-separated SITE:INDEX units (default: a seeded sample)"),
+    mlp: int = typer.Option(20, "--mlp", help="MLP neurons to sample when --units is not given"),
+    resid: int = typer.Option(10, "--resid", help="residual dimensions to sample when --units is not given"),
+    steering: list[Path] = typer.Option(None, "--steering", help="steering file whose vectors are scored too"),
+    explainer: str = typer.Option("tokens", help="tokens (offline) or llm:URL#MODEL"),
+    simulator: str = typer.Option("tokens", help="tokens (offline) or llm:URL#MODEL"),
+    seed: int = typer.Option(0, help="seed for the unit sample and the corpus split"),
+    records: Path = typer.Option(None, "--records", help="also write every unit's description and scores here"),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Score descriptions of units (explainer/simulator protocol) against random descriptions."""
+    from mechscope.describe.unit_scores import METRICS, sample_units, score_units, steering_units
+    from mechscope.models import load
+
+    expl, simu = _unit_agent(explainer, "explainer"), _unit_agent(simulator, "simulator")
+    with status(f"loading {model}", json_out):
+        m = load(model)
+    chosen: list = [u.strip() for u in units.split(",") if u.strip()] if units else sample_units(m, mlp, resid, seed)
+    for path in steering or []:
+        chosen += steering_units(str(path))
+    if not chosen:
+        raise MechscopeError("no units to score; pass --units mlp.3:120,resid.5:7 or --mlp/--resid counts above 0")
+    with progress(not json_out) as bar:
+        job = bar.add_task(f"explaining and simulating {len(chosen)} units", total=None)
+        res = score_units(m, chosen, expl, simu, seed=seed, progress=lambda d, t: bar.update(job, completed=d, total=t))
+    if records is not None:
+        _write_json(records, {"model": model, "explainer": explainer, "simulator": simulator, "seed": seed, **res})
+    if json_out:
+        print_json(res)
+        return
+    table = Table(
+        title=f"descriptions of {len(chosen)} units of {model} ({explainer} explainer, {simulator} simulator)"
+    )
+    for col in ("units", "metric", "explained mean", "median", "random mean", "median "):
+        table.add_column(col, justify="left" if col in ("units", "metric") else "right")
+    for kind, metrics in res["summary"].items():
+        for metric in METRICS:
+            e, r = metrics[metric]["explained"], metrics[metric]["random"]
+            cells = [e.get("mean"), e.get("median"), r.get("mean"), r.get("median")]
+            table.add_row(f"{kind} ({e['n']})", metric, *("-" if v is None else f"{v:.3f}" for v in cells))
+    out.print(table)
+    err.print("correlation: simulated vs true activations on held-out texts; detection: AUROC, activating vs "
+              "low texts; fuzzing: balanced accuracy on true vs random highlights; random: another unit's description")
 
 
 @describe_app.command("serve")

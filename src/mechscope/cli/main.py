@@ -28,15 +28,18 @@ app = typer.Typer(
 task_app = typer.Typer(help="Behaviours to study: built-in tasks and task files.", no_args_is_help=True)
 app.add_typer(task_app, name="task")
 
-MODEL_HELP = "model spec: smollm2-135m, hf:<id-or-dir>, gguf:<path>, random:<llama|qwen2|gpt2|neox>-<tiny|small>[:seed]"
+MODEL_HELP = ("model spec: smollm2-135m, hf:<id-or-dir>, gguf:<path>, random:<family>-<tiny|small>[:seed] "
+              "(families: llama, mistral, qwen2, qwen3, gemma2, gemma3, olmo2, phi3, gpt2, neox)")
+DEVICE_HELP = "cpu, cuda, cuda:N or auto (CUDA if present)"
+DTYPE_HELP = "float32, bfloat16 or float16 (default: float32 on CPU, the model's own dtype on a GPU)"
 JSON_HELP = "print one JSON document on stdout and nothing else"
 
 
-def _load(spec: str, quiet: bool):
+def _load(spec: str, quiet: bool, device: str | None = None, dtype: str | None = None):
     from mechscope.models import load
 
     with status(f"loading {spec}", quiet):
-        return load(spec)
+        return load(spec, device=device, dtype=dtype)
 
 
 @app.command()
@@ -74,12 +77,14 @@ def print_graph_summary(doc: dict) -> None:
 def verify(
     model: str = typer.Argument("smollm2-135m", help=MODEL_HELP),
     seed: int = typer.Option(0, help="seed for the random prompts and edges"),
+    device: str = typer.Option(None, help=DEVICE_HELP),
+    dtype: str = typer.Option(None, help=DTYPE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Check the patching engine on this model against HF logits and a naive reference."""
     from mechscope.graph.verify import verify as run_verify
 
-    m = _load(model, json_out)
+    m = _load(model, json_out, device, dtype)
     with status("verifying edge patching", json_out):
         doc = run_verify(m, seed=seed)
     if json_out:
@@ -104,7 +109,8 @@ def print_verify(doc: dict) -> None:
         ok = doc[key] <= tol
         table.add_row(label, f"{doc[key]:.2e}", "[green]ok[/]" if ok else "[red]FAIL[/]")
     out.print(table)
-    out.print(f"tolerance {tol:g}: " + ("[green]passed[/]" if doc["passed"] else "[red]failed[/]"))
+    rule = doc.get("tolerance_rule", "")
+    out.print(f"tolerance {tol:.3g} ({rule}): " + ("[green]passed[/]" if doc["passed"] else "[red]failed[/]"))
 
 
 @task_app.command("show")

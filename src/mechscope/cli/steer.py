@@ -52,8 +52,8 @@ def _floats(text: str | None, what: str) -> list[float] | None:
 
 def fit_command(
     model: str = typer.Option("smollm2-135m", "--model", "-m", help=MODEL_HELP),
-    method: str = typer.Option("linear-act", "--method", help="linear-act, mean-act, diffmean, actadd, pca-diff, "
-                               "aura or ablation"),
+    method: str = typer.Option("linear-act", "--method", help="linear-act, mean-act, lineas, lowrank, diffmean, "
+                               "actadd, pca-diff, aura or ablation"),
     concept: str = typer.Option(None, "--concept", help="a shipped concept (wedding, ocean, positive) for "
                                 "source, target and evaluation defaults"),
     source: str = typer.Option(None, "--source", help="source sentences (txt one a line, JSONL or CSV)"),
@@ -64,6 +64,9 @@ def fit_command(
     pooling: str = typer.Option(None, "--pooling",
                                 help="mean, last or tokens (every token a sample): how sentences are pooled "
                                      "for fitting"),
+    param: list[str] = typer.Option(None, "--param", "-p", help="a method parameter KEY=VALUE, repeatable (lineas: "
+                                    "steps, lr, l1, group, n_samples, seed; lowrank: rank, objective, steps, lr, "
+                                    "beta, batch_size, seed)"),
     out_path: Path = typer.Option(..., "--out", "-o", help="steering file to write (.safetensors)"),
     name: str = typer.Option(None, "--name", help="its name in the experiment store (default: the file's stem)"),
     no_record: bool = typer.Option(False, "--no-record", help="do not record the file in the experiment store"),
@@ -71,16 +74,24 @@ def fit_command(
 ) -> None:
     """Fit a steering method on source and target sentences and write a steering file (also recorded in the
     experiment store, $MECHSCOPE_HOME)."""
-    from mechscope.steer import SteeringFile, make_method
+    from mechscope.steer import SteeringFile, make_method, parse_params
 
     c = _concept(concept)
     src = _sentences(source, c, "source", "source")
     tgt = _sentences(target, c, "target", "target")
-    steering = make_method(method, sites=sites, layers=layers, pooling=pooling)
+    steering = make_method(method, sites=sites, layers=layers, pooling=pooling, **parse_params(method, param or []))
     m = _load_model(model, json_out)
     t0 = time.perf_counter()
-    with status(f"fitting {method} on {len(src)} source and {len(tgt)} target sentences", json_out):
-        steering.fit(m, src, tgt)
+    trained = getattr(steering, "steps", None)
+    if trained:  # trained through the model: a progress bar over its steps
+        with progress(not json_out) as bar:
+            job = bar.add_task(f"training {method} on {len(src)} source and {len(tgt)} target sentences",
+                               total=trained)
+            steering.fit(m, src, tgt, on_step=lambda i, loss: bar.update(
+                job, completed=i + 1, description=f"training {method}: loss {loss:.4f}"))
+    else:
+        with status(f"fitting {method} on {len(src)} source and {len(tgt)} target sentences", json_out):
+            steering.fit(m, src, tgt)
     seconds = time.perf_counter() - t0
     extra = {"concept": concept, "fit_seconds": round(seconds, 2)}
     if c is not None:
@@ -95,7 +106,7 @@ def fit_command(
         record = {"kind": entry.kind, "name": entry.name, "id": entry.id}
     doc = {"file": str(out_path), **{k: sf.manifest[k] for k in ("method", "params", "sites", "default_strength")},
            "model": sf.manifest["model"], "data": sf.manifest["data"], "fit_seconds": round(seconds, 2),
-           "record": record}
+           "fit_report": sf.manifest.get("fit_report"), "record": record}
     if json_out:
         print_json(doc)
         return
@@ -107,6 +118,13 @@ def fit_command(
     table.add_row("data", f"{len(src)} source, {len(tgt)} target (hash {doc['data']['hash']})")
     table.add_row("default strength", f"{doc['default_strength']:g}")
     table.add_row("fit time", f"{seconds:.1f} s")
+    rep = doc["fit_report"] or {}
+    if "n_units" in rep:  # lineas: what the sparsity penalties selected
+        per = ", ".join(f"{k.split('.')[2] if k.count('.') >= 2 else k}: {n}" for k, n in rep["units_per_site"].items())
+        table.add_row("selected", f"{rep['n_units']} of {rep['of_units']} units at {rep['n_sites']} sites"
+                      + (f" (layer: units {per})" if per else ""))
+    if "final_loss" in rep:
+        table.add_row("loss", f"{rep['initial_loss']:.4f} -> {rep['final_loss']:.4f} in {rep['steps']} steps")
     table.add_row("file", str(out_path))
     if record:
         table.add_row("store", f"steering {record['name']!r}")
@@ -184,30 +202,62 @@ def eval_command(
     effect_at: str = typer.Option("all", "--effect-at", help="all: generate at every strength (the whole curve); "
                                   "chosen: measure damage everywhere, generate only at the chosen strength"),
     other_model: bool = typer.Option(False, "--other-model", help="allow a model other than the one fitted on"),
+    axes: bool = typer.Option(False, "--axes", help="also score every row on AxBench's three axes (concept, "
+                              "instruction relevance, fluency) and their harmonic mean, with offline judges "
+                              "(MiniLM embeddings, calibrated on the concept's sentences)"),
+    reduce: bool = typer.Option(False, "--reduce", help="steering away: generate from prompts that invite the "
+                                "concept (default: the concept's shipped invite prompts) and report how much less "
+                                "of it appears"),
+    calibrate_with: str = typer.Option(None, "--concept-sentences", help="sentences about the concept for the "
+                                       "--axes judge (default: the file's concept target sentences)"),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Sweep strengths: effect and damage per strength, and the strongest within the damage budget."""
-    from mechscope.steer import evaluate_prompting, evaluate_steering, read_sentences
+    """Sweep strengths: effect and damage per strength, and the strongest within the damage budget; prompting and
+    prompting plus steering (at the chosen strength) beside it."""
+    from mechscope.steer import evaluate_prompting, evaluate_reduce, evaluate_steering, read_sentences
 
     if max_ppl_rise < 0:
         raise MechscopeError(f"--max-ppl-rise must be a fraction >= 0 (0.25 = +25%); got {max_ppl_rise:g}")
     sf, m = _open(file, model, json_out, other_model)
     words = read_sentences(lexicon) if lexicon else sf.manifest.get("lexicon")
     chosen_scorer = scorer or sf.manifest.get("scorer") or "lexicon"
-    ps, neu = read_sentences(prompts), read_sentences(neutral)
+    c = _concept(sf.manifest.get("concept")) if sf.manifest.get("concept") else None
+    if reduce and prompts == "prompts.txt":
+        if c is None or not c.invite:
+            raise MechscopeError("--reduce needs prompts that invite the concept; pass --prompts FILE (shipped: "
+                                 "invite_ocean.txt, invite_wedding.txt)")
+        ps = c.invite
+    else:
+        ps = read_sentences(prompts)
+    neu = read_sentences(neutral)
     grid = _floats(strengths, "--strengths")
     n_steps = 1 + len(grid if grid is not None else sf.method.default_strengths)
-    instr = instruction or sf.manifest.get("instruction")
+    instr = None if reduce else (instruction or sf.manifest.get("instruction"))
     kw = dict(scorer=chosen_scorer, lexicon=words, max_new_tokens=max_new_tokens, seed=seed)
     with progress(not json_out) as bar:
-        job = bar.add_task("evaluating", total=n_steps + bool(instr))
-        doc = evaluate_steering(m, sf, ps, neu, strengths=grid, max_ppl_rise=max_ppl_rise, strict=not other_model,
-                                generate_for=effect_at,
-                                on_step=lambda msg: (bar.update(job, description=msg), bar.advance(job)), **kw)
+        job = bar.add_task("evaluating", total=n_steps + 2 * bool(instr))
+        step = lambda msg: (bar.update(job, description=msg), bar.advance(job))  # noqa: E731
+        if reduce:
+            if not words:
+                raise MechscopeError("--reduce scores by the concept's lexicon; pass --lexicon FILE")
+            doc = evaluate_reduce(m, sf, ps, neu, words, strengths=grid, max_ppl_rise=max_ppl_rise,
+                                  strict=not other_model, generate_for=effect_at, on_step=step, keep_texts=axes,
+                                  max_new_tokens=max_new_tokens, seed=seed)
+        else:
+            doc = evaluate_steering(m, sf, ps, neu, strengths=grid, max_ppl_rise=max_ppl_rise, strict=not other_model,
+                                    generate_for=effect_at, on_step=step, keep_texts=axes, **kw)
         if instr:
             bar.update(job, description="prompting baseline")
-            doc["prompting"] = evaluate_prompting(m, instr, ps, neu, **kw)
+            doc["prompting"] = evaluate_prompting(m, instr, ps, neu, keep_texts=axes, **kw)
             bar.advance(job)
+            if doc["chosen_strength"]:
+                bar.update(job, description="prompting plus steering")
+                doc["prompting_steering"] = evaluate_prompting(m, instr, ps, neu, keep_texts=axes, steering=sf,
+                                                               strength=doc["chosen_strength"], **kw)
+            bar.advance(job)
+        if axes:
+            bar.update(job, description="scoring the three axes")
+            _add_axes(m, doc, ps, c, calibrate_with, words, instruction or sf.manifest.get("instruction"))
     doc["file"] = str(file)
     if record:
         summary = {k: doc[k] for k in ("model", "fingerprint", "scorer", "max_ppl_rise", "base_ppl",
@@ -228,18 +278,48 @@ def eval_command(
         err.print(f"recorded the evaluation in {file} and in the store (steering {file.stem!r})")
 
 
+def _add_axes(m, doc: dict, prompts: list[str], concept, concept_sentences: str | None, lexicon, description) -> None:
+    """Calibrate the offline judges and add ``axes`` to every row of `doc` that kept its texts; drop the texts."""
+    from mechscope.data.embed import get_embedder
+    from mechscope.steer import read_sentences
+    from mechscope.steer.axes import add_axes, calibrate
+
+    pos = read_sentences(concept_sentences) if concept_sentences else (concept.target if concept else None)
+    if not pos or not description:
+        raise MechscopeError("--axes needs sentences about the concept and a description of it; pass "
+                             "--concept-sentences FILE and --instruction TEXT, or evaluate a file fitted with --concept")
+    other = read_sentences("heldout.txt") + read_sentences("neutral.txt")
+    embed = get_embedder("minilm").embed
+    judges = calibrate(m, embed, description, pos, other, prompts, doc["unsteered"]["texts"], lexicon or [])
+    add_axes(m, doc, judges, prompts)
+    for key in ("prompting", "prompting_steering"):
+        if doc.get(key):
+            add_axes(m, doc[key], judges, prompts)
+            doc[key].pop("texts", None)
+    for r in [doc["unsteered"], *doc["sweep"]]:
+        r.pop("texts", None)
+
+
 def print_sweep(doc: dict) -> None:
     """The effect-damage table of one evaluation, with the unsteered and prompting rows."""
     title = (f"{doc['method']} on {doc['model']}: effect = {doc['scorer']}, {doc['n_prompts']} prompts; "
              f"base perplexity {doc['base_ppl']:.1f}; budget +{doc['max_ppl_rise']:.0%}")
     table = Table(title=title)
-    for col in ("strength", "effect", "ppl", "Δppl", "KL", "top-1", "gen ppl", "distinct-2", "example"):
+    with_axes = doc["unsteered"].get("axes") is not None
+    reduce = doc.get("evaluation") == "reduce"
+    cols = ["strength", "effect", *(["reduction"] if reduce else []), "ppl", "Δppl", "KL", "top-1", "gen ppl",
+            "distinct-2", *(["concept", "instr.", "fluency", "harmonic"] if with_axes else []), "example"]
+    for col in cols:
         table.add_column(col, justify="left" if col in ("strength", "example") else "right")
 
     def add(label, r, style=None):
         f = lambda key, fmt: "-" if r.get(key) is None else format(r[key], fmt)  # noqa: E731
-        table.add_row(label, f("effect", ".3f"), f("ppl", ".1f"), f("delta_ppl", "+.1%"), f("kl", ".3f"),
-                      f("top1_agreement", ".2f"), f("gen_ppl", ".1f"), f("distinct2", ".2f"),
+        ax = r.get("axes") or {}
+        a = lambda key: "-" if key not in ax else f"{ax[key]:.2f}"  # noqa: E731
+        table.add_row(label, f("effect", ".3f"), *([f("reduction", "+.0%")] if reduce else []), f("ppl", ".1f"),
+                      f("delta_ppl", "+.1%"), f("kl", ".3f"), f("top1_agreement", ".2f"), f("gen_ppl", ".1f"),
+                      f("distinct2", ".2f"),
+                      *([a("concept"), a("instruction"), a("fluency"), a("harmonic")] if with_axes else []),
                       (r["examples"] or [""])[0][:60].replace("\n", " "), style=style)
 
     add("unsteered", doc["unsteered"], "dim")
@@ -247,6 +327,8 @@ def print_sweep(doc: dict) -> None:
         add(f"{r['strength']:g}", r, "bold green" if r["strength"] == doc["chosen_strength"] else None)
     if doc.get("prompting"):
         add("prompting", doc["prompting"], "cyan")
+    if doc.get("prompting_steering"):
+        add(f"prompting + {doc['chosen_strength']:g}", doc["prompting_steering"], "cyan")
     out.print(table)
     c = doc["chosen_strength"]
     out.print(f"chosen strength: [bold]{c:g}[/]" if c is not None else
@@ -266,15 +348,55 @@ def export_command(
     err.print(f"wrote {out_path}: use it with llama.cpp --control-vector {out_path}")
 
 
+def pair_command(
+    first: Path = typer.Argument(..., help="steering file"),
+    second: Path = typer.Argument(..., help="another steering file, applied together with the first"),
+    each: str = typer.Option(None, "--each", help="each file's strength, e.g. 0.3,1.5 (default: the files')"),
+    strengths: str = typer.Option("0,0.5,1", "--strengths", help="multipliers of both strengths to sweep"),
+    prompts: str = typer.Option("prompts.txt", "--prompts", help="prompts to generate from"),
+    neutral: str = typer.Option("heldout.txt", "--neutral", help="held-out neutral text for perplexity, KL, top-1"),
+    max_new_tokens: int = typer.Option(30, "--max-new-tokens", help="tokens to generate per prompt"),
+    seed: int = typer.Option(0, "--seed", help="sampling seed"),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Apply two steering files together (e.g. a concept up and another down): each one's concept rate and the
+    damage of the pair, beside each file alone."""
+    from mechscope.steer import Composition, SteeringFile, read_sentences
+    from mechscope.steer.compose import evaluate_pair
+
+    files = [SteeringFile.load(first), SteeringFile.load(second)]
+    m = _load_model(files[0].manifest["model"]["spec"], json_out)
+    each_s = _floats(each, "--each")
+    pair = Composition(files, each_s)
+    with status("evaluating the pair and each file alone", json_out):
+        doc = evaluate_pair(m, pair, read_sentences(prompts), read_sentences(neutral),
+                            [f.manifest.get("lexicon") or [] for f in files], _floats(strengths, "--strengths"),
+                            max_new_tokens=max_new_tokens, seed=seed)
+    doc["files"] = [str(first), str(second)]
+    if json_out:
+        print_json(doc)
+        return
+    names = [f.manifest.get("concept") or p.stem for f, p in zip(files, (first, second))]
+    table = Table(title=f"{first.name} at {pair.strengths[0]:g} + {second.name} at {pair.strengths[1]:g} on {m.spec}")
+    for col in ("applied", "multiplier", f"{names[0]} rate", f"{names[1]} rate", "Δppl", "KL", "top-1"):
+        table.add_column(col, justify="left" if col == "applied" else "right")
+    for r in doc["rows"]:
+        table.add_row(r["applied"], f"{r['strength']:g}", f"{r['rates'][0]:.0%}", f"{r['rates'][1]:.0%}",
+                      f"{r['delta_ppl']:+.1%}", f"{r['kl']:.3f}", f"{r['top1_agreement']:.2f}")
+    out.print(table)
+
+
 steer_app.command("fit")(fit_command)
 steer_app.command("generate")(generate_command)
 steer_app.command("eval")(eval_command)
 steer_app.command("export")(export_command)
+steer_app.command("pair")(pair_command)
 
 
-# Mean-AcT on every block output: on SmolLM2 the strongest shipped effect within the 25% budget (ocean: 20% of
-# generations at strength 0.35, +21% neutral perplexity; docs/steering.md). The demo sweeps three strengths.
-DEMO = {"concept": "ocean", "method": "mean-act", "params": {"sites": "block"}, "strengths": [0.0, 0.2, 0.35],
+# The best method measured on SmolLM2 within the 25% budget (docs/steering.md, "Measured on SmolLM2-135M"):
+# Linear-AcT at the attention-input norms of every layer on ocean, 30.8% of 120 generations at lambda 0.258 and
+# +24.5% neutral perplexity (0.8% unsteered). The demo sweeps three strengths.
+DEMO = {"concept": "ocean", "method": "linear-act", "params": {"sites": "attn-norm"}, "strengths": [0.0, 0.2, 0.25],
         "prompts": 8, "tokens": 24}
 
 

@@ -37,11 +37,14 @@ class Target:
 
     @property
     def layer(self) -> int | None:
-        """The decoder layer index, read from the path (``...layers.3.`` or ``...h.3.``)."""
-        parts = self.module.split(".")
-        for a, b in zip(parts, parts[1:]):
-            if a in ("layers", "h") and b.isdigit():
-                return int(b)
+        """The decoder layer index: the first numeric part of the path (``model.layers.3.mlp`` -> 3).
+
+        `targets` only returns modules inside the adapter's layer list, whose
+        paths are ``<layers>.<index>.<...>`` for every family.
+        """
+        for part in self.module.split("."):
+            if part.isdigit():
+                return int(part)
         return None
 
 

@@ -22,13 +22,16 @@ import numpy as np
 from mechscope.describe import concepts as cn
 from mechscope.describe import numeric as nm
 from mechscope.describe.scripts import concept_source, load_source, numeric_source, string_source
+from mechscope.describe.findgen import is_random, sample_find_program
+from mechscope.describe.interpretation import as_json, observe
 from mechscope.describe.stringgen import sample_program, test_strings
 from mechscope.describe.unittests import add_unit_tests
 from mechscope.errors import MechscopeError
 
-FORMAT = 1
+FORMAT = 2
 MLP_MAX_NMSE = 0.05  # an MLP variant is kept only when it approximates its function this well
 DOMAINS = ("numeric", "strings", "concepts")
+STRING_SPACES = ("find", "mechscope", "both")  # FIND's primitives and composition rule, ours, or both
 
 
 def default_dir() -> Path:
@@ -137,15 +140,23 @@ def _numeric_item(i: int, rng: random.Random, seed: int) -> tuple[dict, str]:
     return item, numeric_source(fid, fn["expr"], variant, seed=seed * 7919 + i, mlp=mlp)
 
 
-def _string_item(i: int, rng: random.Random, seed: int) -> tuple[dict, str]:
+def _string_item(i: int, rng: random.Random, seed: int, space: str = "mechscope") -> tuple[dict, str]:
     from mechscope.describe.strings_lib import describe_program
 
-    program = sample_program(rng)
+    if space == "find":
+        program = sample_find_program(rng)
+        kind = "random" if is_random(program) else "single" if len(program) == 1 else "chain"
+        category = f"strings-find-{kind}"
+    else:
+        program = sample_program(rng)
+        category = "strings-single" if len(program) == 1 else "strings-chain"
     fid = f"f{i:04d}"
     item = {
         "id": f"strings/{fid}",
         "domain": "strings",
-        "category": "strings-single" if len(program) == 1 else "strings-chain",
+        "category": category,
+        "space": space,
+        "random": is_random(program),
         "program": program,
         "description": describe_program(program),
         "test_inputs": test_strings(rng, 10),
@@ -173,29 +184,40 @@ def build(
     out: str | Path | None = None,
     n_unit_tests: int = 5,
     progress: Callable[[int, int], None] | None = None,
+    strings: str = "both",
 ) -> Benchmark:
-    """Generate `size` numeric functions, `size` string functions and `size` concept neurons.
+    """Generate `size` numeric functions, `size` string functions per string space and `size` concept neurons.
+
+    `strings` is "find" (FIND's primitives, composition rule and parameter
+    ranges), "mechscope" (ours) or "both" (`size` of each).
 
     >>> import tempfile
     >>> bench = build(seed=3, size=1, out=tempfile.mkdtemp() + "/b")
-    >>> [it["id"] for it in bench.items]
-    ['numeric/f0000', 'strings/f0000', 'concepts/f0000']
+    >>> [(it["id"], it.get("space")) for it in bench.items]  # doctest: +NORMALIZE_WHITESPACE
+    [('numeric/f0000', None), ('strings/f0000', 'find'), ('strings/f0001', 'mechscope'), ('concepts/f0000', None)]
     """
     if size < 1:
         raise MechscopeError(f"--size must be at least 1, got {size}; e.g. --size 100")
+    if strings not in STRING_SPACES:
+        raise MechscopeError(f"--strings must be one of {', '.join(STRING_SPACES)}, got {strings!r}")
     out = Path(out) if out is not None else default_dir()
     rng = random.Random(seed)
+    spaces = ["find", "mechscope"] if strings == "both" else [strings]
+    plan = [("numeric", None)] * size + [("strings", sp) for sp in spaces for _ in range(size)]
+    plan += [("concepts", None)] * size
     makers = {"numeric": _numeric_item, "strings": _string_item, "concepts": _concept_item}
-    items, sources, done = [], {}, 0
-    for domain in DOMAINS:
-        for i in range(size):
-            item, src = makers[domain](i, rng, seed)
-            items.append(item)
-            sources[item["id"]] = src
-            done += 1
-            if progress:
-                progress(done, 3 * size)
+    items, sources, counts = [], {}, dict.fromkeys(DOMAINS, 0)
+    for done, (domain, space) in enumerate(plan, 1):
+        i = counts[domain]
+        counts[domain] += 1
+        item, src = makers[domain](i, rng, seed, space) if space else makers[domain](i, rng, seed)
+        items.append(item)
+        sources[item["id"]] = src
+        if progress:
+            progress(done, len(plan))
     namespaces = {fid: load_source(src) for fid, src in sources.items()}
+    for it in items:  # one recorded call of the black box itself, which FIND's protocol scores against
+        _record_one_call(it, namespaces[it["id"]]["function"])
     add_unit_tests(
         items, {fid: ns["reference"] for fid, ns in namespaces.items()}, random.Random(seed + 1), n_unit_tests
     )
@@ -204,11 +226,23 @@ def build(
         "what": "mechscope describe benchmark (FIND-style)",
         "seed": seed,
         "size": size,
-        "counts": {d: size for d in DOMAINS},
+        "strings": strings,
+        "counts": counts,
         "numpy": np.__version__,
     }
     _write_atomic(out, manifest, items, sources)
     return Benchmark.load(out)
+
+
+def _record_one_call(item: dict, function: Callable) -> None:
+    if item["domain"] == "numeric":
+        from mechscope.describe.scoring import TEST_X
+
+        with np.errstate(all="ignore"):
+            ys = np.asarray(function(TEST_X), dtype=float)
+        item["one_call"] = [float(y) if np.isfinite(y) else None for y in ys]
+    elif item["domain"] == "strings":
+        item["one_call"] = [as_json(observe(function, s)) for s in item["test_inputs"]]
 
 
 def _write_atomic(out: Path, manifest: dict, items: list, sources: dict) -> None:

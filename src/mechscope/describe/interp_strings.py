@@ -1,23 +1,32 @@
 """The offline baseline for string functions: search programs consistent with probes.
 
-It queries the black box on a fixed set of probe strings, then searches the
-primitive library for one primitive, or a chain of two, that reproduces every
-probe. Held-out primitives (`heldout`) are removed from the library, so the
-search must fall back on steps it learns from the probes themselves: a
-character map (generalised to an alphabet shift where the probes agree with
-one), a constant prefix and suffix, or a constant output, alone or after a
-library primitive.
+It queries the black box on fixed probe strings (several times each, to see
+whether it is random), then searches the library (our primitives and FIND's,
+each with every parameter in its range) for one step or a chain of two that
+reproduces every probe, failures included: a call that raises is an
+observation like any output. Chains are searched from the outside in: the
+inner steps' outputs on the probes are computed once and grouped; an outer
+step with an inverse looks its middle up among them (meet in the middle), any
+other is run on each distinct middle, grouped by its value on one anchor probe,
+and checked on the rest only where the anchor agrees. Steps learned from the
+probes (a constant, an affix, a character map) stand in for primitives with
+unenumerable parameters and for held-out ones (`heldout`). A black box that
+gives different outputs on one input is searched among programs with one
+random-index step, by whether every observed output is one the program can give.
 """
 
 from __future__ import annotations
 
-import inspect
-import itertools
 import random
+from collections import defaultdict
 from collections.abc import Callable
+from functools import lru_cache
 
-from mechscope.describe.interpretation import Interpretation
-from mechscope.describe.strings_lib import PRIMITIVES, describe_program, program_source
+from mechscope.describe.find_strings import FIND_PRIMITIVES, random_support
+from mechscope.describe.interpretation import RAISED, Interpretation, as_json, observe
+from mechscope.describe.strings_inverse import inverse
+from mechscope.describe.strings_learned import learned_source, learned_steps
+from mechscope.describe.strings_lib import PRIMITIVES, describe_program, primitive, program_source
 
 PROBES = [
     "hello",
@@ -44,152 +53,159 @@ PROBES = [
     "a b",
     "I",
     "Mississippi 9",
+    "Ocean view 17!",
+    "banana Split",
+    "The quick brown fox jumps over 13 lazy dogs",
+    "Go",
+    # bit k of a letter's alphabet index says whether it is in the k-th of these (both cases)
+    "bdfhjlnprtvxz BDFHJLNPRTVXZ",
+    "cdghklopstwx CDGHKLOPSTWX",
+    "efghmnopuvwx EFGHMNOPUVWX",
+    "ijklmnopyz IJKLMNOPYZ",
+    "qrstuvwxyz QRSTUVWXYZ",
 ]
+REPEATS = 5  # calls per probe to tell a random black box from a deterministic one
+SAMPLES = 40  # calls per probe once it is known to be random
+TRIE_DEPTH = 6  # anchor probes an outer step is checked on, level by level, before the rest
 
 
 def heldout_primitives(fraction: float, seed: int = 0) -> frozenset[str]:
-    """A seeded random `fraction` of the primitive names, to hold out of the search.
+    """A seeded random `fraction` of each library's primitive names (ours, FIND's), held out of the search.
 
-    >>> len(heldout_primitives(0.25)) == round(0.25 * len(PRIMITIVES))
+    >>> len(heldout_primitives(0.25)) == round(0.25 * len(PRIMITIVES)) + round(0.25 * len(FIND_PRIMITIVES))
     True
     """
-    names = sorted(PRIMITIVES)
-    return frozenset(random.Random(seed).sample(names, round(fraction * len(names))))
+    out: set[str] = set()
+    for names in (sorted(PRIMITIVES), sorted(FIND_PRIMITIVES)):
+        out |= set(random.Random(seed).sample(names, round(fraction * len(names))))
+    return frozenset(out)
 
 
-def _shift_rule(pairs: list[tuple[str, str]], base: str, size: int):
-    """(shift, output_case) if every pair of one character class is the same cyclic shift."""
-    shifts, cases = set(), set()
-    for a, b in pairs:
-        if not (b.isascii() and b.isalnum()):
-            return None
-        if base == "0":
-            if not b.isdigit():
-                return None
-            shifts.add((int(b) - int(a)) % 10)
-        else:
-            if not b.isalpha():
-                return None
-            shifts.add((ord(b.lower()) - ord(a.lower())) % 26)
-            cases.add("upper" if b.isupper() else "lower")
-    if len(shifts) == 1 and len(cases) <= 1:
-        return shifts.pop(), (cases.pop() if cases else None)
-    return None
+def _call(name: str, p, s):
+    """One step on an observation: a failed input stays failed, a failing call is `RAISED`."""
+    if not isinstance(s, str):
+        return RAISED
+    return observe(lambda z: primitive(name).call(z, p), s)
 
 
-def learn_char_map(inputs: list[str], outputs: list[str]) -> dict | None:
-    """A per-character map consistent with every pair, with shift rules where they fit."""
-    if any(len(a) != len(b) for a, b in zip(inputs, outputs)):
-        return None
-    table: dict[str, str] = {}
-    for a, b in zip(inputs, outputs):
-        for ca, cb in zip(a, b):
-            if table.setdefault(ca, cb) != cb:
-                return None
-    rules = {}
-    for cls, test, base, size in (
-        ("lower", str.islower, "a", 26),
-        ("upper", str.isupper, "A", 26),
-        ("digit", str.isdigit, "0", 10),
-    ):
-        pairs = [(a, b) for a, b in table.items() if a.isascii() and test(a)]
-        rule = _shift_rule(pairs, base, size) if len(pairs) >= 3 else None
-        if rule:
-            case = None if rule[1] == cls else rule[1]  # None: the case is kept
-            if (rule[0], case) != (0, None):
-                rules[cls] = [rule[0], case]
-    others = {a: b for a, b in table.items() if a != b and not (a.isascii() and a.isalnum() and _cls(a) in rules)}
-    return {"rules": rules, "table": others}
-
-
-def _cls(c: str) -> str:
-    return "lower" if c.islower() else "upper" if c.isupper() else "digit"
-
-
-def apply_char_map(m: dict, s: str) -> str:
-    """Apply a learned character map."""
-    out = []
-    for c in s:
-        rule = m["rules"].get(_cls(c)) if c.isascii() and c.isalnum() else None
-        if rule is None:
-            out.append(m["table"].get(c, c))
-        elif c.isdigit():
-            out.append(str((int(c) + rule[0]) % 10))
-        else:
-            ch = chr((ord(c.lower()) - 97 + rule[0]) % 26 + 97)
-            out.append(ch.upper() if (rule[1] or ("upper" if c.isupper() else "lower")) == "upper" else ch)
-    return "".join(out)
-
-
-def _describe_map(m: dict) -> str:
-    parts = []
-    lo, up = m["rules"].get("lower", [0, None]), m["rules"].get("upper", [0, None])
-    cases = (lo[1] or "lower", up[1] or "upper")
-    if lo[0] == up[0] and (cases[0] == cases[1] or cases == ("lower", "upper")):
-        if lo[0]:
-            parts.append(f"shifts every letter {lo[0]} places forward in the alphabet")
-        if cases[0] == cases[1]:
-            parts.append(f"converts the string to {cases[0]} case")
-    else:
-        parts += [
-            f"shifts {c} letters {r[0]} places forward" + (f" and makes them {r[1]} case" if r[1] else "")
-            for c, r in m["rules"].items()
-            if c != "digit"
-        ]
-    if "digit" in m["rules"]:
-        parts.append(f"adds {m['rules']['digit'][0]} to every digit, modulo 10")
-    if m["table"]:
-        parts.append("maps characters by the table " + " ".join(f"{a}->{b}" for a, b in sorted(m["table"].items())))
-    return ", then ".join(parts) or "returns the string unchanged"
-
-
-def _learned_steps(inputs: list[str], outputs: list[str]):
-    """Programs learned from (inputs, outputs) alone: constant, affix, character map."""
-    if len(set(outputs)) == 1:
-        c = outputs[0]
-        yield ("constant", c), f"always returns {c!r}", lambda s, c=c: c
-    pre_suf = _affix(inputs, outputs)
-    if pre_suf:
-        p, q = pre_suf
-        text = ", then ".join(
-            t for t in [f"prepends {p!r} to the start" if p else "", f"appends {q!r} to the end" if q else ""] if t
-        )
-        yield ("affix", p, q), text, lambda s, p=p, q=q: p + s + q
-    m = learn_char_map(inputs, outputs)
-    if m is not None:
-        yield ("charmap", m), _describe_map(m), lambda s, m=m: apply_char_map(m, s)
-
-
-def _affix(inputs: list[str], outputs: list[str]):
-    pq = None
-    for a, b in zip(inputs, outputs):
-        if not a:
+@lru_cache(maxsize=1)
+def _library() -> tuple[list[tuple], dict[tuple, tuple]]:
+    """Every deterministic step ``(name, param)`` and its outputs on the probes (computed once)."""
+    steps = []
+    for name, prim in [*PRIMITIVES.items(), *FIND_PRIMITIVES.items()]:
+        if getattr(prim, "random", False) or prim.params is None:
             continue
-        i = b.find(a)
-        if i < 0:
-            return None
-        cand = (b[:i], b[i + len(a) :])
-        if pq is None:
-            pq = cand
-        elif pq != cand:
-            return None
-    return pq if pq and any(pq) else None
+        steps += [(name, p if not isinstance(p, tuple) else list(p)) for p in (prim.params or (None,))]
+    vecs = {_key(st): tuple(_call(st[0], st[1], s) for s in PROBES) for st in steps}
+    return steps, vecs
 
 
-def _learned_source(step: tuple, name: str) -> str:
-    if step[0] == "constant":
-        return f"def {name}(s):\n    return {step[1]!r}\n"
-    if step[0] == "affix":
-        return f"def {name}(s):\n    return {step[1]!r} + s + {step[2]!r}\n"
-    return (
-        inspect.getsource(_cls)
-        + "\n\n"
-        + inspect.getsource(apply_char_map).split('"""')[0].rstrip()
-        + "\n"
-        + inspect.getsource(apply_char_map).split('"""', 2)[2].lstrip("\n")
-        + "\n\n"
-        + f"def {name}(s):\n    return apply_char_map({step[1]!r}, s)\n"
-    )
+def _key(step) -> tuple:
+    return (step[0], tuple(step[1]) if isinstance(step[1], list) else step[1])
+
+
+class _Search:
+    def __init__(self, target: tuple, heldout: frozenset[str]):
+        self.target, self.tried = target, 0
+        steps, vecs = _library()
+        self.steps = [st for st in steps if st[0] not in heldout]
+        self.vec = {_key(st): vecs[_key(st)] for st in self.steps}
+        self.anchors = [i for i, t in enumerate(target) if isinstance(t, str)]
+        mids: dict[tuple, tuple] = {}
+        for st in self.steps:  # distinct middles, each with the first (simplest) step giving it
+            mids.setdefault(self.vec[_key(st)], st)
+        self.mids = mids
+
+    def single(self):
+        for st in self.steps:
+            self.tried += 1
+            if self.vec[_key(st)] == self.target:
+                return [list(st)]
+        return None
+
+    def chain(self):
+        if not self.anchors:
+            return None
+        # a trie over the middles, keyed by their values on the anchors with the fewest distinct values first
+        order = sorted(self.anchors, key=lambda a: len({m[a] for m in self.mids}))[:TRIE_DEPTH]
+        trie: dict = {}
+        for m in self.mids:
+            node = trie
+            for a in order[:-1]:
+                node = node.setdefault(m[a], {})
+            node.setdefault(m[order[-1]], []).append(m)
+        by_anchors = defaultdict(list)
+        keys = self.anchors[:3]
+        for m in self.mids:
+            by_anchors[tuple(m[a] for a in keys)].append(m)
+        for outer in self.steps:
+            name, p = outer
+            inv = inverse(name, p)
+            if inv is not None:
+                self.tried += 1
+                cands = by_anchors.get(tuple(inv(self.target[a]) for a in keys), [])
+            else:
+                cands = self._descend(trie, order, 0, name, p)
+            for m in cands:
+                if all(_call(name, p, z) == t for z, t in zip(m, self.target)):
+                    return [list(self.mids[m]), list(outer)]
+        return None
+
+    def _descend(self, node, order: list, level: int, name: str, p) -> list:
+        """Middles whose values on the trie's anchors the outer step maps to the target's."""
+        want, out = self.target[order[level]], []
+        for value, child in node.items():
+            self.tried += 1
+            if _call(name, p, value) == want:
+                out += child if level == len(order) - 1 else self._descend(child, order, level + 1, name, p)
+        return out
+
+    def learned(self):
+        """A learned step alone or after one library step; or a library step after a learned one."""
+        for first in [None, *self.mids]:
+            mids = PROBES if first is None else first
+            for step, text, fn in learned_steps(mids, self.target):
+                self.tried += 1
+                if all((RAISED if not isinstance(z, str) else observe(fn, z)) == t for z, t in zip(mids, self.target)):
+                    return ([] if first is None else [list(self.mids[first])]), (step, text)
+        for outer in self.steps:  # inner learned: the outer's inverse gives the middle to learn
+            inv = inverse(*outer)
+            if inv is None:
+                continue
+            mids = [inv(t) if isinstance(t, str) else None for t in self.target]
+            if any(m is None for m, t in zip(mids, self.target) if isinstance(t, str)):
+                continue
+            for step, text, fn in learned_steps(PROBES, mids):
+                self.tried += 1
+                if all(_call(outer[0], outer[1], observe(fn, z)) == t for z, t in zip(PROBES, self.target)):
+                    return [list(outer)], (step, text), True
+        return None
+
+
+def _random_search(samples: list[set], heldout: frozenset[str]):
+    """A program with one random-index step that can give every observed output."""
+    rand = [n for n, prim in FIND_PRIMITIVES.items() if prim.random and n not in heldout]
+    steps, vecs = _library()
+    steps = [st for st in steps if st[0] not in heldout]
+
+    def fits(support_of):
+        return all(obs <= support_of(i) for i, obs in enumerate(samples))
+
+    def sup(name, s):
+        return set(random_support(name, s)) if isinstance(s, str) else {RAISED}
+
+    for r in rand:
+        if fits(lambda i, r=r: sup(r, PROBES[i])):
+            return [[r, None]]
+    for r in rand:
+        for st in steps:  # random inner, library outer
+            if fits(lambda i, r=r, st=st: {_call(st[0], st[1], m) for m in sup(r, PROBES[i])}):
+                return [[r, None], list(st)]
+        for st in steps:  # library inner, random outer
+            mid = vecs[_key(st)]
+            if fits(lambda i, r=r, mid=mid: sup(r, mid[i])):
+                return [list(st), [r, None]]
+    return None
 
 
 def interpret_strings(f: Callable[[str], str], heldout: frozenset[str] = frozenset()) -> Interpretation:
@@ -198,42 +214,49 @@ def interpret_strings(f: Callable[[str], str], heldout: frozenset[str] = frozens
     >>> interpret_strings(lambda s: s[::-1] + "!").description
     "reverses the string, then appends '!' to the end"
     """
-    target = [str(f(s)) for s in PROBES]
-    library = [(n, p) for n, prim in PRIMITIVES.items() if n not in heldout for p in (prim.params or (None,))]
-    outs = {step: [PRIMITIVES[step[0]].call(s, step[1]) for s in PROBES] for step in library}
-    n_tried = 0
-    for step in library:
-        n_tried += 1
-        if outs[step] == target:
-            return _answer([list(step)], None, n_tried)
-    for a, b in itertools.product(library, library):
-        n_tried += 1
-        fb, pb = PRIMITIVES[b[0]], b[1]
-        if all(fb.call(z, pb) == t for z, t in zip(outs[a], target)):
-            return _answer([list(a), list(b)], None, n_tried)
-    for first in [None] + library:
-        mids = PROBES if first is None else outs[first]
-        for learned, text, fn in _learned_steps(mids, target):
-            n_tried += 1
-            if all(fn(z) == t for z, t in zip(mids, target)):
-                return _answer([] if first is None else [list(first)], (learned, text), n_tried)
-    best = max(library, key=lambda st: sum(o == t for o, t in zip(outs[st], target)))
-    hits = sum(o == t for o, t in zip(outs[best], target))
-    interp = _answer([list(best)], None, n_tried)
+    samples = [{observe(f, s) for _ in range(REPEATS)} for s in PROBES]
+    if any(len(obs) > 1 for obs in samples):
+        samples = [obs | {observe(f, s) for _ in range(SAMPLES)} for obs, s in zip(samples, PROBES)]
+        program = _random_search(samples, heldout)
+        evidence = {"random": True, "outputs_seen": sum(len(o) for o in samples)}
+        if program is not None:
+            return _answer(program, None, 0, evidence)
+        return Interpretation("", "", None, None, {**evidence, "consistent": False, "probes": len(PROBES)})
+    target = tuple(next(iter(obs)) for obs in samples)
+    search = _Search(target, heldout)
+    program = search.single() or search.chain()
+    if program is not None:
+        return _answer(program, None, search.tried)
+    found = search.learned()
+    if found is not None:
+        return _answer(*found[:2], search.tried, inner_learned=len(found) > 2)
+    vecs = search.vec
+    best = max(search.steps, key=lambda st: sum(a == b for a, b in zip(vecs[_key(st)], target)))
+    hits = sum(a == b for a, b in zip(vecs[_key(best)], target))
+    interp = _answer([list(best)], None, search.tried)
     return Interpretation(
-        interp.description, interp.code, None, None, {**interp.evidence, "consistent": False, "probes_matched": hits}
+        interp.description,
+        interp.code,
+        None,
+        None,
+        {**interp.evidence, "consistent": False, "probes_matched": hits, "target": [as_json(t) for t in target]},
     )
 
 
-def _answer(program: list, learned, n_tried: int) -> Interpretation:
+def _answer(program: list, learned, n_tried: int, extra: dict | None = None, inner_learned: bool = False):
     text = describe_program(program) if program else ""
     if learned is None:
         code = program_source(program, "f")
     else:
         step, ltext = learned
-        text = f"{text}, then {ltext}" if text else ltext
-        src = program_source(program, "_first") if program else "def _first(s):\n    return s\n"
-        code = src + "\n\n" + _learned_source(step, "_learned") + "\n\ndef f(s):\n    return _learned(_first(s))\n"
+        src = program_source(program, "_lib") if program else "def _lib(s):\n    return s\n"
+        code = src + "\n\n" + learned_source(step, "_learned") + "\n\n"
+        if inner_learned:
+            text = f"{ltext}, then {text}"
+            code += "def f(s):\n    return _lib(_learned(s))\n"
+        else:
+            text = f"{text}, then {ltext}" if text else ltext
+            code += "def f(s):\n    return _learned(_lib(s))\n"
     return Interpretation(
         text,
         code,
@@ -245,5 +268,6 @@ def _answer(program: list, learned, n_tried: int) -> Interpretation:
             "programs_tried": n_tried,
             "probes": len(PROBES),
             "consistent": True,
+            **(extra or {}),
         },
     )

@@ -37,6 +37,38 @@ class Interpretation:
         )
 
 
+class _Raised:
+    """The observation "the call raised": equal only to itself, never to an output."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<raises>"
+
+    def __reduce__(self):
+        return "RAISED"
+
+
+RAISED = _Raised()
+
+
+def observe(f: Callable, x):
+    """``f(x)``, or `RAISED` when the call raises: a black box that fails on an input is an observation.
+
+    >>> observe(lambda s: s[0], "ab"), observe(lambda s: s[0], "")
+    ('a', <raises>)
+    """
+    try:
+        return f(x)
+    except Exception:  # the black box's own error, whatever it is, is what it does on x
+        return RAISED
+
+
+def as_json(y):
+    """An observation as JSON: outputs as they are, `RAISED` as the string ``"<raises>"``."""
+    return "<raises>" if y is RAISED else y
+
+
 def compile_code(code: str, name: str = "f") -> Callable:
     """Exec trusted interpreter code and return its function `name` (or the last one defined).
 

@@ -16,6 +16,8 @@ import numpy as np
 
 from mechscope.describe._words import CONCEPTS
 from mechscope.describe.concepts import WORD
+from mechscope.describe.find_strings import FIND_PRIMITIVES, random_support
+from mechscope.describe.interpretation import RAISED, as_json, observe
 from mechscope.describe.strings_lib import PRIMITIVES, run_program
 
 _MATH = {
@@ -40,7 +42,13 @@ _MATH = {
         "e",
     )
 }
-_STEPS = {prim.describe(p).lower(): (name, p) for name, prim in PRIMITIVES.items() for p in (prim.params or (None,))}
+_EXACT = {
+    prim.describe(p): (name, p)
+    for name, prim in [*PRIMITIVES.items(), *FIND_PRIMITIVES.items()]
+    if prim.params is not None
+    for p in (prim.params or (None,))
+}
+_STEPS = {k.lower(): v for k, v in reversed(_EXACT.items())}
 
 
 def numeric_formula(description: str):
@@ -67,14 +75,35 @@ def _charmap(text: str):
     return lambda s: "".join(pairs.get(c, c) for c in s)
 
 
+def _map_letters(text: str):
+    image = dict(re.findall(r"([a-z])->([a-z])", text))
+    return lambda s: "".join(image.get(c.lower(), c.lower()) if "a" <= c.lower() <= "z" else c for c in s)
+
+
 def string_program(description: str):
-    """A callable for a description in the canonical step language, or None."""
+    """A callable giving the set of outputs a description in the canonical step language allows, or None.
+
+    A step that draws a random index allows each output it can give; a failing
+    call gives ``"<raises>"``.
+
+    >>> run = string_program("reverses the string, then shifts the letter at a random index i forward by i places")
+    >>> sorted(run("ab"))
+    ['ba', 'bb']
+    """
     steps = []
     for part in re.split(r",\s*then\s+|;\s*then\s+", description.strip().rstrip(".")):
         key = part.strip().lower()
-        if key in _STEPS:
-            name, p = _STEPS[key]
+        name, p = _EXACT.get(part.strip()) or _STEPS.get(key) or (None, None)
+        prim = FIND_PRIMITIVES.get(name) if name else None
+        if name and prim is not None and prim.random:
+            steps.append(("set", lambda s, name=name: set(random_support(name, s))))
+        elif name:
             steps.append(lambda s, name=name, p=p: run_program([[name, p]], s))
+        elif m := re.fullmatch(r"shifts the letter at a random index i (forward|back) by i places", key):
+            steps.append(("set", lambda s, m=m: set(random_support(
+                "find:add_order_to_inx" if m.group(1) == "forward" else "find:sub_order_to_inx", s))))
+        elif part.strip().startswith("maps letters, lower-cased, by the table"):
+            steps.append(_map_letters(part))
         elif m := re.fullmatch(r"(prepends|appends) '(.*)' to the (start|end)", part.strip()):
             steps.append(lambda s, m=m: m.group(2) + s if m.group(1) == "prepends" else s + m.group(2))
         elif m := re.fullmatch(r"always returns '(.*)'", part.strip()):
@@ -97,10 +126,17 @@ def string_program(description: str):
         else:
             return None
 
-    def run(s):
+    def run(s) -> set:
+        outs = {s}
         for step in steps:
-            s = step(s)
-        return s
+            many = isinstance(step, tuple)
+            fn = step[1] if many else step
+            nxt = set()
+            for x in outs:
+                y = observe(fn, x) if isinstance(x, str) else RAISED
+                nxt |= ({RAISED} if y is RAISED else y) if many else {y}
+            outs = nxt
+        return {as_json(y) for y in outs}
 
     return run if steps else None
 
@@ -140,7 +176,7 @@ class RuleJudge:
                 f = string_program(description)
                 if f is None:
                     return None
-                hits = [i for i, (x, y) in enumerate(zip(test["inputs"], test["outputs"])) if f(x) == y]
+                hits = [i for i, (x, y) in enumerate(zip(test["inputs"], test["outputs"])) if y in f(x)]
                 return hits[0] if len(hits) == 1 else None
             words = concept_words(description)
             hits = [sum(w in words for w in WORD.findall(x.lower())) for x in test["inputs"]]

@@ -11,6 +11,7 @@ from mechscope.describe.interp_strings import interpret_strings
 from mechscope.describe.interpretation import Interpretation
 from mechscope.describe.judge import RuleJudge
 from mechscope.describe.scoring import aggregate, score_item
+from mechscope.errors import MechscopeError
 
 
 class BaselineInterpreter:
@@ -55,7 +56,12 @@ def run(
     items = [it for d in domains for it in bench.select(d, limit)]
     records = []
     for i, item in enumerate(items):
-        answer = interpreter.interpret(item, bench)
+        try:
+            answer = interpreter.interpret(item, bench)
+        except MechscopeError:  # the interpreter cannot work at all (e.g. no chat server): say so
+            raise
+        except Exception as exc:  # one function that breaks an interpreter is a failed answer, not a failed run
+            answer = Interpretation("", "", None, None, {"error": f"{type(exc).__name__}: {exc}"})
         rec = score_item(
             item, answer, bench.reference(item["id"]), judge, trusted=getattr(interpreter, "trusted", False)
         )

@@ -326,14 +326,25 @@ PRIMITIVES: dict[str, Primitive] = {
 }
 
 
+def primitive(name: str):
+    """The primitive of a program step: ours by name, FIND's as ``find:<name>``."""
+    if name.startswith("find:"):
+        from mechscope.describe.find_strings import FIND_PRIMITIVES
+
+        return FIND_PRIMITIVES[name]
+    return PRIMITIVES[name]
+
+
 def run_program(program: list, s: str) -> str:
     """Apply a program, a list of ``[name, param]`` steps, to a string.
 
     >>> run_program([["reverse", None], ["caesar", 1]], "abc")
     'dcb'
+    >>> run_program([["find:reverse_string", None], ["find:count_vowels", None]], "banana")
+    'three'
     """
     for name, p in program:
-        s = PRIMITIVES[name].call(s, p)
+        s = primitive(name).call(s, p)
     return s
 
 
@@ -343,15 +354,30 @@ def describe_program(program: list) -> str:
     >>> describe_program([["reverse", None], ["upper", None]])
     'reverses the string, then converts the string to upper case'
     """
-    return ", then ".join(PRIMITIVES[name].describe(p) for name, p in program)
+    return ", then ".join(primitive(name).describe(p) for name, p in program)
+
+
+def _ident(name: str) -> str:
+    return name.replace(":", "_")
 
 
 def program_source(program: list, fname: str = "f") -> str:
-    """Standalone Python source defining ``fname(s)`` that runs the program."""
+    """Standalone Python source defining ``fname(s)`` that runs the program.
+
+    FIND's primitives are renamed ``find_<name>`` so that they never clash with ours.
+    """
     helpers = [inspect.getsource(number_words)]
-    used = {name for name, _ in program}
-    body = [inspect.getsource(PRIMITIVES[n].fn) for n in sorted(used)]
-    steps = "".join(f"    s = {name}(s{'' if p is None else ', ' + repr(p)})\n" for name, p in program)
+    used = sorted({name for name, _ in program})
+    if any(n.startswith("find:") for n in used):
+        from mechscope.describe import find_strings as fs
+
+        helpers = ["import random\n\n_rng = random.Random()\nVOWELS = 'aeiouAEIOU'"] + helpers
+        helpers += [inspect.getsource(h) for h in fs.HELPERS]
+    body = []
+    for n in used:
+        src = inspect.getsource(primitive(n).fn)
+        body.append(src.replace(f"def {primitive(n).fn.__name__}(", f"def {_ident(n)}(", 1))
+    steps = "".join(f"    s = {_ident(name)}(s{'' if p is None else ', ' + repr(p)})\n" for name, p in program)
     return (
         f"_ONES = {_ONES!r}\n_TENS = {_TENS!r}\n\n\n"
         + "\n\n".join(helpers + body)

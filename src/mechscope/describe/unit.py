@@ -20,13 +20,6 @@ from mechscope.describe.interp_concepts import interpret_concept
 from mechscope.describe.interpretation import Interpretation
 from mechscope.errors import MechscopeError
 
-_DOWN = {
-    "llama": "down_proj",
-    "mistral": "down_proj",
-    "qwen2": "down_proj",
-    "gpt2": "c_proj",
-    "gpt_neox": "dense_4h_to_h",
-}
 
 
 @dataclass(frozen=True)
@@ -63,12 +56,11 @@ def parse_unit(spec: str, model) -> UnitSite:
 
 def _down(model, layer: int) -> torch.nn.Module:
     a = model.adapter
-    return a.layer(model.hf, layer).get_submodule(a.mlp).get_submodule(_DOWN[a.family])
+    return a.layer(model.hf, layer).get_submodule(a.down_proj)
 
 
 def _mlp_width(model, layer: int) -> int:
-    w = _down(model, layer).weight
-    return w.shape[0] if model.adapter.family == "gpt2" else w.shape[1]
+    return model.adapter.mlp_width(model.hf, layer)
 
 
 @torch.no_grad()

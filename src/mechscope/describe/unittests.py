@@ -15,6 +15,7 @@ import numpy as np
 
 from mechscope.describe import concepts as cn
 from mechscope.describe._words import CONCEPTS
+from mechscope.describe.interpretation import RAISED, as_json, observe
 from mechscope.describe.stringgen import random_string
 
 GRID = np.arange(-128, 128) + 0.5
@@ -58,18 +59,22 @@ def _numeric_test(f: Callable, others: list, rng: random.Random, domain=(-128.0,
 def _string_test(f: Callable, others: list, rng: random.Random) -> dict:
     xs = [random_string(rng) for _ in range(3)]
     answer = rng.randrange(3)
+    for _ in range(20):  # the true pair is an input where the function gives an output
+        if observe(f, xs[answer]) is not RAISED:
+            break
+        xs[answer] = random_string(rng)
     ys = []
     for j, x in enumerate(xs):
-        y = f(x)
+        y = observe(f, x)
         if j != answer:
             for _ in range(50):
-                cand = rng.choice(others)(x)
-                if cand != y:
+                cand = observe(rng.choice(others), x)
+                if cand != y and cand is not RAISED:
                     y = cand
                     break
             else:
-                y = y + "?"
-        ys.append(y)
+                y = str(as_json(y)) + "?"
+        ys.append(as_json(y))
     return {"inputs": xs, "outputs": ys, "answer": answer}
 
 

@@ -14,14 +14,16 @@ from mechscope.discover.runner import PatchedRunner
 from mechscope.errors import MechscopeError
 from mechscope.graph import EdgeMask, Graph, run, source_outputs
 from mechscope.tasks import EncodedTask, metric_values
-from mechscope.tasks.patching import Progress, check_ablation, edge_gradients, mean_source_outputs, patch_for
+from mechscope.tasks.patching import (
+    Progress, check_ablation, edge_gradients, mean_source_outputs, patch_for, planned_batch_size,
+)
 
 Scores = dict[str, torch.Tensor]
 EXACT_MAX_EDGES = 20_000
 
 
 def eap(graph: Graph, enc: EncodedTask, *, ablation: str = "resample", batch_size: int = 16,
-        progress: Progress = None) -> Scores:
+        progress: Progress = None, max_memory: int | str | None = None) -> Scores:
     """Edge attribution patching (Syed et al. 2023): ``(patch - clean upstream output) . d metric / d receiver input``.
 
     That is the gradient of the metric with respect to each edge's mask at the
@@ -34,11 +36,12 @@ def eap(graph: Graph, enc: EncodedTask, *, ablation: str = "resample", batch_siz
     >>> sorted(scores)[:3], scores["logits"].shape
     (['a0.k', 'a0.q', 'a0.v'], torch.Size([1, 11]))
     """
-    return edge_gradients(graph, enc, ablation=ablation, batch_size=batch_size, progress=progress)
+    return edge_gradients(graph, enc, ablation=ablation, batch_size=batch_size, progress=progress,
+                          max_memory=max_memory)
 
 
 def eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablation: str = "resample", batch_size: int = 16,
-           interpolate: str = "inputs", progress: Progress = None) -> Scores:
+           interpolate: str = "inputs", progress: Progress = None, max_memory: int | str | None = None) -> Scores:
     """EAP with integrated gradients over inputs (Hanna et al. 2024).
 
     The input embedding is interpolated from corrupted to clean,
@@ -63,11 +66,16 @@ def eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablation: str = "r
     if interpolate not in ("inputs", "edges"):
         raise MechscopeError(f"eap-ig interpolates 'inputs' or 'edges', got {interpolate!r}")
     check_ablation(ablation)
+    # over inputs a batch holds five [n_sources, ...] buffers: patch, clean outputs, their
+    # difference, the engine's diff and its gradient correction
+    batch_size = planned_batch_size(graph, enc, batch_size, max_memory, grad=True,
+                                    buffers=5 if interpolate == "inputs" else 3)
     if interpolate == "edges":
         total = {g.name: torch.zeros(g.shape) for g in graph.groups}
         for k in range(steps):
             grads = edge_gradients(graph, enc, mask=EdgeMask.full(graph, k / steps), ablation=ablation,
-                                   batch_size=batch_size, progress=progress and (lambda done: progress(done / steps)))
+                                   batch_size=batch_size, progress=progress and (lambda done: progress(done / steps)),
+                                   max_memory=max_memory)
             for name, t in grads.items():
                 total[name] += t.cpu() / steps
         return total

@@ -45,6 +45,7 @@ class _RunState:
     record: torch.Tensor | None = None  # [n_sources, B, S, D] when recording
     inputs: dict[str, torch.Tensor] = field(default_factory=dict)  # attention group -> [M, B, S, D]
     mlp_early: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [1, B, S, D]
+    heads_sum: dict[int, torch.Tensor] = field(default_factory=dict)  # post-norm families: layer -> [B, S, D]
     # Without gradients, diff holds rows only for the sources a patched edge reads,
     # in node order: row of source j = prefix[j] (None: every source, row j = j).
     used: list[bool] | None = None
@@ -104,7 +105,7 @@ class _Delta(torch.autograd.Function):
         ctx.state, ctx.start = state, start
         ctx.mask_nonzero = bool((mask != 0).any())
         ctx.save_for_backward(mask)
-        return (mask @ flat).view(mask.shape[0], *state.diff.shape[1:])
+        return (mask.to(flat.dtype) @ flat).view(mask.shape[0], *state.diff.shape[1:])
 
     @staticmethod
     def backward(ctx, grad):
@@ -114,10 +115,12 @@ class _Delta(torch.autograd.Function):
         grad_mask = None
         if ctx.needs_input_grad[0]:
             diff = state.diff if state.score_diff is None else state.score_diff
-            grad_mask = g @ diff[start : start + n].reshape(n, -1).T
+            # scores accumulate in the mask's precision (float32), whatever the model's dtype
+            work = torch.promote_types(mask.dtype, g.dtype)
+            grad_mask = g.to(work) @ diff[start : start + n].reshape(n, -1).to(work).T
         if state.side is not None and ctx.mask_nonzero:
             # diff = patch - current, so current outputs get -mask^T @ grad
-            state.side[start : start + n].sub_((mask.T @ g).view(n, *grad.shape[1:]))
+            state.side[start : start + n].sub_((mask.T.to(g.dtype) @ g).view(n, *grad.shape[1:]))
         return grad_mask, None, None, None
 
 
@@ -149,18 +152,27 @@ class _Hooks:
         self._add(layers[0].register_forward_pre_hook(self._embed_hook, with_kwargs=True))
         for i, layer in enumerate(layers):
             if any(self.active.get(g) for g in (f"a{i}.q", f"a{i}.k", f"a{i}.v", f"m{i}")):
-                self._add(layer.get_submodule(a.attn_norm).register_forward_pre_hook(self._layer_inputs_hook(i)))
+                inputs = self._layer_inputs_hook(i)
+                if a.attn_norm is None:  # no pre-norm (OLMo-2): attention reads the layer input itself
+                    self._add(layer.register_forward_pre_hook(
+                        lambda m, args, kwargs, f=inputs: f(m, (args[0] if args else kwargs["hidden_states"],)),
+                        with_kwargs=True))
+                else:
+                    self._add(layer.get_submodule(a.attn_norm).register_forward_pre_hook(inputs))
             for proj in a.projections:
                 kinds = [k for k in proj.heads if self.active.get(f"a{i}.{k}")]
                 if kinds:
-                    hook = self._projection_hook(i, proj, kinds, layer.get_submodule(a.attn_norm))
+                    hook = self._projection_hook(i, proj, kinds, a.attn_norm_module(layer))
                     self._add(layer.get_submodule(proj.path).register_forward_hook(hook))
             if self._source_used(head_source_index(a, i, 0), a.n_heads):
-                self._add(layer.get_submodule(a.out_proj).register_forward_hook(self._heads_hook(i)))
+                post = layer.get_submodule(a.attn_post_norm) if a.attn_post_norm else None
+                self._add(layer.get_submodule(a.out_proj).register_forward_hook(self._heads_hook(i, post)))
+                if post is not None:
+                    self._add(post.register_forward_hook(self._post_norm_hook(i)))
             if self.active.get(f"m{i}"):
-                self._add(layer.get_submodule(a.mlp_norm).register_forward_pre_hook(self._mlp_input_hook(i)))
+                self._add(layer.get_submodule(a.mlp_input).register_forward_pre_hook(self._mlp_input_hook(i)))
             if self._source_used(mlp_source_index(a, i), 1):
-                self._add(layer.get_submodule(a.mlp).register_forward_hook(self._mlp_hook(i)))
+                self._add(layer.get_submodule(a.mlp_output).register_forward_hook(self._mlp_hook(i)))
         if self.active.get("logits"):
             final = self.model.get_submodule(a.final_norm)
             self._add(final.register_forward_pre_hook(self._logits_input_hook))
@@ -189,7 +201,7 @@ class _Hooks:
         kwargs["hidden_states"] = _Tap.apply(kwargs["hidden_states"], self.state, 0, False)
         return args, kwargs
 
-    def _heads_hook(self, layer: int):
+    def _heads_hook(self, layer: int, post_norm: nn.Module | None = None):
         a = self.a
         weight = a.out_weight(self.model, layer).view(a.d_model, a.n_heads, a.d_head)
 
@@ -197,8 +209,13 @@ class _Hooks:
             z = args[0]
             z = z.view(*z.shape[:-1], a.n_heads, a.d_head)
             heads = torch.einsum("bshe,dhe->bshd", z, weight)  # [B, S, H, D]
+            if post_norm is not None:  # a head's output is its share of the normalised sum
+                heads = a.post_norm_parts(post_norm, heads, output)
             heads = _Tap.apply(heads, self.state, head_source_index(a, layer, 0), True)
             if not heads.requires_grad:
+                return None
+            if post_norm is not None:  # the post-norm's output takes the heads' gradients
+                self.state.heads_sum[layer] = heads.sum(2)
                 return None
             # Keep HF's own output value (re-summing heads drifts by rounding, which
             # SmolLM2's large residual norms amplify) but route gradients through
@@ -209,6 +226,13 @@ class _Hooks:
             if bias is not None and bias.requires_grad:  # training: the bias is in no head but still learns
                 out = out + (bias - bias.detach())
             return out
+
+        return hook
+
+    def _post_norm_hook(self, layer: int):
+        def hook(module, args, output):
+            s = self.state.heads_sum.pop(layer, None)
+            return None if s is None else output.detach() + (s - s.detach())
 
         return hook
 
@@ -311,6 +335,12 @@ def _forward(model: nn.Module, input_ids, attention_mask, positions):
     return logits[torch.arange(len(positions), device=logits.device), inverse]
 
 
+def _to_model(graph: Graph, *tensors):
+    """The tensors on the device of the model's first parameters (the embedding's), None kept."""
+    device = graph.model.device
+    return tuple(None if t is None else t.to(device) for t in tensors)
+
+
 def _check_batch(input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> None:
     if input_ids.dim() != 2:
         raise MechscopeError(
@@ -338,6 +368,7 @@ def source_outputs(
     torch.Size([11, 1, 3, 64])
     """
     _check_batch(input_ids, attention_mask)
+    input_ids, attention_mask = _to_model(graph, input_ids, attention_mask)
     b, s = input_ids.shape
     state = _RunState()
     dtype = next(graph.model.hf.parameters()).dtype
@@ -384,6 +415,7 @@ def run(
     True
     """
     _check_batch(input_ids, attention_mask)
+    input_ids, attention_mask, positions = _to_model(graph, input_ids, attention_mask, positions)
     if mask is None or mask.is_zero():
         return _forward(graph.model.hf, input_ids, attention_mask, positions)
     if patch is None:
@@ -399,7 +431,9 @@ def run(
     grad = differentiable or any(t.requires_grad for t in mask.tensors.values())
     dtype = next(graph.model.hf.parameters()).dtype
     patch = patch.to(device=input_ids.device, dtype=dtype)
-    mask = EdgeMask({k: t if t.dtype == dtype else t.to(dtype) for k, t in mask.tensors.items()})
+    # with gradients the mask keeps float32 (or finer), so that edge scores accumulate in it
+    mask_dtype = torch.promote_types(dtype, torch.float32) if grad else dtype
+    mask = EdgeMask({k: t if t.dtype == mask_dtype else t.to(mask_dtype) for k, t in mask.tensors.items()})
     state = _RunState(patch=patch)
     n_rows = graph.n_sources
     if not grad:

@@ -9,7 +9,11 @@ module names and q/k/v feature layout itself (it does not read the adapter's
    ``embed`` is the input of the first decoder layer, head ``a{l}.h{h}`` is
    ``z_h @ W_O[h]^T`` where ``z`` is the input of the attention output
    projection (a loop over heads, explicit weight slices, no bias), ``m{l}`` is
-   the MLP output.
+   the MLP output. Where a norm follows attention before the residual add
+   (Gemma-2/3, OLMo-2), head h's output is ``z_h @ W_O[h]^T * g / rms(o)`` with
+   ``o`` the projection's full output and ``g`` the norm's gain (``1 + w`` for
+   Gemma): the heads' shares of the normalised sum. Where a norm follows the MLP,
+   ``m{l}`` is that norm's output.
 2. Run the model on the clean prompts with hooks that record the same current
    source outputs as the forward progresses and, for each receiver that has
    patched edges, compute its input by hand::
@@ -18,8 +22,10 @@ module names and q/k/v feature layout itself (it does not read the adapter's
 
    For a q/k/v receiver the hook calls the HF norm module on that input and the
    full HF projection module (``Linear``/``Conv1D``, fused or not) on the result,
-   and keeps only that head's output features; an MLP or the logits reads the
-   patched input through a pre-hook on its norm.
+   and keeps only that head's output features (no norm for OLMo-2, which has
+   none in front of attention); any QK-norm and soft-capping then run inside HF's
+   attention on what the projection returned. An MLP or the logits reads the
+   patched input through a pre-hook on its norm (on the MLP itself for OLMo-2).
 
 Only for tiny models and a few edges (and for checks on real models, where it
 costs two forward passes plus a norm and a projection per patched receiver).
@@ -53,9 +59,9 @@ class _Layout:
 
     layers: str  # path of the decoder layer list
     final_norm: str
-    attn_norm: str  # relative to a layer
-    mlp_norm: str
-    mlp: str
+    attn_norm: str | None  # relative to a layer; None: attention reads the layer input (OLMo-2)
+    mlp_in: str  # module whose first input is the residual stream entering the MLP branch
+    mlp_out: str  # module whose output is added to the residual stream after the MLP
     out_proj: str
     out_conv1d: bool  # GPT-2: weight stored [in, out]
     parallel: bool  # GPT-NeoX: MLP reads the layer input, not the post-attention residual
@@ -64,12 +70,16 @@ class _Layout:
     d_model: int
     d_head: int
     family: str
+    attn_post: str | None = None  # norm between attention output and residual add
+    gain_plus_one: bool = False  # Gemma's RMSNorm multiplies by 1 + weight
 
     def qkv_module(self, kind: str) -> str:
         if self.family == "gpt2":
             return "attn.c_attn"
         if self.family == "gpt_neox":
             return "attention.query_key_value"
+        if self.family == "phi3":
+            return "self_attn.qkv_proj"
         return f"self_attn.{kind}_proj"
 
     def qkv_features(self, kind: str, head: int) -> slice:
@@ -82,6 +92,9 @@ class _Layout:
         elif self.family == "gpt_neox":
             # query_key_value(x).view(..., head, 3 * d_head).chunk(3) -> [head, (q|k|v), d_head]
             start = head * 3 * dh + which * dh
+        elif self.family == "phi3":
+            # qkv_proj(x) -> [:H*dh] q | [H*dh : (H+KV)*dh] k | rest v
+            start = {"q": 0, "k": self.n_heads * dh, "v": (self.n_heads + self.n_kv) * dh}[kind] + head * dh
         else:
             # separate q_proj / k_proj / v_proj, each [head, d_head]
             start = head * dh
@@ -91,13 +104,25 @@ class _Layout:
 def _layout(graph: Graph) -> _Layout:
     config = graph.model.hf.config
     family = config.model_type
-    if family in ("llama", "mistral", "qwen2"):
+    if family in ("llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3_text", "olmo2"):
         n_heads = config.num_attention_heads
         n_kv = getattr(config, "num_key_value_heads", None) or n_heads
         d_head = getattr(config, "head_dim", None) or config.hidden_size // n_heads
+        shape = (n_heads, n_kv, config.hidden_size, d_head, family)
+        if family in ("gemma2", "gemma3_text"):
+            return _Layout(
+                "model.layers", "model.norm", "input_layernorm", "pre_feedforward_layernorm",
+                "post_feedforward_layernorm", "self_attn.o_proj", False, False, *shape,
+                attn_post="post_attention_layernorm", gain_plus_one=True,
+            )
+        if family == "olmo2":
+            return _Layout(
+                "model.layers", "model.norm", None, "mlp", "post_feedforward_layernorm", "self_attn.o_proj",
+                False, False, *shape, attn_post="post_attention_layernorm",
+            )
         return _Layout(
             "model.layers", "model.norm", "input_layernorm", "post_attention_layernorm", "mlp",
-            "self_attn.o_proj", False, False, n_heads, n_kv, config.hidden_size, d_head, family,
+            "self_attn.o_proj", False, False, *shape,
         )
     if family == "gpt2":
         n_heads = config.n_head
@@ -152,14 +177,15 @@ class _Recorder:
         layers = hf.get_submodule(lay.layers)
         handles.append(layers[0].register_forward_pre_hook(self._embed, with_kwargs=True))
         for i, layer in enumerate(layers):
-            handles.append(layer.get_submodule(lay.out_proj).register_forward_hook(self._heads(i)))
-            handles.append(layer.get_submodule(lay.mlp).register_forward_hook(self._mlp(i)))
+            post = layer.get_submodule(lay.attn_post) if lay.attn_post else None
+            handles.append(layer.get_submodule(lay.out_proj).register_forward_hook(self._heads(i, post)))
+            handles.append(layer.get_submodule(lay.mlp_out).register_forward_hook(self._mlp(i)))
 
     def _embed(self, module, args, kwargs):
         if not self.busy:
             self.out["embed"] = _first_arg(args, kwargs).detach().clone()
 
-    def _heads(self, layer: int):
+    def _heads(self, layer: int, post):
         lay = self.lay
 
         def hook(module, args, output):
@@ -167,12 +193,19 @@ class _Recorder:
                 return
             z = args[0]
             w = module.weight  # Linear: [d_model, H*dh]; Conv1D: [H*dh, d_model]
+            if post is not None:
+                # RMSNorm(o) = o * gain / sqrt(mean(o^2) + eps): fix the divisor at the full output's
+                eps = post.eps if hasattr(post, "eps") else post.variance_epsilon
+                divisor = torch.sqrt(output.double().pow(2).mean(-1, keepdim=True) + eps)
+                gain = post.weight.double() + (1.0 if lay.gain_plus_one else 0.0)
             for h in range(lay.n_heads):
                 cols = slice(h * lay.d_head, (h + 1) * lay.d_head)
                 if lay.out_conv1d:
                     y = z[..., cols] @ w[cols, :]
                 else:
                     y = z[..., cols] @ w[:, cols].T
+                if post is not None:
+                    y = (y.double() * gain / divisor).to(y.dtype)
                 self.out[f"a{layer}.h{h}"] = y.detach().clone()
 
         return hook
@@ -248,7 +281,7 @@ def reference_patched_logits(
         return hook
 
     def qkv_hook(layer: int, kinds: str):
-        norm = layers[layer].get_submodule(lay.attn_norm)
+        norm = layers[layer].get_submodule(lay.attn_norm) if lay.attn_norm else (lambda x: x)
 
         def hook(module, args, output):
             if rec.busy:
@@ -284,12 +317,16 @@ def reference_patched_logits(
     def setup(handles: list) -> None:
         rec.register(handles)
         for i, layer in enumerate(layers):
-            handles.append(layer.get_submodule(lay.attn_norm).register_forward_pre_hook(save_resid(i)))
+            if lay.attn_norm is None:
+                handles.append(layer.register_forward_pre_hook(
+                    lambda m, args, kwargs, f=save_resid(i): f(m, (_first_arg(args, kwargs),)), with_kwargs=True))
+            else:
+                handles.append(layer.get_submodule(lay.attn_norm).register_forward_pre_hook(save_resid(i)))
             for path in sorted({lay.qkv_module(k) for k in "qkv"}):
                 kinds = "".join(k for k in "qkv" if lay.qkv_module(k) == path)
                 handles.append(layer.get_submodule(path).register_forward_hook(qkv_hook(i, kinds)))
             if f"m{i}" in incoming:
-                handles.append(layer.get_submodule(lay.mlp_norm).register_forward_pre_hook(input_pre_hook(f"m{i}")))
+                handles.append(layer.get_submodule(lay.mlp_in).register_forward_pre_hook(input_pre_hook(f"m{i}")))
         if "logits" in incoming:
             handles.append(hf.get_submodule(lay.final_norm).register_forward_pre_hook(input_pre_hook("logits")))
 

@@ -8,6 +8,10 @@ can be computed from its own input.
 
 Weights are always viewed as ``[out_features, in_features]`` (GPT-2's
 ``Conv1D`` stores the transpose; the adapter hides that).
+
+The families themselves (one builder each, with its random shapes and the
+config attributes it refuses) are in `mechscope.models.families`; this module
+holds the two records every family fills in, `Projection` and `Adapter`.
 """
 
 from __future__ import annotations
@@ -18,15 +22,6 @@ import torch
 from torch import nn
 
 from mechscope.errors import MechscopeError
-
-SUPPORTED_ARCHITECTURES = {
-    "llama": "Llama, SmolLM2",
-    "mistral": "Mistral",
-    "qwen2": "Qwen2",
-    "gpt2": "GPT-2",
-    "gpt_neox": "GPT-NeoX, Pythia",
-}
-
 
 @dataclass(frozen=True)
 class Projection:
@@ -78,8 +73,23 @@ class Projection:
 class Adapter:
     """Names of a family's components and the head layout of its projections.
 
-    Paths are relative to one decoder layer, except `layers`, `final_norm` and
-    `unembed`, which are relative to the whole model.
+    Paths are relative to one decoder layer, except `layers`, `final_norm`,
+    `unembed` and `embed`, which are relative to the whole model.
+
+    Norms around the two blocks of a layer (``None``: the family has none there):
+
+    - `attn_norm`, `mlp_norm`: in front of attention / the MLP (pre-norms). OLMo-2
+      has neither: its attention and MLP read the residual stream directly.
+    - `attn_post_norm`, `mlp_post_norm`: applied to the block's output before the
+      residual add (Gemma-2, Gemma-3, OLMo-2). A head's output is then its share
+      of the normalised sum, see `post_norm_parts`.
+    - `norm_offset`: RMSNorm multiplies by ``weight + norm_offset`` (1 for Gemma).
+
+    `qk_norm` says where a norm sits between a q/k receiver's projection and the
+    attention scores: ``"none"``, ``"per-head"`` (Qwen3, Gemma-3: each head's query
+    normalised alone) or ``"all-heads"`` (OLMo-2: one norm over the layer's whole
+    query vector). The engine never calls it; it is recorded for documentation
+    and for `mechscope graph`.
     """
 
     family: str
@@ -90,8 +100,8 @@ class Adapter:
     d_head: int
     parallel: bool  # GPT-NeoX: attention and MLP both read the layer input
     layers: str
-    attn_norm: str
-    mlp_norm: str
+    attn_norm: str | None
+    mlp_norm: str | None
     mlp: str
     out_proj: str
     out_proj_transposed: bool
@@ -99,6 +109,12 @@ class Adapter:
     final_norm: str
     unembed: str
     embed: str
+    down_proj: str  # the MLP's output projection: its input holds the MLP's hidden units
+    down_proj_transposed: bool = False  # GPT-2's Conv1D
+    attn_post_norm: str | None = None
+    mlp_post_norm: str | None = None
+    norm_offset: float = 0.0
+    qk_norm: str = "none"
     extra: dict[str, str] = field(default_factory=dict)
 
     def layer(self, model: nn.Module, index: int) -> nn.Module:
@@ -107,76 +123,60 @@ class Adapter:
     def layer_path(self, index: int, sub: str = "") -> str:
         return f"{self.layers}.{index}" + (f".{sub}" if sub else "")
 
+    @property
+    def attn(self) -> str:
+        """Path of the attention module in a layer (``self_attn``, ``attn``, ``attention``)."""
+        return self.out_proj.rsplit(".", 1)[0]
+
+    @property
+    def mlp_input(self) -> str:
+        """The module whose first input is the residual stream entering the MLP branch."""
+        return self.mlp_norm if self.mlp_norm is not None else self.mlp
+
+    @property
+    def mlp_output(self) -> str:
+        """The module whose output is the MLP's contribution to the residual stream."""
+        return self.mlp_post_norm if self.mlp_post_norm is not None else self.mlp
+
+    def attn_norm_module(self, layer: nn.Module) -> nn.Module:
+        """The norm in front of attention in one decoder layer (identity if there is none)."""
+        return nn.Identity() if self.attn_norm is None else layer.get_submodule(self.attn_norm)
+
     def out_weight(self, model: nn.Module, index: int) -> torch.Tensor:
         """Attention output weight as ``[d_model, n_heads * d_head]``."""
         w = self.layer(model, index).get_submodule(self.out_proj).weight
         return w.t() if self.out_proj_transposed else w
 
+    def down_weight(self, model: nn.Module, index: int) -> torch.Tensor:
+        """The MLP's down projection weight as ``[d_model, d_mlp]`` (a view)."""
+        w = self.layer(model, index).get_submodule(self.down_proj).weight
+        return w.t() if self.down_proj_transposed else w
 
-def _llama_like(config, family: str) -> Adapter:
-    n_heads = config.num_attention_heads
-    n_kv = getattr(config, "num_key_value_heads", None) or n_heads
-    d_model = config.hidden_size
-    d_head = getattr(config, "head_dim", None) or d_model // n_heads
-    projections = (
-        Projection("self_attn.q_proj", {"q": (0, d_head, n_heads)}, d_head),
-        Projection("self_attn.k_proj", {"k": (0, d_head, n_kv)}, d_head),
-        Projection("self_attn.v_proj", {"v": (0, d_head, n_kv)}, d_head),
-    )
-    return Adapter(
-        family=family, n_layers=config.num_hidden_layers, n_heads=n_heads, n_kv_heads=n_kv,
-        d_model=d_model, d_head=d_head, parallel=False, layers="model.layers",
-        attn_norm="input_layernorm", mlp_norm="post_attention_layernorm", mlp="mlp",
-        out_proj="self_attn.o_proj", out_proj_transposed=False, projections=projections,
-        final_norm="model.norm", unembed="lm_head", embed="model.embed_tokens",
-    )
+    def mlp_width(self, model: nn.Module, index: int) -> int:
+        """Number of hidden units of layer `index`'s MLP."""
+        return self.down_weight(model, index).shape[1]
 
+    def post_norm_parts(self, norm: nn.Module, parts: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
+        """Each part's share of ``norm(total)``, where ``total = parts.sum(-2)``.
 
-def _gpt2(config) -> Adapter:
-    n_heads, d_model = config.n_head, config.n_embd
-    d_head = d_model // n_heads
-    heads = {kind: (i * d_model, d_head, n_heads) for i, kind in enumerate("qkv")}
-    return Adapter(
-        family="gpt2", n_layers=config.n_layer, n_heads=n_heads, n_kv_heads=n_heads,
-        d_model=d_model, d_head=d_head, parallel=False, layers="transformer.h",
-        attn_norm="ln_1", mlp_norm="ln_2", mlp="mlp", out_proj="attn.c_proj",
-        out_proj_transposed=True, projections=(Projection("attn.c_attn", heads, d_head, transposed=True),),
-        final_norm="transformer.ln_f", unembed="lm_head", embed="transformer.wte",
-    )
+        parts: ``[batch, seq, n_parts, d_model]``; total: ``[batch, seq, d_model]``.
+        An RMSNorm is linear once its scale ``1 / rms(total)`` is fixed, so part i
+        gets ``parts[..., i, :] * (weight + norm_offset) / rms(total)`` and the parts
+        sum to the norm's output (to rounding). Computed in float32 at least, like HF.
 
-
-def _gpt_neox(config) -> Adapter:
-    n_heads, d_model = config.num_attention_heads, config.hidden_size
-    d_head = d_model // n_heads
-    # query_key_value output is laid out [head, (q|k|v), d_head]
-    heads = {kind: (i * d_head, 3 * d_head, n_heads) for i, kind in enumerate("qkv")}
-    return Adapter(
-        family="gpt_neox", n_layers=config.num_hidden_layers, n_heads=n_heads,
-        n_kv_heads=n_heads, d_model=d_model, d_head=d_head,
-        parallel=bool(config.use_parallel_residual), layers="gpt_neox.layers",
-        attn_norm="input_layernorm", mlp_norm="post_attention_layernorm", mlp="mlp",
-        out_proj="attention.dense", out_proj_transposed=False,
-        projections=(Projection("attention.query_key_value", heads, d_head),),
-        final_norm="gpt_neox.final_layer_norm", unembed="embed_out", embed="gpt_neox.embed_in",
-    )
-
-
-def adapter_for(config) -> Adapter:
-    """The adapter for a transformers config, or a one-line error listing the supported ones.
-
-    >>> from transformers import GPT2Config
-    >>> adapter_for(GPT2Config(n_layer=2, n_head=4, n_embd=64)).n_heads
-    4
-    """
-    model_type = getattr(config, "model_type", None)
-    if model_type in ("llama", "mistral", "qwen2"):
-        return _llama_like(config, model_type)
-    if model_type == "gpt2":
-        return _gpt2(config)
-    if model_type == "gpt_neox":
-        return _gpt_neox(config)
-    supported = ", ".join(f"{k} ({v})" for k, v in SUPPORTED_ARCHITECTURES.items())
-    raise MechscopeError(
-        f"architecture {model_type!r} is not supported; supported are {supported}. "
-        "Open an issue with the model id to request an adapter."
-    )
+        >>> from torch import nn
+        >>> norm = nn.RMSNorm(4, eps=1e-6)
+        >>> a = Adapter("x", 1, 2, 2, 4, 2, False, "layers", None, None, "mlp", "o", False, (), "n", "u", "e", "d")
+        >>> parts = torch.randn(1, 3, 2, 4)
+        >>> torch.allclose(a.post_norm_parts(norm, parts, parts.sum(-2)).sum(-2), norm(parts.sum(-2)), atol=1e-6)
+        True
+        """
+        eps = getattr(norm, "eps", None)
+        if eps is None:
+            eps = getattr(norm, "variance_epsilon", None)
+        if eps is None:
+            eps = torch.finfo(torch.float32).eps
+        work = torch.promote_types(parts.dtype, torch.float32)
+        scale = torch.rsqrt(total.to(work).pow(2).mean(-1, keepdim=True) + eps)  # [B, S, 1]
+        weight = norm.weight.to(work) + self.norm_offset
+        return (parts.to(work) * scale.unsqueeze(-2) * weight).to(parts.dtype)

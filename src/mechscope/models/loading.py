@@ -7,8 +7,10 @@ Specs:
   ``$MECHSCOPE_CACHE`` (default ``~/.cache/mechscope``) so later loads are fast.
 - ``hf:<id-or-local-dir>``: any Hugging Face causal LM on disk or in the HF cache.
 - ``gguf:<path>``: a GGUF file, dequantised by transformers.
-- ``random:<family>-<size>[:<seed>]``: randomly initialised (seed 0 by default)
-  with the SmolLM2 tokenizer; families llama, qwen2, gpt2, neox; sizes tiny, small.
+- ``random:<family>-<size>[-<layout>][:<seed>]``: randomly initialised (seed 0 by
+  default) with the SmolLM2 tokenizer; families and sizes are those of
+  `mechscope.models.families` (``random:gemma2-tiny``, ``random:qwen3-small``);
+  layout ``mha``, ``mqa`` or ``gqa`` sets the key-value heads of a tiny model.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ import torch
 from torch import nn
 
 from mechscope.errors import MechscopeError
-from mechscope.models.adapters import Adapter, adapter_for
+from mechscope.models.adapters import Adapter
+from mechscope.models.families import FAMILIES, adapter_for, layout_overrides, random_config
 
 DEFAULT_MODEL = "smollm2-135m"
 _CACHE_FORMAT = 1
@@ -79,8 +82,52 @@ def fingerprint_state(module: nn.Module) -> str:
     return h.hexdigest()[:12]
 
 
-def load(spec: str = DEFAULT_MODEL, device: str | None = None, dtype: torch.dtype = torch.float32) -> Model:
-    """Load a model by spec, offline.
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "float64": torch.float64}
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``/None (CUDA if present, else CPU).
+
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise MechscopeError(f"device {device!r} is not understood; use cpu, cuda, cuda:N or auto") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise MechscopeError(f"device {device!r} asked for, but torch sees no CUDA GPU; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise MechscopeError(f"device {device!r}: torch sees {torch.cuda.device_count()} GPU(s), numbered from 0")
+    return dev
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device, config=None) -> torch.dtype:
+    """A dtype by name; None means float32 on CPU and the model's own dtype on a GPU.
+
+    >>> resolve_dtype("bfloat16", torch.device("cpu"))
+    torch.bfloat16
+    """
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype is None or dtype == "auto":
+        own = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+        if device.type != "cpu" and isinstance(own, torch.dtype):
+            return own
+        if device.type != "cpu" and isinstance(own, str) and own in _DTYPES:
+            return _DTYPES[own]
+        return torch.float32
+    if dtype not in _DTYPES:
+        raise MechscopeError(f"dtype {dtype!r} is not one of {', '.join(_DTYPES)}; e.g. --dtype bfloat16")
+    return _DTYPES[dtype]
+
+
+def load(spec: str = DEFAULT_MODEL, device: str | None = None, dtype: torch.dtype | str | None = None) -> Model:
+    """Load a model by spec, offline, on `device` (default: CUDA if present) in `dtype`.
+
+    `dtype` defaults to float32 on CPU and to the model's own dtype on a GPU.
 
     >>> model = load("random:llama-tiny")
     >>> model.adapter.n_layers
@@ -93,7 +140,7 @@ def load(spec: str = DEFAULT_MODEL, device: str | None = None, dtype: torch.dtyp
     if spec == DEFAULT_MODEL:
         hf, tok, fp = _load_smollm2()
     elif spec.startswith("hf:"):
-        hf, tok = _load_hf(spec[3:])
+        hf, tok, dtype = _load_hf(spec[3:], resolve_device(device), dtype)
         fp = None
     elif spec.startswith("gguf:"):
         hf, tok = _load_gguf(Path(spec[5:]))
@@ -104,20 +151,44 @@ def load(spec: str = DEFAULT_MODEL, device: str | None = None, dtype: torch.dtyp
     else:
         raise MechscopeError(
             f"unknown model spec {spec!r}; use 'smollm2-135m', 'hf:<id-or-dir>', "
-            "'gguf:<path>' or 'random:<llama|qwen2|gpt2|neox>-<tiny|small>[:seed]'"
+            f"'gguf:<path>' or 'random:<{'|'.join(f.spec_name for f in FAMILIES.values())}>-<tiny|small>[:seed]'"
         )
+    return wrap(hf, tok, spec=spec, device=device, dtype=dtype, fingerprint=fp)
+
+
+def wrap(
+    hf: nn.Module,
+    tokenizer,
+    spec: str = "",
+    device: str | None = None,
+    dtype: torch.dtype | str | None = torch.float32,
+    fingerprint: str | None = None,
+) -> Model:
+    """A `Model` around a Hugging Face causal LM you already have in memory.
+
+    The model is put in eval mode on `device` (default: CUDA if present) and
+    `dtype`, with gradients off; its config is checked against its family's adapter.
+
+    >>> from transformers import AutoModelForCausalLM
+    >>> from mechscope.models.families import random_config
+    >>> hf = AutoModelForCausalLM.from_config(random_config("qwen3", "tiny", vocab_size=300))
+    >>> wrap(hf, tokenizer=None, spec="mine").adapter.qk_norm
+    'per-head'
+    """
     adapter = adapter_for(hf.config)
+    fp = fingerprint
+    tok = tokenizer
+    device = resolve_device(device)
+    dtype = resolve_dtype(dtype, device, hf.config)
     hf = hf.to(dtype=dtype)
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
     hf = hf.to(device).eval()
     hf.requires_grad_(False)
     hf.config.use_cache = False
     if fp is None or dtype != torch.float32:
         fp = fingerprint_state(hf)
-    if getattr(tok, "pad_token", None) is None:
+    if tok is not None and getattr(tok, "pad_token", None) is None:
         tok.pad_token = tok.eos_token
-    return Model(spec=spec, hf=hf, tokenizer=tok, adapter=adapter, fingerprint=fp)
+    return Model(spec=spec or getattr(hf.config, "_name_or_path", "") or adapter.family, hf=hf, tokenizer=tok, adapter=adapter, fingerprint=fp)
 
 
 def _smollm2_gguf() -> Path:
@@ -191,7 +262,7 @@ def _load_gguf(path: Path):
     return hf, tok
 
 
-def _load_hf(name: str):
+def _load_hf(name: str, device: torch.device, dtype):
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     local = Path(name).expanduser()
@@ -205,9 +276,10 @@ def _load_hf(name: str):
             "internet, or pass hf:<local directory>"
         ) from exc
     adapter_for(config)  # fail fast, before loading weights, on an unsupported architecture
-    hf = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=torch.float32)
+    dtype = resolve_dtype(dtype, device, config)  # load in it: an 8B model never passes through float32
+    hf = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=dtype)
     tok = AutoTokenizer.from_pretrained(source, local_files_only=True)
-    return hf, tok
+    return hf, tok, dtype
 
 
 def smollm2_tokenizer():
@@ -220,57 +292,18 @@ def smollm2_tokenizer():
     return AutoTokenizer.from_pretrained(target)
 
 
-_RANDOM_SHAPES = {
-    # family -> size -> config kwargs
-    "llama": {
-        "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
-        "small": dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3),
-    },
-    "qwen2": {
-        "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
-        "small": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2),
-    },
-    "gpt2": {
-        "tiny": dict(n_embd=64, n_layer=2, n_head=4),
-        "small": dict(n_embd=768, n_layer=12, n_head=12),
-    },
-    "neox": {
-        "tiny": dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4),
-        "small": dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12),
-    },
-}
-
-
-def random_config(family: str, size: str, vocab_size: int):
-    """A transformers config of the named family and size."""
-    from transformers import GPT2Config, GPTNeoXConfig, LlamaConfig, Qwen2Config
-
-    if family not in _RANDOM_SHAPES or size not in _RANDOM_SHAPES[family]:
-        raise MechscopeError(
-            f"unknown random model '{family}-{size}'; families are "
-            f"{', '.join(_RANDOM_SHAPES)} and sizes tiny, small (e.g. random:gpt2-small)"
-        )
-    shape = _RANDOM_SHAPES[family][size]
-    if family == "llama":
-        return LlamaConfig(vocab_size=vocab_size, tie_word_embeddings=True, max_position_embeddings=2048, **shape)
-    if family == "qwen2":
-        return Qwen2Config(vocab_size=vocab_size, tie_word_embeddings=True, max_position_embeddings=2048, **shape)
-    if family == "gpt2":
-        return GPT2Config(vocab_size=vocab_size, n_positions=1024, **shape)
-    return GPTNeoXConfig(vocab_size=vocab_size, rotary_pct=0.25, use_parallel_residual=True, max_position_embeddings=2048, **shape)
-
-
 def _load_random(rest: str):
     from transformers import AutoModelForCausalLM
 
     name, _, seed_text = rest.partition(":")
     family, _, size = name.partition("-")
+    size, _, layout = size.partition("-")
     try:
         seed = int(seed_text) if seed_text else 0
     except ValueError as exc:
         raise MechscopeError(f"random model seed {seed_text!r} is not an integer; use e.g. random:{name}:1") from exc
     tok = smollm2_tokenizer()
-    config = random_config(family, size, vocab_size=len(tok))
+    config = random_config(family, size, vocab_size=len(tok), **(layout_overrides(family, layout) if layout else {}))
     config.attn_implementation = "eager"
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)

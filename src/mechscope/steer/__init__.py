@@ -19,14 +19,18 @@ from __future__ import annotations
 from mechscope.steer.act import LinearAcT, MeanAcT
 from mechscope.steer.aura import AurA
 from mechscope.steer.base import SteeringMethod
+from mechscope.steer.compose import Composition, evaluate_reduce
 from mechscope.steer.concepts import CONCEPTS, Concept, load_concept, read_sentences
 from mechscope.steer.evaluate import choose_strength, evaluate_prompting, evaluate_steering
 from mechscope.steer.file import SteeringFile, export_control_vector
 from mechscope.steer.generate import generate
+from mechscope.steer.lineas import LinEAS
+from mechscope.steer.lowrank import LowRankSteer
 from mechscope.steer.vectors import ActAdd, DiffMean, DirectionalAblation, PCADiff
 
 METHODS: dict[str, type[SteeringMethod]] = {
-    cls.name: cls for cls in (LinearAcT, MeanAcT, DiffMean, ActAdd, PCADiff, AurA, DirectionalAblation)
+    cls.name: cls for cls in (LinearAcT, MeanAcT, LinEAS, LowRankSteer, DiffMean, ActAdd, PCADiff, AurA,
+                              DirectionalAblation)
 }
 
 
@@ -44,8 +48,38 @@ def make_method(name: str, **params) -> SteeringMethod:
     return METHODS[name](**{k: v for k, v in params.items() if v is not None})
 
 
+def parse_params(name: str, items: list[str]) -> dict:
+    """``["steps=40", "lr=0.02"]`` -> the method's keyword arguments, typed by its constructor's defaults.
+
+    >>> parse_params("lineas", ["steps=40", "lr=0.02", "layers=5-15"])
+    {'steps': 40, 'lr': 0.02, 'layers': '5-15'}
+    """
+    import inspect
+
+    from mechscope.errors import MechscopeError, closest
+
+    if name not in METHODS:
+        raise MechscopeError(f"unknown steering method {name!r}{closest(name, METHODS)}; use one of {', '.join(METHODS)}")
+    sig = {k: p.default for k, p in inspect.signature(METHODS[name].__init__).parameters.items() if k != "self"}
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in sig:
+            raise MechscopeError(f"parameter {item!r} of {name} is not KEY=VALUE with KEY one of {', '.join(sig)}"
+                                 f"{closest(key, sig) if sep else ''}")
+        default = sig[key]
+        try:
+            out[key] = (int(value) if isinstance(default, int) and not isinstance(default, bool)
+                        else float(value) if isinstance(default, float) else value)
+        except ValueError as exc:
+            raise MechscopeError(f"parameter {key} of {name} must be a {type(default).__name__}; got {value!r}") from exc
+    return out
+
+
 __all__ = [
-    "ActAdd", "AurA", "CONCEPTS", "Concept", "DiffMean", "DirectionalAblation", "LinearAcT", "METHODS", "MeanAcT",
-    "PCADiff", "SteeringFile", "SteeringMethod", "choose_strength", "evaluate_prompting", "evaluate_steering",
-    "export_control_vector", "generate", "load_concept", "make_method", "read_sentences",
+    "ActAdd", "AurA", "CONCEPTS", "Composition", "Concept", "DiffMean", "DirectionalAblation", "LinEAS", "LinearAcT",
+    "LowRankSteer", "METHODS", "MeanAcT", "PCADiff", "SteeringFile", "SteeringMethod", "choose_strength",
+    "evaluate_prompting", "evaluate_reduce", "evaluate_steering", "export_control_vector", "generate", "load_concept",
+    "make_method", "parse_params", "read_sentences",
 ]

@@ -65,6 +65,10 @@ class SteeringMethod:
     def is_fitted(self) -> bool:
         return hasattr(self, "state_")
 
+    def fit_report(self) -> dict | None:
+        """What the fit found beyond its tensors (e.g. the units LinEAS selected), for the manifest; or None."""
+        return None
+
     # -- fitting ---------------------------------------------------------------------------------------
     def _check_data(self, source: list[str], target: list[str]) -> None:
         if not source or not target:

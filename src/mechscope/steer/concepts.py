@@ -36,6 +36,7 @@ class Concept:
     instruction: str = ""
     scorer: str = "lexicon"
     description: str = ""
+    invite: list[str] = field(default_factory=list)  # prompts that invite the concept (the `reduce` evaluation)
 
 
 def load_concept(name: str) -> Concept:
@@ -51,9 +52,11 @@ def load_concept(name: str) -> Concept:
                              "or pass --source and --target files")
     s = spec[name]
     lines = lambda f: _lines((_data_dir() / f).read_text(encoding="utf-8"))  # noqa: E731
+    invite = _data_dir() / f"invite_{name}.txt"
     return Concept(name=name, source=lines(s["source"]), target=lines(s["target"]), prompts=lines("prompts.txt"),
                    neutral=lines("heldout.txt"), lexicon=list(s["lexicon"]), instruction=s["instruction"],
-                   scorer=s["scorer"], description=s["description"])
+                   scorer=s["scorer"], description=s["description"],
+                   invite=lines(invite.name) if invite.is_file() else [])
 
 
 def _lines(text: str) -> list[str]:

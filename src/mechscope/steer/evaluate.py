@@ -30,6 +30,7 @@ N_EXAMPLES = 3
 class _Scored:
     logp: torch.Tensor  # [tokens, vocab] log-probabilities at every scored position
     targets: torch.Tensor  # [tokens] the token each position predicts
+    counts: list[int]  # scored tokens of each text that was scored, in order
 
 
 @torch.no_grad()
@@ -71,7 +72,7 @@ def score_texts(model, texts: list[str], contexts: list[str] | None = None, batc
             cols = torch.arange(start, end, device=ids.device)
             logps.append(lp[i, cols - 1] if keep_logp else lp[i, cols - 1].gather(-1, ids[i, cols, None]))
             targets.append(ids[i, cols])
-    return _Scored(torch.cat(logps), torch.cat(targets))
+    return _Scored(torch.cat(logps), torch.cat(targets), [len(t) for t in targets])
 
 
 def _nll(s: _Scored) -> float:
@@ -217,11 +218,12 @@ def evaluate_steering(model, steering, prompts: list[str], neutral: list[str],
 def evaluate_prompting(model, instruction: str, prompts: list[str], neutral: list[str],
                        scorer: str | Scorer = "lexicon", lexicon: list[str] | None = None, max_new_tokens: int = 30,
                        seed: int = 0, temperature: float = 0.8, top_p: float = 0.95,
-                       keep_texts: bool = False) -> dict:
+                       keep_texts: bool = False, steering=None, strength: float | None = None) -> dict:
     """The prompting baseline: the instruction before every prompt, no intervention, measured the same way.
 
     Damage compares the neutral text after the instruction with the neutral
-    text alone (same tokens scored).
+    text alone (same tokens scored). With `steering` (and its `strength`) it is
+    prompting plus steering: the instruction and the intervention together.
 
     >>> from mechscope.models import load
     >>> from mechscope.steer import load_concept
@@ -234,8 +236,9 @@ def evaluate_prompting(model, instruction: str, prompts: list[str], neutral: lis
     gen_kw = {"max_new_tokens": max_new_tokens, "seed": seed, "temperature": temperature, "top_p": top_p}
     neutral_base = score_texts(model, neutral)
     prefix = instruction.strip() + "\n\n"
-    row = _row(model, prompts, neutral_base, neutral, None, None, scorer_name, scorers, gen_kw, prefix=prefix)
-    row.update(method="prompting", instruction=instruction, base_ppl=math.exp(_nll(neutral_base)))
+    row = _row(model, prompts, neutral_base, neutral, steering, strength, scorer_name, scorers, gen_kw, prefix=prefix)
+    name = "prompting" if steering is None else f"prompting+{getattr(steering, 'method', steering).name}"
+    row.update(method=name, instruction=instruction, base_ppl=math.exp(_nll(neutral_base)))
     if not keep_texts:
         row.pop("texts")
     return row

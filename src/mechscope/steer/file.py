@@ -66,7 +66,7 @@ class SteeringFile:
             "sites": method.sites_, "pooling": method.pooling,
             "default_strength": method.default_strength, "strength_range": list(method.strength_range),
             "data": {"hash": method.data_hash_, "n_source": method.n_source_, "n_target": method.n_target_},
-            "evaluation": None,
+            "evaluation": None, "fit_report": method.fit_report(),
         }
         manifest.update(extra)
         return cls(method, manifest)
@@ -162,8 +162,9 @@ def export_control_vector(steering: SteeringFile, path: str | Path, strength: fl
     s = steering.default_strength if strength is None else float(strength)
     from mechscope.steer.sites import Site
 
-    layers_path = {"llama": "model.layers", "mistral": "model.layers", "qwen2": "model.layers",
-                   "gpt2": "transformer.h", "gpt_neox": "gpt_neox.layers"}[method.family_]
+    from mechscope.models import family_named
+
+    layers_path = family_named(method.family_).layers
     directions = {}
     for key in method.sites_:
         site = Site.from_key(key)

@@ -30,10 +30,6 @@ from mechscope.errors import MechscopeError, closest
 
 SITE_KINDS = ("block", "attn", "mlp", "norm", "attn-norm", "mlp-norm", "neurons")
 
-# the MLP's down projection, whose input holds the MLP's hidden units, per family
-_DOWN_PROJ = {"llama": "mlp.down_proj", "mistral": "mlp.down_proj", "qwen2": "mlp.down_proj",
-              "gpt2": "mlp.c_proj", "gpt_neox": "mlp.dense_4h_to_h"}
-
 
 @dataclass(frozen=True)
 class Site:
@@ -98,15 +94,19 @@ def resolve_sites(model, kind: str, layers: str | int | list[int] | None = "all"
     names = [n for n, _ in model.hf.named_modules() if n]
     if kind in SITE_KINDS:
         idx = parse_layers(layers, a.n_layers)
-        attn = a.out_proj.rsplit(".", 1)[0]
+        norms = {"attn-norm": a.attn_norm, "mlp-norm": a.mlp_norm}
+        if kind in norms and norms[kind] is None or kind == "norm" and a.attn_norm is None and a.mlp_norm is None:
+            raise MechscopeError(
+                f"sites {kind!r}: {model.spec} ({a.family}) has no normalisation in front of "
+                f"{'the MLP' if kind == 'mlp-norm' else 'attention'}; steer 'block', 'attn' or 'mlp' instead")
         per_layer = {
             "block": lambda i: [Site(a.layer_path(i))],
-            "attn": lambda i: [Site(a.layer_path(i, attn))],
+            "attn": lambda i: [Site(a.layer_path(i, a.attn))],
             "mlp": lambda i: [Site(a.layer_path(i, a.mlp))],
-            "norm": lambda i: [Site(a.layer_path(i, a.attn_norm)), Site(a.layer_path(i, a.mlp_norm))],
+            "norm": lambda i: [Site(a.layer_path(i, n)) for n in (a.attn_norm, a.mlp_norm) if n is not None],
             "attn-norm": lambda i: [Site(a.layer_path(i, a.attn_norm))],
             "mlp-norm": lambda i: [Site(a.layer_path(i, a.mlp_norm))],
-            "neurons": lambda i: [Site(a.layer_path(i, _DOWN_PROJ[a.family]), on_input=True)],
+            "neurons": lambda i: [Site(a.layer_path(i, a.down_proj), on_input=True)],
         }[kind]
         sites = [s for i in idx for s in per_layer(i)]
     else:

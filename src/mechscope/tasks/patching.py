@@ -14,6 +14,7 @@ import torch
 
 from mechscope.errors import MechscopeError
 from mechscope.graph import EdgeMask, Graph, run, source_outputs
+from mechscope.graph.memory import plan_batch
 from mechscope.tasks.base import EncodedTask, metric_values
 
 ABLATIONS = ("resample", "mean", "zero")
@@ -46,6 +47,24 @@ def mean_source_outputs(graph: Graph, enc: EncodedTask, batch_size: int = 16) ->
     return (total / count)[:, None, None, :]
 
 
+def planned_batch_size(graph: Graph, enc: EncodedTask, batch_size: int, max_memory: int | str | None,
+                       grad: bool, buffers: int | None = None) -> int:
+    """`batch_size`, or fewer examples per batch if a batch would not fit `max_memory`.
+
+    `max_memory`: bytes or a size such as ``"8GiB"``; None: half the device's free
+    memory (`mechscope.graph.memory`). Sized for the task's longest prompt.
+
+    >>> from mechscope.models import load
+    >>> from mechscope.tasks import load_task
+    >>> model = load("random:gpt2-tiny")
+    >>> enc = load_task("ioi", n=4).encode(model.tokenizer)
+    >>> planned_batch_size(Graph.from_model(model), enc, 16, "20GiB", grad=True)
+    16
+    """
+    seq = int(enc.positions.max()) + 1 if len(enc) else 1
+    return plan_batch(graph, seq, batch_size, max_memory, grad=grad, buffers=buffers).batch_size
+
+
 def patch_for(graph: Graph, batch: EncodedTask, ablation: str, mean: torch.Tensor | None = None) -> torch.Tensor:
     """Patch values for one batch: ``[n_sources, B|1, S|1, d_model]``."""
     check_ablation(ablation)
@@ -67,8 +86,12 @@ def patched_metric(
     batch_size: int = 16,
     mean: torch.Tensor | None = None,
     progress: Progress = None,
+    max_memory: int | str | None = None,
 ) -> torch.Tensor:
     """The task metric per example with the edges in `mask` patched: ``[n_examples]``.
+
+    Batches hold at most `batch_size` examples, fewer if they would not fit
+    `max_memory` (see `planned_batch_size`).
 
     >>> from mechscope.models import load
     >>> from mechscope.tasks import load_task
@@ -77,6 +100,7 @@ def patched_metric(
     >>> patched_metric(graph, enc, EdgeMask.zeros(graph)).shape
     torch.Size([4])
     """
+    batch_size = planned_batch_size(graph, enc, batch_size, max_memory, grad=False)
     if ablation == "mean" and mean is None:
         mean = mean_source_outputs(graph, enc, batch_size)
     values = []
@@ -102,11 +126,14 @@ def edge_gradients(
     batch_size: int = 16,
     mean: torch.Tensor | None = None,
     progress: Progress = None,
+    max_memory: int | str | None = None,
 ) -> dict[str, torch.Tensor]:
     """Gradient of the mean task metric with respect to every edge coefficient.
 
     Evaluated at `mask` (default: all zeros, the clean run, which is what EAP
     needs). Returns one ``[n_receivers, n_sources]`` tensor per receiver group.
+    Batches are split to fit `max_memory` (see `planned_batch_size`); the result
+    is a sum over examples, the same for any split up to float rounding.
 
     >>> from mechscope.models import load
     >>> from mechscope.tasks import load_task
@@ -116,6 +143,7 @@ def edge_gradients(
     >>> grads["logits"].shape
     torch.Size([1, 11])
     """
+    batch_size = planned_batch_size(graph, enc, batch_size, max_memory, grad=True)
     if ablation == "mean" and mean is None:
         mean = mean_source_outputs(graph, enc, batch_size)
     base = mask if mask is not None else EdgeMask.zeros(graph)

@@ -48,7 +48,7 @@ from mechscope.hypothesis.groundtruth.base import GroundTruth
 from mechscope.hypothesis.groundtruth.tasks import synthetic_task
 from mechscope.hypothesis.groundtruth.verify import verify_truth
 from mechscope.hypothesis.groundtruth.vocab import WORDS, word_tokenizer
-from mechscope.models.adapters import adapter_for
+from mechscope.models.families import adapter_for
 from mechscope.models.loading import Model, fingerprint_state
 from mechscope.tasks import Task, evaluate
 

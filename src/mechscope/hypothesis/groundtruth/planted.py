@@ -49,7 +49,7 @@ from mechscope.hypothesis.groundtruth.tasks import TASKS, synthetic_task
 from mechscope.hypothesis.groundtruth.verify import verify_truth
 from mechscope.hypothesis.groundtruth.vocab import WORDS, word_tokenizer
 from mechscope.models import Model
-from mechscope.models.adapters import adapter_for
+from mechscope.models.families import adapter_for
 from mechscope.models.loading import fingerprint_state
 
 FAMILIES = ("gpt2", "llama")
