@@ -183,6 +183,7 @@ class RayExecutor:
         refs = [task.remote(i, s.to_dict(), queue, self.store_root if not self.address else None)
                 for i, s in enumerate(specs)]
         self._refs = refs
+        index = {ref: i for i, ref in enumerate(refs)}
         pending = list(refs)
         try:
             while pending:
@@ -193,7 +194,13 @@ class RayExecutor:
                 except Empty:
                     pass
                 for ref in done:
-                    yield ray.get(ref)
+                    try:
+                        yield ray.get(ref)
+                    except (KeyboardInterrupt, SystemExit):
+                        raise
+                    except Exception as exc:  # the task died (Ray's out-of-memory killer, a lost node): that cell fails
+                        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                        yield index[ref], None, f"the Ray task failed: {type(exc).__name__}: {first}"
         finally:
             self.close()
             queue.shutdown()
