@@ -104,8 +104,6 @@ def print_circuit(doc: dict) -> None:
         out.print(table)
         out.print(f"CPR {_fmt(doc['areas'].get('cpr'))}  CMD {_fmt(doc['areas'].get('cmd'))}")
     out.print("top nodes: " + ", ".join(f"{n} ({w:.2f})" for n, w in doc["top_nodes"]))
-    if doc["params"].get("batch_plan"):
-        out.print(doc["params"]["batch_plan"])
     if doc["out"]:
         out.print(f"wrote {doc['out']} " + " ".join(doc["pictures"]))
     if doc.get("record"):
