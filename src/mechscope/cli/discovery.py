@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mechscope.cli.output import err, out, print_json, progress, status
+from mechscope.cli.output import out, print_json, progress, status
 from mechscope.cli.runs import method_params, rich_report, with_method_options
 
 
@@ -60,8 +60,6 @@ def discover_command(
             result = execute(spec, report=report, name=name)
             circuit, _ = result.value
             record = {"kind": result.row["kind"], "name": result.row["name"], "hash": result.hash}
-    if not json_out and circuit.params.get("memory_plan"):
-        err.print(circuit.params["memory_plan"])
     pictures = []
     if out_path is not None:
         circuit.save(out_path)

@@ -181,14 +181,16 @@ def compute(spec, report: Report | None = None):
 
     values = p.model_dump()
     scoring = {k: v for k, v in values.items() if k not in CIRCUIT_FIELDS}
-    extra = {k: v for k, v in scoring.items() if k not in ("ablation", "batch_size")}
+    extra = {k: v for k, v in scoring.items() if k not in ("ablation", "batch_size", "max_memory")}
     enc = train.encode(graph.model.tokenizer)
     plan = None
     if "max_memory" in values:  # what the gradient batches will be split to (a too-small budget fails here)
         from mechscope.graph.memory import plan_batch
 
+        # integrating over edge masks holds the buffers of a plain gradient
+        buffers = 3 if values.get("interpolate") == "edges" else method.extra.get("buffers")
         plan = plan_batch(graph, int(enc.positions.max()) + 1, values["batch_size"], values["max_memory"],
-                          buffers=method.extra.get("buffers"))
+                          buffers=buffers)
         report(0, total, plan.note)
     report(0, total, message)
     t0 = time.perf_counter()
@@ -212,7 +214,7 @@ def compute(spec, report: Report | None = None):
             circuit = replace(again, curve=circuit.curve, areas=circuit.areas,
                               params={**again.params, "size_rule": f"smallest reaching {AUTO_TARGET}"})
     if plan is not None:
-        circuit = replace(circuit, params={**circuit.params, "memory_plan": plan.note})
+        circuit = replace(circuit, params={**circuit.params, "batch_plan": plan.note})
     return circuit, scores
 
 
