@@ -17,8 +17,12 @@ reliability = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(reliability)
 
 
-@pytest.mark.parametrize("name, seed", [("discover", 1), ("steer fit", 2), ("version make", 3), ("store rm", 4),
-                                        ("data map", 5)])
+SLOW = pytest.mark.slow  # one Python start and model load each: two trials in CI, the rest with `make test-slow`
+
+
+@pytest.mark.parametrize("name, seed", [("discover", 1), ("store rm", 4), pytest.param("steer fit", 2, marks=SLOW),
+                                        pytest.param("version make", 3, marks=SLOW),
+                                        pytest.param("data map", 5, marks=SLOW)])
 def test_kill_9_leaves_outputs_whole_or_absent_and_the_store_sound(tmp_path, name, seed):
     home, work = tmp_path / "home", tmp_path / "work"
     reliability.prepare(home, work) if name in ("compare", "store rm") else work.mkdir()
