@@ -41,6 +41,8 @@ def test_ctrl_c_exits_130_with_one_line_and_nothing_half_written(tmp_path, name)
     if not res["killed"]:
         pytest.skip(f"{name} finished in under 6 s: nothing to interrupt")
     lines = [line for line in res["stderr"].splitlines() if line.strip()]
-    assert res["returncode"] == 130 and lines[-1] == "interrupted: nothing was written", res["stderr"][-1500:]
+    # 130, or death by SIGINT (a shell shows that as 130 too)
+    assert res["returncode"] in (130, -signal.SIGINT), res["stderr"][-1500:]
+    assert lines and lines[-1] == "interrupted: nothing was written", res["stderr"][-1500:]
     assert "Traceback" not in res["stderr"]
     assert reliability.outputs_whole(name, work) == [] and reliability.store_verdict(home)["problems"] == []
