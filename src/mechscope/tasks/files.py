@@ -53,7 +53,7 @@ def load_task(name_or_path: str | os.PathLike, n: int | None = None, seed: int =
     the task's metric.
 
     >>> sorted(BUILTIN_TASKS)
-    ['gendered-pronoun', 'greater-than', 'induction', 'ioi']
+    ['gendered-pronoun', 'greater-than', 'induction', 'ioi', 'ioi-mib']
     >>> load_task("greater-than", n=10, seed=1).metric
     'prob_diff'
     """
