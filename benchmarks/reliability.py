@@ -148,7 +148,8 @@ def kill_trials(n: int, seed: int = 0) -> dict:
         trial = tmp / f"t{k}"
         t_home, t_work = trial / "home", trial / "work"
         prepare(t_home, t_work) if name in ("compare", "store rm") else t_work.mkdir(parents=True)
-        res = run_killed(name, t_home, t_work, delay=rng.uniform(0.3, took[name]), k=k)
+        # before 70% of the unkilled run: a lighter-loaded machine finishes sooner than when it was measured
+        res = run_killed(name, t_home, t_work, delay=rng.uniform(0.3, 0.7 * took[name]), k=k)
         problems = outputs_whole(name, t_work)
         verdict = store_verdict(t_home)
         res.update(outputs_ok=not problems, output_problems=problems, store_problems=verdict["problems"],
