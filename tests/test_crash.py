@@ -17,8 +17,12 @@ reliability = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(reliability)
 
 
-@pytest.mark.parametrize("name, seed", [("discover", 1), ("steer fit", 2), ("version make", 3), ("store rm", 4),
-                                        ("data map", 5)])
+SLOW = pytest.mark.slow  # one Python start and model load each: two trials in CI, the rest with `make test-slow`
+
+
+@pytest.mark.parametrize("name, seed", [("discover", 1), ("store rm", 4), pytest.param("steer fit", 2, marks=SLOW),
+                                        pytest.param("version make", 3, marks=SLOW),
+                                        pytest.param("data map", 5, marks=SLOW)])
 def test_kill_9_leaves_outputs_whole_or_absent_and_the_store_sound(tmp_path, name, seed):
     home, work = tmp_path / "home", tmp_path / "work"
     reliability.prepare(home, work) if name in ("compare", "store rm") else work.mkdir()
@@ -37,6 +41,8 @@ def test_ctrl_c_exits_130_with_one_line_and_nothing_half_written(tmp_path, name)
     if not res["killed"]:
         pytest.skip(f"{name} finished in under 6 s: nothing to interrupt")
     lines = [line for line in res["stderr"].splitlines() if line.strip()]
-    assert res["returncode"] == 130 and lines[-1] == "interrupted: nothing was written", res["stderr"][-1500:]
+    # 130, or death by SIGINT (a shell shows that as 130 too)
+    assert res["returncode"] in (130, -signal.SIGINT), res["stderr"][-1500:]
+    assert lines and lines[-1] == "interrupted: nothing was written", res["stderr"][-1500:]
     assert "Traceback" not in res["stderr"]
     assert reliability.outputs_whole(name, work) == [] and reliability.store_verdict(home)["problems"] == []

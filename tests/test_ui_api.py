@@ -213,7 +213,8 @@ def test_sweep_tables_are_served_from_the_store(tmp_path):
     rows = run_sweep(grid(["random:gpt2-tiny"], ["ioi"], ["eap"], {"edges": [10], "curve": [False]}, [0], n=8),
                      InProcess(), store)
     write_table(rows, sweeps_dir(store) / "s1.parquet")
-    client = TestClient(create_app(tmp_path, token=TOKEN), headers={"X-Mechscope-Token": TOKEN})
+    client = TestClient(create_app(tmp_path, token=TOKEN), headers={"X-Mechscope-Token": TOKEN},
+                        base_url="http://127.0.0.1")
     assert [(s["name"], s["cells"], s["done"]) for s in client.get("/api/sweeps").json()["sweeps"]] == [("s1", 1, 1)]
     served = client.get("/api/sweeps/s1").json()["rows"]
     assert served[0]["faithfulness"] == pytest.approx(rows[0]["faithfulness"]) and served[0]["name"] == rows[0]["name"]
