@@ -92,7 +92,7 @@ def quality(args) -> None:
             doc = evaluate_steering(model, steering, prompts, c.neutral, strengths=grid, generate_for="chosen",
                                     max_ppl_rise=args.max_ppl_rise, keep_texts=True, **kw)
             if judges is None:
-                other = read_sentences("heldout.txt") + read_sentences("neutral.txt")
+                other = read_sentences("heldout.txt") + c.source
                 judges = calibrate(model, embed, c.instruction, c.target, other, prompts,
                                    doc["unsteered"]["texts"], c.lexicon)
                 add_axes(model, prompting, judges, prompts)

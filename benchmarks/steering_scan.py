@@ -53,12 +53,13 @@ def main() -> None:
         from mechscope.steer.axes import calibrate, score_axes
 
         unsteered = generate(model, c.prompts, max_new_tokens=30, seed=0)
-        other = read_sentences("heldout.txt") + read_sentences("neutral.txt")
+        other = read_sentences("heldout.txt") + c.source
         judges = calibrate(model, get_embedder("minilm").embed, c.instruction, c.target, other, c.prompts, unsteered,
                            c.lexicon)
         axes = lambda texts, prefix="": {k: round(v, 3) for k, v in score_axes(  # noqa: E731
             model, judges, c.prompts, texts, prefix=prefix).items() if k != "per_text"}
-        print(json.dumps({"method": "unsteered", "lexicon_rate": sum(lexicon_scores(unsteered, c.lexicon)) / len(unsteered),
+        rate = sum(lexicon_scores(unsteered, c.lexicon)) / len(unsteered)
+        print(json.dumps({"method": "unsteered", "lexicon_rate": rate,
                           "axes": axes(unsteered), "judges": judges.to_dict()}), flush=True)
     if args.prompting:
         from mechscope.steer import evaluate_prompting
@@ -94,7 +95,8 @@ def main() -> None:
         if hasattr(method, "fit_report") and method.fit_report():
             extra["fit_report"] = {k: v for k, v in method.fit_report().items() if k != "units_per_site"}
             if "units_per_site" in method.fit_report():
-                extra["units_per_layer"] = {k.split(".")[2]: n for k, n in method.fit_report()["units_per_site"].items()}
+                per_site = method.fit_report()["units_per_site"]
+                extra["units_per_layer"] = {k.split(".")[2]: n for k, n in per_site.items()}
         if args.save:
             from mechscope.steer import SteeringFile
 

@@ -287,8 +287,11 @@ def _add_axes(m, doc: dict, prompts: list[str], concept, concept_sentences: str 
     pos = read_sentences(concept_sentences) if concept_sentences else (concept.target if concept else None)
     if not pos or not description:
         raise MechscopeError("--axes needs sentences about the concept and a description of it; pass "
-                             "--concept-sentences FILE and --instruction TEXT, or evaluate a file fitted with --concept")
-    other = read_sentences("heldout.txt") + read_sentences("neutral.txt")
+                             "--concept-sentences FILE and --instruction TEXT, or evaluate a file fitted with "
+                             "--concept")
+    # what the concept is not: held-out neutral text and the concept's source sentences (neutral ones for a topic,
+    # negative ones for `positive`)
+    other = read_sentences("heldout.txt") + (concept.source if concept else read_sentences("neutral.txt"))
     embed = get_embedder("minilm").embed
     judges = calibrate(m, embed, description, pos, other, prompts, doc["unsteered"]["texts"], lexicon or [])
     add_axes(m, doc, judges, prompts)

@@ -59,6 +59,11 @@ def select(graph: Graph, scores: dict[str, torch.Tensor], *, edges: int | None =
     """
     if (edges is None) == (threshold is None):
         raise MechscopeError("choose a circuit by exactly one of --edges N or --threshold TAU")
+    if edges is not None and edges < 0:
+        raise MechscopeError(f"a circuit has a positive number of edges, got edges={edges}; give e.g. --edges 700")
+    if threshold is not None and not threshold >= 0:
+        raise MechscopeError(f"the threshold bounds |score| from below, got {threshold}; give a number >= 0, "
+                             "e.g. --threshold 0.01")
     if threshold is not None:
         return prune(graph, threshold_edges(scores, threshold))
     if selection in ("top", "signed"):

@@ -14,7 +14,9 @@ import time
 from dataclasses import replace
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from mechscope.errors import MechscopeError
 
 from mechscope.runs.registry import Method, Params, ParameterError, Report, register
 
@@ -50,7 +52,26 @@ class CircuitParams(ScoringParams):
         return self
 
 
-class EapIgParams(CircuitParams):
+class GradientParams(CircuitParams):
+    """A method scoring by gradients: its batches are split to fit a memory budget."""
+
+    max_memory: str | None = Field(None, description="memory budget of a scoring batch, e.g. 8GiB (default: half "
+                                   "the device's free memory); batches are split to fit")
+
+    @field_validator("max_memory")
+    @classmethod
+    def _size(cls, value):
+        if value is not None:
+            from mechscope.graph.memory import parse_bytes
+
+            try:
+                parse_bytes(value)
+            except MechscopeError:
+                raise ValueError("is not a memory size; use e.g. 8GiB, 512MB or 2g") from None
+        return value
+
+
+class EapIgParams(GradientParams):
     steps: int = Field(5, ge=1, description="integration steps")
     interpolate: Literal["inputs", "edges"] = Field(
         "inputs", description="interpolate the input embedding (inputs) or every edge's mask (edges)")
@@ -105,13 +126,17 @@ def _discover(function: str):
 
 
 for _name, _fn, _params, _units, _summary in (
-    ("eap", "eap", CircuitParams, _n_train, "edge attribution patching: one gradient for every edge"),
+    ("eap", "eap", GradientParams, _n_train, "edge attribution patching: one gradient for every edge"),
     ("eap-ig", "eap_ig", EapIgParams, _n_train, "EAP with integrated gradients (Hanna et al. 2024)"),
     ("exact", "exact", CircuitParams, _n_edges, "patch each edge alone: one forward pass per edge"),
     ("acdc", "acdc", AcdcParams, _n_edges, "ACDC: remove edges one by one while the loss stays within tau"),
     ("node", "node", CircuitParams, _n_sources, "activation patching of nodes: an edge scores as its source"),
 ):
-    register(Method("discover", _name, _discover(_fn), _params, _units, _summary))
+    # sized: the circuit is chosen by a size from ranked scores (ACDC's is the edges it kept, one size only);
+    # buffers: activation copies per example a gradient batch holds (for the memory plan)
+    register(Method("discover", _name, _discover(_fn), _params, _units, _summary,
+                    {"sized": _name != "acdc", **({"buffers": 5 if _name == "eap-ig" else 3}
+                                                  if issubclass(_params, GradientParams) else {})}))
 
 # MIB's shared-task winners (mechscope/discover/winners.py)
 for _name, _fn, _params, _units, _summary in (
@@ -144,7 +169,7 @@ def compute(spec, report: Report | None = None):
     task = load_task(spec.task, n=spec.n, seed=spec.seed)
     report = report or (lambda done, total, message: None)
     report(0, 1, f"loading {spec.model}")
-    graph = Graph.from_model(cached_model(spec.model))
+    graph = Graph.from_model(cached_model(spec.model, device=spec.device, dtype=spec.dtype))
     torch.manual_seed(spec.seed)
     train = task.split("train")
     total, done = max(1, method.units(graph, train, p)), [0.0]
@@ -157,9 +182,17 @@ def compute(spec, report: Report | None = None):
     values = p.model_dump()
     scoring = {k: v for k, v in values.items() if k not in CIRCUIT_FIELDS}
     extra = {k: v for k, v in scoring.items() if k not in ("ablation", "batch_size")}
+    enc = train.encode(graph.model.tokenizer)
+    plan = None
+    if "max_memory" in values:  # what the gradient batches will be split to (a too-small budget fails here)
+        from mechscope.graph.memory import plan_batch
+
+        plan = plan_batch(graph, int(enc.positions.max()) + 1, values["batch_size"], values["max_memory"],
+                          buffers=method.extra.get("buffers"))
+        report(0, total, plan.note)
     report(0, total, message)
     t0 = time.perf_counter()
-    scores = method.run(graph, train.encode(graph.model.tokenizer), progress=advance, **scoring)
+    scores = method.run(graph, enc, progress=advance, **scoring)
     report(total, total, "evaluating the circuit on the test split")
     size = {}
     auto = "edges" in values and values["edges"] is None and values["threshold"] is None
@@ -178,6 +211,8 @@ def compute(spec, report: Report | None = None):
                                         curve=False, scoring_seconds=circuit.seconds["scoring"], **common)
             circuit = replace(again, curve=circuit.curve, areas=circuit.areas,
                               params={**again.params, "size_rule": f"smallest reaching {AUTO_TARGET}"})
+    if plan is not None:
+        circuit = replace(circuit, params={**circuit.params, "memory_plan": plan.note})
     return circuit, scores
 
 

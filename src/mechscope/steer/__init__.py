@@ -59,7 +59,8 @@ def parse_params(name: str, items: list[str]) -> dict:
     from mechscope.errors import MechscopeError, closest
 
     if name not in METHODS:
-        raise MechscopeError(f"unknown steering method {name!r}{closest(name, METHODS)}; use one of {', '.join(METHODS)}")
+        raise MechscopeError(
+            f"unknown steering method {name!r}{closest(name, METHODS)}; use one of {', '.join(METHODS)}")
     sig = {k: p.default for k, p in inspect.signature(METHODS[name].__init__).parameters.items() if k != "self"}
     out = {}
     for item in items:
@@ -73,7 +74,8 @@ def parse_params(name: str, items: list[str]) -> dict:
             out[key] = (int(value) if isinstance(default, int) and not isinstance(default, bool)
                         else float(value) if isinstance(default, float) else value)
         except ValueError as exc:
-            raise MechscopeError(f"parameter {key} of {name} must be a {type(default).__name__}; got {value!r}") from exc
+            raise MechscopeError(
+                f"parameter {key} of {name} must be a {type(default).__name__}; got {value!r}") from exc
     return out
 
 

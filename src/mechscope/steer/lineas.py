@@ -75,7 +75,9 @@ class LinEAS(SteeringMethod):
     fewer if either set is smaller),
     pooled by `pooling`. `steps` Adam steps at learning rate `lr`, each followed by the
     proximal step of the `l1` (units) and `group` (sites) penalties, both scaled by the learning
-    rate. Strength scales the learned displacement: 0 is the model, 1 the fitted map. With
+    rate: Adam's steps are about `lr` long whatever the gradient's size, so a unit stays non-zero
+    only while its steps keep beating ``l1 * lr`` (l1 0.5: its gradient's sign must hold about three
+    steps in four). Strength scales the learned displacement: 0 is the model, 1 the fitted map. With
     ``support=True`` (not in the paper; AcT's rule) a value moves only inside the range of the pooled
     source activations seen in fitting, in training and in use.
 
@@ -92,7 +94,7 @@ class LinEAS(SteeringMethod):
     default_strength = 1.0
 
     def __init__(self, sites: str = "attn-norm", layers: str | int | list[int] | None = "all",
-                 pooling: str = "mean", steps: int = 40, lr: float = 0.02, l1: float = 1e-4,
+                 pooling: str = "mean", steps: int = 40, lr: float = 0.02, l1: float = 0.5,
                  group: float = 0.0, n_samples: int = 32, seed: int = 0, support: bool = False):
         self.sites = sites
         self.layers = layers
