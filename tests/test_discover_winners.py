@@ -88,3 +88,14 @@ def test_edge_pruning_lowers_its_loss(truth):
     before = winners.edge_pruning(graph, part, steps=1, lr=1e-6, sparsity=0.5, batch_size=8)
     after = winners.edge_pruning(graph, part, steps=20, lr=0.1, sparsity=0.5, batch_size=8)
     assert loss(after) < loss(before) - 0.01
+
+
+def test_winners_run_through_the_run_layer():
+    from mechscope.runs import RunSpec
+    from mechscope.runs.execute import compute
+
+    spec = RunSpec("discover", "edge-pruning", "random:gpt2-tiny", "ioi", n=8,
+                   params={"steps": 2, "edges": 10, "curve": False})
+    circuit, scores = compute(spec)
+    assert circuit.method == "edge-pruning" and 0 < len(circuit.edges) <= 10
+    assert all(float(v.max()) < 0 for v in scores.values())  # scores are -keep

@@ -32,10 +32,10 @@ from pathlib import Path
 
 import torch
 
+from mechscope.atomic import write_bytes
 from mechscope.discover.circuit import Kept, kept_count, prune, top_edges
 from mechscope.errors import MechscopeError
 from mechscope.graph import Graph
-from mechscope.graph._io import atomic_write_bytes
 
 MIB_CIRCUIT_PERCENTS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50)
 
@@ -124,9 +124,7 @@ def from_mib(graph: Graph, doc: dict, source: str = "MIB graph") -> tuple[dict[s
 
 def save_mib(doc: dict, path: str | Path) -> Path:
     """Write a MIB graph document as JSON (atomically)."""
-    path = Path(path)
-    atomic_write_bytes(json.dumps(doc).encode(), path)
-    return path
+    return write_bytes(Path(path), json.dumps(doc).encode())
 
 
 def load_mib(graph: Graph, path: str | Path) -> tuple[dict[str, torch.Tensor], Kept]:

@@ -147,7 +147,7 @@ def code_retrieval(n: int | None = None, seed: int = 0, depth: int = 1, order: s
     value is the wrong answer.
 
     >>> ex = code_retrieval(n=1, depth=2).examples[0]
-    >>> ex.clean.count("def "), ex.clean.endswith("()\n")
+    >>> ex.clean.count("def "), ex.clean.endswith("()" + chr(10))
     (4, True)
     """
     if depth < 1 or order not in ("before", "after") or distractors < 0 or depth + distractors > len(_FUNCS):
