@@ -5,8 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # AutoCircuit (a peer, for cross-checks) runs in its own venv: it needs transformers 4.x.
 AC_VENV := .venv-autocircuit
+# Hanna et al.'s EAP-IG (MIB's reference code) for the reference cross-check: a local checkout of
+# github.com/hannamw/EAP-IG (it is not on PyPI), installed without dependencies next to TransformerLens.
+EAPIG_VENV := .venv-eapig
+EAPIG_SRC ?= ../EAP-IG
 
-.PHONY: demo test test-slow bench bench-discovery frontend clean
+.PHONY: demo test test-slow bench bench-discovery bench-reference frontend clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -41,6 +45,17 @@ $(AC_VENV)/.installed:
 
 bench-discovery: $(STAMP) $(AC_VENV)/.installed
 	$(BIN)/python benchmarks/discovery.py
+
+$(EAPIG_VENV)/.installed:
+	test -f $(EAPIG_SRC)/pyproject.toml || (echo "error: set EAPIG_SRC to a checkout of github.com/hannamw/EAP-IG" && exit 2)
+	$(PY) -m venv $(EAPIG_VENV)
+	$(EAPIG_VENV)/bin/pip install -q torch==2.13.0
+	$(EAPIG_VENV)/bin/pip install -q transformer-lens==2.18.0 einops matplotlib 'pyarrow<20' 'datasets<4'
+	$(EAPIG_VENV)/bin/pip install -q --no-deps $(EAPIG_SRC)
+	touch $@
+
+bench-reference: $(STAMP) $(EAPIG_VENV)/.installed
+	$(BIN)/python benchmarks/reference_eapig.py
 
 # The web app's front-end: built with npm into src/mechscope/ui/static (committed, so installing needs no Node).
 frontend:

@@ -6,6 +6,12 @@ target (0.8 by default).
 
     python benchmarks/faithfulness.py --tasks ioi,greater-than --methods eap-ig --selections top,signed
     python benchmarks/faithfulness.py --tasks path/to/autocircuit.json --n 120
+    python benchmarks/faithfulness.py --tasks ioi,ioi-mib --n 48 --bos   # MIB's convention: BOS first
+
+With both top and signed selections it also prints MIB's pair: CPR of the signed
+curve and CMD of the |score| curve (`discover.mib_areas`). ``--bos`` puts the
+tokenizer's BOS token before every prompt, as EAP-IG's `tokenize_plus` does
+(TransformerLens ``prepend_bos=True``).
 """
 
 from __future__ import annotations
@@ -22,12 +28,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--tasks", default="ioi,induction,greater-than,gendered-pronoun")
-    ap.add_argument("--methods", default="eap-ig", help="comma list of eap, eap-ig, eap-ig-edges")
+    ap.add_argument("--methods", default="eap-ig", help="comma list of eap, eap-ig, eap-ig-edges, or any discover method")
     ap.add_argument("--selections", default="top,signed")
     ap.add_argument("--n", type=int, default=100, help="examples per built-in task")
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=25)
     ap.add_argument("--target", type=float, default=0.8)
+    ap.add_argument("--bos", action="store_true", help="prepend the BOS token to every prompt (MIB's convention)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -38,6 +45,8 @@ def main() -> None:
         task = ms.load_task(task_name, n=args.n)
         train = task.split("train").encode(model.tokenizer)
         test = task.split("test").encode(model.tokenizer)
+        if args.bos:
+            train, test = with_bos(train, model.tokenizer), with_bos(test, model.tokenizer)
         runner = D.PatchedRunner(graph, test, batch_size=args.batch_size)
         for method in args.methods.split(","):
             t0 = time.perf_counter()
@@ -46,9 +55,12 @@ def main() -> None:
             elif method in ("eap-ig", "eap-ig-edges"):
                 scores = D.eap_ig(graph, train, steps=args.steps, batch_size=args.batch_size,
                                   interpolate="edges" if method == "eap-ig-edges" else "inputs")
+            elif method in D.METHODS:  # the shared-task winners and the rest, with their defaults
+                scores = D.METHODS[method](graph, train, batch_size=args.batch_size)
             else:
-                raise SystemExit(f"unknown method {method}")
+                raise SystemExit(f"error: unknown method {method}; use eap, eap-ig, eap-ig-edges or one of {', '.join(D.METHODS)}")
             seconds = time.perf_counter() - t0
+            curves = {}
             for selection in args.selections.split(","):
                 curve = D.faithfulness_curve(graph, scores, runner, selection=selection)
                 first = next((p for p in curve if p["faithfulness"] >= args.target), None)
@@ -58,13 +70,25 @@ def main() -> None:
                        "first_at_target": first and {"edges": first["edges"], "kept": first["edges_after_pruning"],
                                                      "faithfulness": round(first["faithfulness"], 3)}}
                 rows.append(row)
+                curves[selection] = curve
                 print(f"{task.name:18s} {method:13s} {selection:7s} scoring {seconds:6.1f} s  "
                       f"CPR {row['cpr']:.3f} CMD {row['cmd']:.3f}  first >= {args.target}: {row['first_at_target']}")
                 print("    edges asked/kept -> faithfulness: " +
                       ", ".join(f"{a}/{k}: {f}" for a, k, f in row["curve"]), flush=True)
+            if "signed" in curves and "top" in curves:
+                mib = D.mib_areas(curves["signed"], curves["top"])
+                rows.append({"task": task.name, "method": method, "mib": mib})
+                print(f"{task.name:18s} {method:13s} MIB: CPR (signed) {mib['cpr']:.3f}, CMD (|score|) {mib['cmd']:.3f}")
     if args.json:
         print(json.dumps(rows))
 
+
+
+def with_bos(enc, tokenizer):
+    """`enc` with the tokenizer's BOS token before every prompt."""
+    if tokenizer.bos_token_id is None:
+        raise SystemExit("error: this tokenizer has no BOS token; run without --bos")
+    return enc.with_bos(tokenizer.bos_token_id)
 
 if __name__ == "__main__":
     main()

@@ -60,3 +60,20 @@ def test_unit_json_on_tiny_model():
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["unit"] == "mlp.1:7" and len(doc["top_inputs"]) == 4 and len(doc["top_texts"]) == 4
+
+
+def test_units_and_build_bad_options_exit_2(tmp_path):
+    res = mechscope("describe", "units", "--model", "random:llama-tiny", "--explainer", "gpt4")
+    assert res.returncode == 2 and "unknown explainer 'gpt4'" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    res = mechscope("describe", "build", "--strings", "all", "--out", str(tmp_path / "b"))
+    assert res.returncode == 2 and "--strings must be one of" in res.stderr and not (tmp_path / "b").exists()
+
+
+@pytest.mark.slow  # loads a model in a fresh process
+def test_units_json_on_tiny_model():
+    res = mechscope("describe", "units", "--model", "random:llama-tiny", "--units", "mlp.0:1,resid.1:2", "--json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert [u["unit"] for u in doc["units"]] == ["mlp.0:1", "resid.1:2"]
+    assert set(doc["summary"]["all"]["correlation"]) == {"explained", "random"}

@@ -67,6 +67,7 @@ def _exact(program, ans, tests):
         [["find:convert_to_uppercase", None], ["find:replace_substring", ["P", "f"]]],
         [["find:get_first_character_ordinality", None], ["find:shift_first_letter_predecessor_rand", 23]],
         [["find:duplicate_mid_letter", None], ["find:insert_letter", "W"]],
+        [["keep_uppercase", None], ["duplicate_first", None]],  # the inverse maps '' to ''
     ],
 )
 def test_baseline_solves_find_chains(program):

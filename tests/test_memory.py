@@ -52,10 +52,14 @@ def test_parse_bytes():
 
 
 def test_discover_cli_says_what_it_chose():
+    import json
+
     args = [sys.executable, "-m", "mechscope", "discover", "--model", "random:gpt2-tiny", "--method", "eap",
             "--edges", "10", "--n", "8", "--no-record", "--no-curve"]
-    ok = subprocess.run(args + ["--max-memory", "3MiB"], capture_output=True, text=True, timeout=300)
+    ok = subprocess.run(args + ["--max-memory", "3MiB", "--json"], capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stderr
-    assert "memory budget 3.0 MiB" in ok.stderr and "batch 16 split to" in ok.stderr, ok.stderr
+    plan = json.loads(ok.stdout)["params"]["batch_plan"]
+    assert plan.startswith("memory budget 3.0 MiB") and "batch 16 split to" in plan, plan
     bad = subprocess.run(args + ["--max-memory", "1KB"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: one example of"), bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

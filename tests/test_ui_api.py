@@ -23,13 +23,14 @@ def store_root(tmp_path_factory):
 def client(store_root):
     from mechscope.ui.app import create_app
 
-    return TestClient(create_app(store_root, token=TOKEN), headers={"X-Mechscope-Token": TOKEN})
+    return TestClient(create_app(store_root, token=TOKEN),
+                      headers={"X-Mechscope-Token": TOKEN}, base_url="http://127.0.0.1")
 
 
 def test_every_request_needs_the_token(store_root):
     from mechscope.ui.app import create_app
 
-    bare = TestClient(create_app(store_root, token=TOKEN))
+    bare = TestClient(create_app(store_root, token=TOKEN), base_url="http://127.0.0.1")
     assert bare.get("/api/store").status_code == 403
     assert bare.get("/api/store", headers={"X-Mechscope-Token": "wrong-token"}).status_code == 403
     page = bare.get("/")
@@ -56,7 +57,8 @@ def test_unknown_names_are_one_line_404s(client):
 def test_an_empty_store_lists_nothing(tmp_path):
     from mechscope.ui.app import create_app
 
-    empty = TestClient(create_app(tmp_path / "empty", token=TOKEN), headers={"X-Mechscope-Token": TOKEN})
+    empty = TestClient(create_app(tmp_path / "empty", token=TOKEN),
+                      headers={"X-Mechscope-Token": TOKEN}, base_url="http://127.0.0.1")
     doc = empty.get("/api/store").json()
     assert doc["entries"] == [] and doc["tree"] == []
     assert "the store at" in empty.get("/api/circuits/x").json()["error"]

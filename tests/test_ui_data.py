@@ -77,7 +77,8 @@ def api(tmp_path_factory):
     path = root.parent / "wedding.safetensors"
     sf.save(path)
     record_steering(Store(root), path, name="wedding-tiny")
-    client = TestClient(create_app(root, token=TOKEN), headers={"X-Mechscope-Token": TOKEN})
+    client = TestClient(create_app(root, token=TOKEN),
+                      headers={"X-Mechscope-Token": TOKEN}, base_url="http://127.0.0.1")
     return {"root": root, "name": result["name"], "result": result, "client": client}
 
 

@@ -1,5 +1,7 @@
-// Calls to the mechscope server. The session token comes from the page's URL (?token=...) and goes in a
-// header on every request; a failed request throws an Error whose message is the server's one line.
+// Calls to the mechscope server. The server traded the URL's ?token=... for an HttpOnly session cookie when
+// the page was first opened, and the browser sends that cookie with every request; a token still in the URL
+// (a page served without the trade) goes in a header. A failed request throws an Error whose message is the
+// server's one line.
 
 export const token = new URLSearchParams(window.location.search).get("token") || "";
 
@@ -8,7 +10,9 @@ async function request(path, options = {}) {
   try {
     response = await fetch(path, {
       ...options,
-      headers: { "X-Mechscope-Token": token, "Content-Type": "application/json", ...(options.headers || {}) },
+      credentials: "same-origin",
+      headers: { ...(token ? { "X-Mechscope-Token": token } : {}), "Content-Type": "application/json",
+                 ...(options.headers || {}) },
     });
   } catch (err) {
     throw new Error(`the mechscope server does not answer (${err.message}); is \`mechscope serve\` still running?`);
@@ -28,10 +32,10 @@ async function request(path, options = {}) {
 export const get = (path) => request(path);
 export const post = (path, data) => request(path, { method: "POST", body: JSON.stringify(data ?? {}) });
 
-/** A link to one of an entry's files (opened in a new tab, so it carries the token in the query). */
+/** A link to one of an entry's files (opened in a new tab: the session cookie goes with it). */
 export function fileUrl(kind, name, file) {
   const parts = [kind, name].map(encodeURIComponent).join("/");
-  return `/api/entries/${parts}/files/${file.split("/").map(encodeURIComponent).join("/")}?token=${encodeURIComponent(token)}`;
+  return `/api/entries/${parts}/files/${file.split("/").map(encodeURIComponent).join("/")}`;
 }
 
 export const enc = encodeURIComponent;

@@ -18,7 +18,8 @@ def compare_command(
     n: int = typer.Option(None, "--n", help="examples per built-in task (default 100)"),
     circuits: str = typer.Option("all", "--circuits", help="all (base's and each version's own), base or none"),
     circuit_edges: int = typer.Option(None, "--circuit-edges", help="circuit size in edges (default 1% of edges)"),
-    circuit_method: str = typer.Option("eap-ig", "--circuit-method", help="discovery method for circuits"),
+    circuit_method: str = typer.Option(None, "--circuit-method", help="discovery method for circuits (default "
+                                       "the compare record's)"),
     selection: str = typer.Option("signed", "--selection", help="circuit selection: signed, top or greedy"),
     steps: int = typer.Option(5, "--steps", help="eap-ig integration steps"),
     batch_size: int = typer.Option(16, "--batch-size"),
@@ -38,9 +39,11 @@ def compare_command(
     from mechscope.runs.execute import compute
 
     params = {"versions": list(versions), "tasks": list(tasks), "circuits": circuits, "circuit_edges": circuit_edges,
-              "circuit_method": circuit_method, "selection": selection, "steps": steps, "batch_size": batch_size,
+              "selection": selection, "steps": steps, "batch_size": batch_size,
               "latency": not no_latency, "steer": str(steer) if steer is not None else None,
               "steer_prompts": steer_prompts, "steer_neutral": steer_neutral, "cache_circuits": record}
+    if circuit_method is not None:
+        params["circuit_method"] = circuit_method
     spec = RunSpec("compare", "versions", base, None, n, params)
     spec.normalized()
     with progress(not json_out) as bar:
@@ -54,9 +57,9 @@ def compare_command(
     if name is not None:
         result["record"] = name
     if out_path is not None:
-        from mechscope.graph._io import atomic_write_bytes
+        from mechscope.atomic import write_bytes
 
-        atomic_write_bytes(json.dumps(_clean(result), indent=2).encode(), out_path)
+        write_bytes(out_path, json.dumps(_clean(result), indent=2).encode())
     if json_out:
         print_json(result)
         return

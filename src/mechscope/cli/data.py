@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from mechscope.atomic import atomic_folder
 from mechscope.cli.output import out, print_json, progress
 from mechscope.errors import MechscopeError
 
@@ -70,7 +71,9 @@ def map_command(
         m = map_prompts(file, reference=reference, embed=embed, seed=seed, n_regions=regions,
                         coverage_quantile=quantile, score=score, lexicon=_words(lexicon),
                         model=model if score else None, text_column=text_column, progress=_reporter(bar))
-    paths = m.write(out_dir or Path(f"{Path(file).stem}.map"))
+    target = out_dir or Path(f"{Path(file).stem}.map")
+    with atomic_folder(target, replace=True) as tmp:  # the folder appears whole, or not at all
+        paths = m.write(tmp, final_dir=target)
     doc = {**m.to_dict(), "files": paths}
     if json_out:
         print_json(doc)

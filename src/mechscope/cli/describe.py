@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
+from mechscope.atomic import write_json
 from mechscope.cli.output import err, out, print_json, progress, status
 from mechscope.errors import MechscopeError
 
@@ -95,14 +93,6 @@ def _domains(text: str) -> tuple[str, ...]:
     return names
 
 
-def _write_json(path: Path, doc) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(doc, fh, indent=1, default=str)
-    os.replace(tmp, path)
-
-
 @describe_app.command("run")
 def run_command(
     interpreter: str = typer.Option("baseline", "--interpreter", "-i", help="baseline or llm:URL#MODEL"),
@@ -133,7 +123,7 @@ def run_command(
             progress=lambda done, total: bar.update(job, completed=done, total=total),
         )
     if records is not None:
-        _write_json(
+        write_json(
             records,
             {
                 "interpreter": interpreter,
@@ -143,6 +133,7 @@ def run_command(
                 "seed": bench.manifest["seed"],
                 **res,
             },
+            default=str,
         )
     if json_out:
         print_json(res["summary"])
@@ -234,7 +225,8 @@ def units_command(
         job = bar.add_task(f"explaining and simulating {len(chosen)} units", total=None)
         res = score_units(m, chosen, expl, simu, seed=seed, progress=lambda d, t: bar.update(job, completed=d, total=t))
     if records is not None:
-        _write_json(records, {"model": model, "explainer": explainer, "simulator": simulator, "seed": seed, **res})
+        write_json(records, {"model": model, "explainer": explainer, "simulator": simulator, "seed": seed, **res},
+                   default=str)
     if json_out:
         print_json(res)
         return

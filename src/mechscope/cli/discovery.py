@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mechscope.cli.output import out, print_json, progress, status
+from mechscope.cli.output import err, out, print_json, progress, status
 from mechscope.cli.runs import method_params, rich_report, with_method_options
 
 
@@ -29,8 +29,11 @@ def discover_command(
     task: str = typer.Option("ioi", "--task", "-t", help="built-in task or task file"),
     method: str = typer.Option(None, "--method", help=f"one of {', '.join(_discovery_methods())} (default "
                                f"{_default()})", show_default=False),
-    n: int = typer.Option(None, "--n", help="examples of a built-in task (default 100)"),
+    n: int = typer.Option(None, "--n", min=1, help="examples of a built-in task (default 100)"),
     seed: int = typer.Option(0, "--seed", help="seed of the task's examples and split"),
+    device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:N or auto"),
+    dtype: str = typer.Option(None, "--dtype", help="float32, bfloat16 or float16 (default: float32 on CPU, the "
+                              "model's own on a GPU)"),
     out_path: Path = typer.Option(None, "--out", "-o", help="write the circuit JSON here (and a .svg/.png picture)"),
     name: str = typer.Option(None, "--name", help="its name in the experiment store (default: method, task, run hash)"),
     no_record: bool = typer.Option(False, "--no-record", help="do not record the circuit in the experiment store"),
@@ -44,7 +47,8 @@ def discover_command(
     from mechscope.runs.execute import compute
 
     method = method or _default()
-    spec = RunSpec("discover", method, model, task, n, method_params("discover", method, method_values or {}), seed)
+    spec = RunSpec("discover", method, model, task, n, method_params("discover", method, method_values or {}), seed,
+                   device, dtype)
     spec.normalized()
     with progress() as bar:
         job = bar.add_task(spec.label(), total=None)
@@ -56,20 +60,22 @@ def discover_command(
             result = execute(spec, report=report, name=name)
             circuit, _ = result.value
             record = {"kind": result.row["kind"], "name": result.row["name"], "hash": result.hash}
+    if not json_out and circuit.params.get("memory_plan"):
+        err.print(circuit.params["memory_plan"])
     pictures = []
     if out_path is not None:
         circuit.save(out_path)
         from mechscope.discover.draw import draw_circuit
         from mechscope.runs.models import cached_model
 
-        adapter = cached_model(model).adapter
+        adapter = cached_model(model, device=device, dtype=dtype).adapter
         pictures = [str(p) for p in draw_circuit(circuit.edges, adapter.n_layers, adapter.n_heads,
                                                  Path(out_path).with_suffix(""),
                                                  title=f"{method} circuit, {circuit.task}, {model}")]
     doc = {"method": method, "model": model, "task": circuit.task, "edges_total": circuit.edges_total,
            "edges_kept": len(circuit.edges), "faithfulness": circuit.faithfulness, "spread": circuit.spread,
            "curve": [{"edges": p["edges"], "faithfulness": p["faithfulness"]} for p in circuit.curve],
-           "areas": circuit.areas, "top_nodes": circuit.top_nodes(8), "seconds": circuit.seconds["total"],
+           "areas": circuit.areas, "size": circuit.params.get("size"), "top_nodes": circuit.top_nodes(8), "seconds": circuit.seconds["total"],
            "params": circuit.params, "out": str(out_path) if out_path else None, "pictures": pictures,
            "record": record}
     if json_out:
@@ -86,6 +92,9 @@ def print_circuit(doc: dict) -> None:
         f"[bold]{doc['faithfulness']:.3f}[/] (per example median {_fmt(doc['spread'].get('median'))}, "
         f"IQR {_fmt(doc['spread'].get('iqr'))}), {doc['seconds']:.0f} s"
     )
+    if doc.get("size"):
+        z = doc["size"]
+        out.print(f"size chosen from the curve ({z['rule']}): {z['edges']:,} edges ({100 * z['fraction']:g}% of all)")
     if doc["curve"]:
         table = Table(title="faithfulness curve (test split)")
         table.add_column("edges", justify="right")
@@ -95,6 +104,8 @@ def print_circuit(doc: dict) -> None:
         out.print(table)
         out.print(f"CPR {_fmt(doc['areas'].get('cpr'))}  CMD {_fmt(doc['areas'].get('cmd'))}")
     out.print("top nodes: " + ", ".join(f"{n} ({w:.2f})" for n, w in doc["top_nodes"]))
+    if doc["params"].get("batch_plan"):
+        out.print(doc["params"]["batch_plan"])
     if doc["out"]:
         out.print(f"wrote {doc['out']} " + " ".join(doc["pictures"]))
     if doc.get("record"):

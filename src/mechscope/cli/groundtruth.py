@@ -13,7 +13,12 @@ from mechscope.errors import MechscopeError
 groundtruth_app = typer.Typer(help="Models whose circuits are known: build the zoo, list it.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks of discovery methods against known circuits.", no_args_is_help=True)
 
-DEFAULT_METHODS = "eap,eap-ig,acdc,exact,node"
+
+
+def _all_methods() -> str:
+    from mechscope.runs import methods
+
+    return ",".join(m.name for m in methods("discover"))
 
 
 def _names(only: str | None) -> list[str]:
@@ -145,21 +150,20 @@ def _fmt(x) -> str:
 
 
 def bench_groundtruth_command(
-    methods: str = typer.Option(DEFAULT_METHODS, "--methods", help="comma-separated discovery methods"),
+    methods: str = typer.Option(None, "--methods", help=f"comma-separated discovery methods (default all: "
+                                f"{_all_methods()})"),
     only: str = typer.Option(None, "--only", help="comma-separated zoo models (default: all)"),
     ablation: str = typer.Option("resample", "--ablation", help="resample, mean or zero (where the truth is known)"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout and nothing else"),
 ) -> None:
     """Score discovery methods against the zoo's true circuits: edge and node ROC AUC, precision at k, time."""
-    from mechscope.discover import METHODS
-    from mechscope.errors import closest
     from mechscope.hypothesis.groundtruth.score import score_method
     from mechscope.hypothesis.groundtruth.zoo import passed
+    from mechscope.runs import get_method
 
-    chosen = [m.strip() for m in methods.split(",") if m.strip()]
+    chosen = [m.strip() for m in (methods or _all_methods()).split(",") if m.strip()]
     for m in chosen:
-        if m not in METHODS:
-            raise MechscopeError(f"unknown method {m!r}{closest(m, METHODS)}; use some of {', '.join(METHODS)}")
+        get_method("discover", m)  # one line naming the closest
     import torch
 
     truths = _build_all(_names(only), False, json_out)

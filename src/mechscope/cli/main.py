@@ -15,8 +15,8 @@ from collections.abc import Callable
 import typer
 from rich.table import Table
 
-from mechscope.cli.output import err, out, print_json, status
-from mechscope.errors import MechscopeError
+from mechscope.cli.output import out, print_json, status
+
 
 app = typer.Typer(
     name="mechscope",
@@ -231,33 +231,18 @@ def demo(
 
 
 def main() -> None:
-    """Entry point: run the app, turning bad input and Ctrl-C into one line."""
+    """Entry point: run the app, turning bad input, usage mistakes and Ctrl-C into one line on stderr."""
+    from mechscope.cli.failures import quiet_dependencies, report
+
+    quiet_dependencies()
     try:
-        code = app(standalone_mode=False)
-        if isinstance(code, int) and code:
-            sys.exit(code)
-    except MechscopeError as exc:
-        from mechscope.cli.runs import flag_message
-
-        err.print(f"[red]error:[/] {flag_message(exc)}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]: nothing was written")
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors arrive here with standalone_mode=False
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            err.print("[yellow]interrupted[/]: nothing was written")
-            sys.exit(130)
-        raise
+        code = app(standalone_mode=False, prog_name="mechscope")
+    except BaseException as exc:  # noqa: BLE001 - `report` re-raises what it does not know
+        sys.exit(report(exc))
+    if code == 130:  # typer turns Ctrl-C into a quiet exit status 130: say what happened
+        sys.exit(report(KeyboardInterrupt()))
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`mechscope version make|list|rm` and `mechscope store list|export|rm`."""
+"""`mechscope version make|list|rm` and `mechscope store list|export|rm|check`."""
 
 from __future__ import annotations
 
@@ -188,6 +188,38 @@ def store_rm_command(name: str = typer.Argument(..., help="entry name"),
         print_json({"removed": entry.name, "kind": entry.kind, "bytes": entry.bytes})
     else:
         out.print(f"removed {entry.kind} {name} ({_mb(entry.bytes)})")
+
+
+@store_app.command("check")
+def store_check_command(
+    repair: bool = typer.Option(False, "--repair", help="remove what a crash left: leftovers, orphan folders and "
+                                                        "broken entries"),
+    grace: float = typer.Option(60.0, "--grace", min=0, help="--repair leaves leftovers younger than this many "
+                                                             "seconds alone (a write in progress)"),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Check every entry (files present, hashes match, records parse) and list what no entry refers to.
+
+    Exits with status 1 when the store is not clean."""
+    from mechscope.store.check import check_store
+
+    report = check_store(_store(), repair=repair, grace=grace)
+    if json_out:
+        print_json(report)
+    else:
+        for p in report["problems"]:
+            out.print(f"[red]broken[/] {p['entry']}: {p['problem']}")
+        for p in report["orphans"]:
+            out.print(f"[yellow]orphan[/] {p} (no entry refers to it)")
+        for p in report["leftovers"]:
+            out.print(f"[yellow]leftover[/] {p} (an interrupted write)")
+        for p in report["removed"]:
+            out.print(f"removed {p}")
+        verdict = "[green]clean[/]" if report["clean"] else "[red]not clean[/]" + (
+            "" if repair else ": `mechscope store check --repair` removes what a crash left")
+        out.print(f"store {report['store']}: {report['entries']} entries, {verdict}")
+    if not report["clean"]:
+        raise typer.Exit(1)
 
 
 def _mb(n) -> str:

@@ -50,6 +50,8 @@ def sweep_command(
     n: int = typer.Option(None, "--n", help="examples of each built-in task (default 100)"),
     spec_file: Path = typer.Option(None, "--spec", help="a YAML or JSON sweep file (models, tasks, methods, params, "
                                    "seeds, n); flags given as well override it"),
+    device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:N or auto (every cell)"),
+    dtype: str = typer.Option(None, "--dtype", help="float32, bfloat16 or float16 (every cell)"),
     executor: str = typer.Option("inprocess", "--executor", help="inprocess, local (a process pool) or ray"),
     workers: int = typer.Option(None, "--workers", help="processes of the local pool or Ray (default: one per core)"),
     ray_address: str = typer.Option(None, "--ray-address", help="join the Ray cluster at ADDR instead of starting one"),
@@ -88,7 +90,7 @@ def sweep_command(
         if not doc.get(key):
             raise MechscopeError(f"a sweep needs --{key} (comma-separated) or a --spec file naming {key}")
     cells = grid(doc["models"], doc["tasks"], doc["methods"], doc.get("params"), doc.get("seeds", [0]),
-                 doc.get("n"), doc.get("kind", "discover"))
+                 doc.get("n"), doc.get("kind", "discover"), device, dtype)
     store = Store()
     ex = make_executor(executor, workers=workers, address=ray_address, store_root=str(store.root.resolve()))
     t0 = time.perf_counter()

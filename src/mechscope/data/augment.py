@@ -82,7 +82,7 @@ def export_rows(rows: list[dict], path: str | Path, protect: list[str] = ()) -> 
     ...             pathlib.Path(tempfile.mkdtemp()) / "new.jsonl").suffix
     '.jsonl'
     """
-    from mechscope.data.files import write_jsonl
+    from mechscope.atomic import write_jsonl
 
     path = Path(path)
     for p in protect:

@@ -291,7 +291,7 @@ def embed_prompts(prompts, embed: str | Embedder = DEFAULT_EMBED, cache: bool = 
                 return emb, space
     emb = embedder.embed(prompts.texts, progress=progress)
     if path is not None:
-        from mechscope.data.files import atomic_write
+        from mechscope.atomic import atomic_write
 
-        atomic_write(path, lambda tmp: np.save(tmp, emb), suffix=".npy")
+        atomic_write(path, lambda tmp: np.save(tmp, emb))
     return emb, space

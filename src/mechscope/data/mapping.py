@@ -116,19 +116,23 @@ class PromptMap:
             rows.append(row)
         return rows
 
-    def write(self, out_dir: str | Path) -> dict[str, str]:
+    def write(self, out_dir: str | Path, final_dir: str | Path | None = None) -> dict[str, str]:
         """Write ``map.parquet`` (a row per prompt, with its embedding), ``map.json`` (the summary) and, with a
-        reference, ``reference.parquet``; each atomically. Returns the paths by name."""
+        reference, ``reference.parquet``; each atomically. Returns the paths by name, as they will be once
+        `out_dir` (a temporary folder) is renamed to `final_dir` (default: `out_dir` itself)."""
+        from mechscope.atomic import write_json
+
         out = Path(out_dir)
+        shown = Path(final_dir) if final_dir is not None else out
         meta = {"format": FORMAT, "embed": self.space.to_dict(), "source": self.prompts.source, "seed": self.seed}
-        paths = {"map": str(_write_parquet(out / "map.parquet", self.points(), self.embeddings, meta))}
+        _write_parquet(out / "map.parquet", self.points(), self.embeddings, meta)
+        paths = {"map": str(shown / "map.parquet")}
         if self.reference is not None:
             ref_meta = {**meta, "source": self.reference.source}
-            paths["reference"] = str(_write_parquet(out / "reference.parquet", self.reference_points(),
-                                                    self.reference_embeddings, ref_meta))
-        from mechscope.data.files import write_json
-
-        paths["summary"] = str(write_json(out / "map.json", {**self.to_dict(), "files": paths}))
+            _write_parquet(out / "reference.parquet", self.reference_points(), self.reference_embeddings, ref_meta)
+            paths["reference"] = str(shown / "reference.parquet")
+        paths["summary"] = str(shown / "map.json")
+        write_json(out / "map.json", {**self.to_dict(), "files": {k: v for k, v in paths.items() if k != "summary"}})
         return paths
 
 
@@ -141,7 +145,7 @@ def _write_parquet(path: Path, rows: list[dict], emb: np.ndarray, meta: dict) ->
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mechscope.data.files import atomic_write
+    from mechscope.atomic import atomic_write
 
     columns = list(dict.fromkeys(k for r in rows for k in r))
     data = {k: [r.get(k) for r in rows] for k in columns}
@@ -149,7 +153,7 @@ def _write_parquet(path: Path, rows: list[dict], emb: np.ndarray, meta: dict) ->
     flat = pa.array(np.ascontiguousarray(emb, dtype=np.float32).ravel())
     table = table.append_column("embedding", pa.FixedSizeListArray.from_arrays(flat, emb.shape[1]))
     table = table.replace_schema_metadata({"mechscope": json.dumps(meta)})
-    return atomic_write(path, lambda tmp: pq.write_table(table, tmp), suffix=".parquet")
+    return atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def _column(values: list):

@@ -188,6 +188,9 @@ def _jsonl_rows(text: str, p: Path, column: str) -> tuple[list, dict[str, list]]
         except json.JSONDecodeError as exc:
             raise MechscopeError(f"{str(p)!r} line {number} is not JSON ({exc.msg}); write one object or string "
                                  "a line") from None
+        except RecursionError:
+            raise MechscopeError(f"{str(p)!r} line {number} is nested too deeply; write one object or string "
+                                 "a line") from None
     if all(isinstance(r, str) for r in rows):
         return rows, {}
     objects = [r for r in rows if isinstance(r, dict)]
@@ -221,7 +224,7 @@ def _read_parquet(p: Path, column: str | None, digest: str) -> PromptSet:
 
     try:
         table = pq.read_table(p)
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError, ValueError) as exc:
         raise MechscopeError(f"{str(p)!r} is not a Parquet file ({exc}); pass {_HINT}") from None
     column = column or "text"
     if column not in table.column_names:
@@ -244,12 +247,15 @@ def _looks_like_task(text: str, suffix: str, text_column: str | None) -> bool:
     if text_column:
         return False
     if suffix == ".csv":
-        header = next(csv.reader(io.StringIO(text)), [])
+        try:
+            header = next(csv.reader(io.StringIO(text)), [])
+        except csv.Error:
+            return False  # the CSV reader says what is wrong
     else:
         first = next((line for line in text.split("\n") if line.strip()), "")
         try:
             obj = json.loads(first)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return False
         header = list(obj) if isinstance(obj, dict) else []
     return "text" not in header and "clean" in header and ("corrupt" in header or "corrupted" in header)

@@ -9,16 +9,14 @@ temporary sibling and renamed, so a build that stops leaves nothing behind.
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from mechscope.atomic import atomic_folder
 from mechscope.describe import concepts as cn
 from mechscope.describe import numeric as nm
 from mechscope.describe.scripts import concept_source, load_source, numeric_source, string_source
@@ -26,7 +24,7 @@ from mechscope.describe.findgen import is_random, sample_find_program
 from mechscope.describe.interpretation import as_json, observe
 from mechscope.describe.stringgen import sample_program, test_strings
 from mechscope.describe.unittests import add_unit_tests
-from mechscope.errors import MechscopeError
+from mechscope.errors import MechscopeError, file_error, parse_json, read_input_text
 
 FORMAT = 2
 MLP_MAX_NMSE = 0.05  # an MLP variant is kept only when it approximates its function this well
@@ -96,12 +94,15 @@ class Benchmark:
             raise MechscopeError(
                 f"no describe benchmark at {root}; build one with `mechscope describe build --out {root}`"
             )
-        manifest = json.loads(man.read_text())
-        if manifest.get("format") != FORMAT:
-            raise MechscopeError(
-                f"benchmark at {root} has format {manifest.get('format')}, expected {FORMAT}; rebuild it"
-            )
-        items = json.loads((root / "truth.json").read_text())
+        fix = f"rebuild it with `mechscope describe build --out {root}`"
+        manifest = parse_json(read_input_text(man, "benchmark manifest"), man, "benchmark manifest", fix)
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            got = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+            raise MechscopeError(f"benchmark at {root} has format {got!r:.40}, expected {FORMAT}; {fix}")
+        truth = root / "truth.json"
+        items = parse_json(read_input_text(truth, "benchmark truth file"), truth, "benchmark truth file", fix)
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise file_error(truth, "is not a list of function records", fix)
         return cls(root=root, manifest=manifest, items=tuple(items))
 
 
@@ -246,22 +247,10 @@ def _record_one_call(item: dict, function: Callable) -> None:
 
 
 def _write_atomic(out: Path, manifest: dict, items: list, sources: dict) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-describe-", dir=out.parent))
-    try:
+    with atomic_folder(out, replace=True) as tmp:
         for d in DOMAINS:
             (tmp / d).mkdir()
         for fid, src in sources.items():
             (tmp / (fid + ".py")).write_text(src)
         (tmp / "truth.json").write_text(json.dumps(items, indent=1))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        if out.exists():
-            old = out.with_name(out.name + ".old-" + tmp.name[-8:])
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)

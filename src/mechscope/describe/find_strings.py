@@ -8,8 +8,10 @@ lower-case 'a' (FIND's consonant list has it), ``get_digit_indexes`` names only
 the last character's index (FIND's loop resets its list), ``subtract_number_to_string``
 shifts every code point, and ``sub_order_of_inx1_to_inx2`` adds (as FIND's
 does). ``add_order_to_inx`` and ``sub_order_to_inx`` draw a random index on
-every call. `FIND_PRIMITIVES` maps ``find:<FIND's name>`` to a `FindPrimitive`
-with its parameter range (FIND's), how to draw a parameter, and a description.
+every call and raise on the empty string, as in FIND's published functions
+(its generator's current code returns strings shorter than two unchanged).
+`FIND_PRIMITIVES` maps ``find:<FIND's name>`` to a `FindPrimitive` with its
+parameter range (FIND's), how to draw a parameter, and a description.
 """
 
 from __future__ import annotations
@@ -233,15 +235,11 @@ def add_len_to_middle(s):
 
 
 def add_order_to_inx(s, i=None):
-    if len(s) < 2:
-        return s
-    i = _rng.randint(0, len(s) - 1) if i is None else i
+    i = _rng.randint(0, len(s) - 1) if i is None else i  # ValueError on '', as in FIND's published functions
     return _at(s, i, i)
 
 
 def sub_order_to_inx(s, i=None):
-    if len(s) < 2:
-        return s
     i = _rng.randint(0, len(s) - 1) if i is None else i
     return _at(s, i, -i)
 
@@ -527,4 +525,6 @@ def random_support(name: str, s: str, p=None) -> list[str]:
     ['abc', 'acc', 'abe']
     """
     fn = FIND_PRIMITIVES[name].fn
-    return [s] if len(s) < 2 else [fn(s, i) for i in range(len(s))]
+    if not s:
+        raise ValueError("empty range for randrange()")  # what the primitive itself raises on ''
+    return [fn(s, i) for i in range(len(s))]

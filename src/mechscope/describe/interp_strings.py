@@ -192,7 +192,12 @@ def _random_search(samples: list[set], heldout: frozenset[str]):
         return all(obs <= support_of(i) for i, obs in enumerate(samples))
 
     def sup(name, s):
-        return set(random_support(name, s)) if isinstance(s, str) else {RAISED}
+        if not isinstance(s, str):
+            return {RAISED}
+        try:
+            return set(random_support(name, s))
+        except Exception:  # the step raises on this input whatever it draws
+            return {RAISED}
 
     for r in rand:
         if fits(lambda i, r=r: sup(r, PROBES[i])):

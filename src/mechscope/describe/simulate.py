@@ -16,7 +16,10 @@ from the second half: the top-activating ones and as many random ones. Scores:
   which "the highlighted tokens are where it fires" holds for the truly
   top-activating tokens of an activating text and fails for as many random ones.
 
-The random-description baseline scores each unit with another unit's
+"Where it fires" is relative to the unit's typical activation (the median over
+the tokens shown or scored), so that a direction whose projection is never
+near zero is read the same way as a sparse neuron. The random-description
+baseline scores each unit with another unit's
 description. Explainers and simulators are pluggable: `TokenExplainer` and
 `TokenSimulator` run offline (a token list, with the concept it belongs to and
 whether the first position dominates), `LLMExplainer` and `LLMSimulator` ask
@@ -56,6 +59,21 @@ def _norm(token: str) -> str:
     return token.strip().lower()
 
 
+def baseline(records: list[Record]) -> float:
+    """The unit's typical activation: the median over every token of `records` (0 for a sparse neuron)."""
+    acts = [r.acts for r in records if len(r.acts)]
+    return float(np.median(np.concatenate(acts))) if acts else 0.0
+
+
+def hot(acts: np.ndarray, peak: float, base: float) -> np.ndarray:
+    """Tokens at least halfway from the unit's typical activation to `peak`, shape [tokens] (bool).
+
+    >>> hot(np.array([0.0, 1.0, 4.0]), 4.0, 0.0).tolist()
+    [False, False, True]
+    """
+    return (acts >= base + 0.5 * (peak - base)) & (peak > base)
+
+
 class TokenExplainer:
     """Offline explainer: the tokens where the unit fires most, their concept, and position 0 if it dominates."""
 
@@ -65,12 +83,12 @@ class TokenExplainer:
         first = sum(int(np.argmax(r.acts)) == 0 for r in top if len(r.acts))
         if top and first >= 0.7 * len(top):
             return "fires on the first token of the text"
-        peak = max((r.max for r in top), default=0.0)
+        peak, base = max((r.max for r in top), default=0.0), baseline(top + others)
         counts: Counter = Counter()
         for r in top:
-            for tok, a in zip(r.tokens, r.acts):
-                if peak > 0 and a >= 0.5 * peak and _norm(tok):
-                    counts[_norm(tok)] += float(a)
+            for tok, a, h in zip(r.tokens, r.acts, hot(r.acts, peak, base)):
+                if h and _norm(tok):
+                    counts[_norm(tok)] += float(a - base)
         words = [w for w, _ in counts.most_common(6)]
         if not words:
             return "fires on no token in particular"
@@ -94,8 +112,8 @@ class TokenSimulator:
         return [10.0 if _norm(t) in words else 0.0 for t in tokens]
 
 
-def _marked(r: Record, peak: float) -> str:
-    return "".join(f"<<{t}>>" if peak > 0 and a >= 0.5 * peak else t for t, a in zip(r.tokens, r.acts))
+def _marked(r: Record, peak: float, base: float) -> str:
+    return "".join(f"<<{t}>>" if h else t for t, h in zip(r.tokens, hot(r.acts, peak, base)))
 
 
 class LLMExplainer:
@@ -109,12 +127,12 @@ class LLMExplainer:
     def explain(self, top: list[Record], others: list[Record]) -> str:
         from mechscope.describe.llm import chat
 
-        peak = max((r.max for r in top), default=0.0)
+        peak, base = max((r.max for r in top), default=0.0), baseline(top + others)
         lines = [
             "A neuron in a language model fires on some tokens. In these texts the tokens where it fires most "
             "are marked <<like this>>:"
         ]
-        lines += [f"{i + 1}. {_marked(r, peak)}" for i, r in enumerate(top)]
+        lines += [f"{i + 1}. {_marked(r, peak, base)}" for i, r in enumerate(top)]
         lines.append("In these texts it barely fires:")
         lines += [f"- {r.text}" for r in others[:5]]
         lines.append("In one short sentence starting 'fires on', say which tokens or contexts make it fire.")
@@ -208,16 +226,15 @@ def score_description(description: str, split: Split, simulator, seed: int = 0) 
         [float(sims[id(r)].max(initial=0.0)) for r in split.held_low],
     )
     rng, right, wrong = random.Random(seed), [], []
+    base = baseline(split.held_top + split.held_random)
     for r in split.held_top:
-        if r.max <= 0 or len(r.acts) < 2:
+        marked = [int(i) for i in np.flatnonzero(hot(r.acts, r.max, base))]
+        cold = [i for i in range(len(r.acts)) if i not in marked]
+        if not marked or not cold:
             continue
-        hot = [i for i, a in enumerate(r.acts) if a >= 0.5 * r.max]
-        cold = [i for i in range(len(r.acts)) if i not in hot]
-        if not cold:
-            continue
-        fake = rng.sample(cold, min(len(hot), len(cold)))
+        fake = rng.sample(cold, min(len(marked), len(cold)))
         s = sims[id(r)]
-        right.append(_fits(s, hot))
+        right.append(_fits(s, marked))
         wrong.append(not _fits(s, fake))
     fuzzing = (np.mean(right) + np.mean(wrong)) / 2 if right else float("nan")
     return {"correlation": _pearson(true, pred), "detection": detection, "fuzzing": float(fuzzing)}

@@ -17,7 +17,7 @@ from mechscope.describe import strings_lib as sl
 
 
 def _drop_last(t: str):
-    return t[:-1] if t else None
+    return t[:-1]  # '' stays '': appending the first character of '' appends nothing
 
 
 def _without_middle(mark: str | None = None):

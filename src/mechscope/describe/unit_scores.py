@@ -19,6 +19,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -88,7 +89,8 @@ def steering_units(path: str) -> list[DirectionUnit]:
         vec = state.get("vector", state.get("direction"))
         if vec is not None and site.rsplit(".", 1)[-1].isdigit():
             layer = int(site.rsplit(".", 1)[-1])
-            out.append(DirectionUnit(layer, vec.float().reshape(-1), f"{sf.manifest.get('method')}@{site}"))
+            name = f"{Path(path).stem}-{sf.manifest.get('method')}"
+            out.append(DirectionUnit(layer, vec.float().reshape(-1), name))
     return out
 
 

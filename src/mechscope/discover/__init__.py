@@ -16,28 +16,44 @@ from mechscope.discover.acdc import acdc
 from mechscope.discover.attribution import Scores, eap, eap_ig, exact, node, node_scores
 from mechscope.discover.circuit import Circuit, circuit_mask, kept_count, prune, top_edges
 from mechscope.discover.faithfulness import (
-    MIB_FRACTIONS, curve_areas, faithfulness, faithfulness_curve, select, smallest_faithful,
+    AUTO_TARGET, MIB_FRACTIONS, choose_size, curve_areas, faithfulness, faithfulness_curve, mib_areas, select,
+    smallest_faithful,
 )
 from mechscope.discover.runner import PatchedRunner
+from mechscope.discover.winners import bootstrap_signs, edge_pruning, marginal_gain
 from mechscope.errors import MechscopeError, closest
 from mechscope.graph import Graph
 from mechscope.tasks import Task
 
-METHODS = {"eap": eap, "eap-ig": eap_ig, "exact": exact, "acdc": acdc, "node": node}
+METHODS = {"eap": eap, "eap-ig": eap_ig, "exact": exact, "acdc": acdc, "node": node,
+           # MIB shared-task winners (discover/winners.py)
+           "edge-pruning": edge_pruning, "eap-ig-bootstrap": bootstrap_signs, "marginal-gain": marginal_gain}
 
 __all__ = [
-    "Circuit", "METHODS", "MIB_FRACTIONS", "PatchedRunner", "Scores", "acdc", "circuit_from_scores", "circuit_mask",
-    "curve_areas",
-    "eap", "eap_ig", "evaluate_circuit", "exact", "faithfulness", "faithfulness_curve", "find_circuit",
+    "AUTO_TARGET", "Circuit", "METHODS", "MIB_FRACTIONS", "PatchedRunner", "Scores", "acdc", "choose_size",
+    "circuit_from_scores", "circuit_mask", "curve_areas", "encode", "mib_areas",
+    "bootstrap_signs", "eap", "eap_ig", "edge_pruning", "evaluate_circuit", "exact", "faithfulness",
+    "faithfulness_curve", "find_circuit", "marginal_gain",
     "kept_count", "node", "node_scores", "prune", "score_edges", "select", "smallest_faithful", "top_edges",
 ]
 
 
-def score_edges(graph: Graph, task: Task, method: str, **params) -> Scores:
+def encode(graph: Graph, task: Task, bos: bool = False):
+    """`task` tokenized for the graph's model; with `bos`, the BOS token first (MIB's convention)."""
+    tok = graph.model.tokenizer
+    enc = task.encode(tok)
+    if bos:
+        if tok.bos_token_id is None:
+            raise MechscopeError("this tokenizer has no BOS token; run without bos (--bos)")
+        enc = enc.with_bos(tok.bos_token_id)
+    return enc
+
+
+def score_edges(graph: Graph, task: Task, method: str, *, bos: bool = False, **params) -> Scores:
     """Run one discovery method on a task (all of it: split it first) and return its edge scores."""
     if method not in METHODS:
         raise MechscopeError(f"unknown method {method!r}; use one of {', '.join(METHODS)}{closest(method, METHODS)}")
-    return METHODS[method](graph, task.encode(graph.model.tokenizer), **params)
+    return METHODS[method](graph, encode(graph, task, bos), **params)
 
 
 def find_circuit(
@@ -51,15 +67,19 @@ def find_circuit(
     ablation: str = "resample",
     batch_size: int = 16,
     curve: bool = True,
+    bos: bool = False,
     progress=None,
     **params,
 ) -> Circuit:
-    """Score on the train split, choose the circuit, evaluate it and its curve on the test split."""
+    """Score on the train split, choose the circuit, evaluate it and its curve on the test split.
+
+    `bos` puts the tokenizer's BOS token before every prompt, as MIB does (docs/faithfulness.md).
+    """
     t0 = time.perf_counter()
-    scores = score_edges(graph, task.split("train"), method, ablation=ablation, batch_size=batch_size,
+    scores = score_edges(graph, task.split("train"), method, bos=bos, ablation=ablation, batch_size=batch_size,
                          progress=progress, **params)
     return circuit_from_scores(graph, task, scores, method, edges=edges, threshold=threshold, selection=selection,
-                               ablation=ablation, batch_size=batch_size, curve=curve,
+                               ablation=ablation, batch_size=batch_size, curve=curve, bos=bos,
                                scoring_seconds=time.perf_counter() - t0, **params)
 
 
@@ -75,10 +95,15 @@ def circuit_from_scores(
     ablation: str = "resample",
     batch_size: int = 16,
     curve: bool = True,
+    bos: bool = False,
     scoring_seconds: float = 0.0,
     **params,
 ) -> Circuit:
     """Choose the circuit from edge scores found on `task`'s train split; evaluate it and its curve on the test split.
+
+    With neither `edges` nor `threshold` the size is chosen from the curve on the
+    test split: the smallest of MIB's sizes reaching faithfulness 0.8, else the
+    most faithful one (`choose_size`); ``params["size"]`` says which and why.
 
     >>> import mechscope as ms
     >>> model = ms.load("random:gpt2-tiny"); graph = ms.Graph.from_model(model); task = ms.load_task("ioi", n=8)
@@ -87,20 +112,28 @@ def circuit_from_scores(
     True
     """
     t1 = time.perf_counter()
+    runner = PatchedRunner(graph, encode(graph, task.split("test"), bos), ablation, batch_size)
+    auto = method != "acdc" and edges is None and threshold is None
+    points = faithfulness_curve(graph, scores, runner, selection=selection) if (curve or auto) and method != "acdc" else []
+    size = None
     if method == "acdc":
         # ACDC's circuit is the edges it kept: loss rise >= tau (a negative rise was removed)
         tau = params.get("tau", 0.01)
         kept = prune(graph, {k: v >= tau for k, v in scores.items()})
     else:
+        if auto:
+            size = choose_size(points)
+            edges = size["edges"]
+            size = {"rule": size["rule"], "edges": edges, "fraction": size["fraction"],
+                    "faithfulness": size["faithfulness"]}
         kept = select(graph, scores, edges=edges, threshold=threshold, selection=selection)
-    runner = PatchedRunner(graph, task.split("test").encode(graph.model.tokenizer), ablation, batch_size)
     res = faithfulness(runner, kept)
-    points = faithfulness_curve(graph, scores, runner, selection=selection) if curve and method != "acdc" else []
     t_eval = time.perf_counter() - t1
     return Circuit.from_kept(
         graph, kept, scores, task=task.name, task_hash=task.hash(), method=method,
         task_source=task.source, task_size=len(task),
-        params={"edges": edges, "threshold": threshold, "selection": selection, "batch_size": batch_size, **params},
+        params={"edges": edges, "threshold": threshold, "selection": selection, "batch_size": batch_size,
+                **({"size": size} if size else {}), **({"bos": True} if bos else {}), **params},
         ablation=ablation, faithfulness=res["faithfulness"], spread=res["spread"], curve=points,
         areas=curve_areas(points) if points else {},
         seconds={"scoring": round(scoring_seconds, 2), "evaluation": round(t_eval, 2),
@@ -111,7 +144,7 @@ def circuit_from_scores(
 def evaluate_circuit(graph: Graph, circuit: Circuit, task: Task, *, split: str = "test", batch_size: int = 16) -> dict:
     """Re-evaluate a saved circuit on a task split (possibly another task or model version)."""
     part = task.split(split) if split != "all" else task
-    runner = PatchedRunner(graph, part.encode(graph.model.tokenizer), circuit.ablation, batch_size)
+    runner = PatchedRunner(graph, encode(graph, part, circuit.params.get("bos", False)), circuit.ablation, batch_size)
     res = faithfulness(runner, circuit.kept(graph))
     return {"task": task.name, "task_hash": task.hash(), "split": split, "edges_kept": len(circuit.edges),
             "edges_total": graph.n_edges, "same_model": circuit.model_fingerprint == graph.model.fingerprint, **res}

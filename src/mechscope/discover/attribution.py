@@ -41,7 +41,8 @@ def eap(graph: Graph, enc: EncodedTask, *, ablation: str = "resample", batch_siz
 
 
 def eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablation: str = "resample", batch_size: int = 16,
-           interpolate: str = "inputs", progress: Progress = None, max_memory: int | str | None = None) -> Scores:
+           interpolate: str = "inputs", rule: str = "right", progress: Progress = None,
+           max_memory: int | str | None = None) -> Scores:
     """EAP with integrated gradients over inputs (Hanna et al. 2024).
 
     The input embedding is interpolated from corrupted to clean,
@@ -49,6 +50,10 @@ def eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablation: str = "r
     every edge out of ``embed`` patched with coefficient ``1 - k/steps``); the
     gradient at each receiver input is averaged over the steps and multiplied by
     the fixed difference ``patch - clean`` of each upstream output.
+
+    `rule` places the steps: "right" is k = 1..steps (the last step is the clean
+    input, so one step is EAP); "left" is k = 0..steps-1, Hanna et al.'s code
+    (``eap.attribute.get_scores_eap_ig``; the first step is the corrupted input).
 
     With ``interpolate="edges"`` the interpolation is over every edge's mask at
     once instead (AutoCircuit's integrated mask gradient, MIB's EAP-IG on
@@ -65,6 +70,9 @@ def eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablation: str = "r
         raise MechscopeError(f"eap-ig needs steps >= 1, got {steps}; the default is 5")
     if interpolate not in ("inputs", "edges"):
         raise MechscopeError(f"eap-ig interpolates 'inputs' or 'edges', got {interpolate!r}")
+    if rule not in ("right", "left"):
+        raise MechscopeError(f"eap-ig's step rule is 'right' (k = 1..steps) or 'left' (k = 0..steps-1), got {rule!r}")
+    ks = range(1, steps + 1) if rule == "right" else range(steps)
     check_ablation(ablation)
     # over inputs a batch holds five [n_sources, ...] buffers: patch, clean outputs, their
     # difference, the engine's diff and its gradient correction
@@ -90,7 +98,7 @@ def eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablation: str = "r
             clean_logits = None
             if batch.metric == "kl":
                 clean_logits = run(graph, batch.clean_ids, batch.attention_mask, positions=batch.positions)
-        for k in range(1, steps + 1):
+        for k in ks:
             m = EdgeMask.zeros(graph)
             for t in m.tensors.values():
                 t[:, 0] = 1.0 - k / steps  # interpolate the embedding input

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
-from mechscope.errors import MechscopeError
+from mechscope.errors import file_error, parse_json, read_input_text
 from mechscope.graph import EdgeMask, Graph
-from mechscope.graph._io import atomic_write_bytes
+from mechscope.atomic import write_bytes
 from mechscope.graph.structure import head_source_index, mlp_source_index
 
 Kept = dict[str, torch.Tensor]  # group -> bool [n_receivers, n_sources]
@@ -190,17 +190,44 @@ class Circuit:
         return asdict(self)
 
     def save(self, path: str | Path) -> None:
-        atomic_write_bytes(json.dumps(self.to_dict(), indent=1).encode(), path)
+        write_bytes(path, json.dumps(self.to_dict(), indent=1).encode())
 
     @classmethod
     def load(cls, path: str | Path) -> "Circuit":
-        try:
-            doc = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise MechscopeError(f"cannot read circuit file {path}: {exc}; write one with `mechscope discover --out`") from exc
+        """Read a circuit file written by `save` (or ``mechscope discover --out``); one-line errors otherwise."""
+        fix = "write one with `mechscope discover --out FILE`"
+        doc = parse_json(read_input_text(path, "circuit file"), path, "circuit file", fix)
+        if not isinstance(doc, dict):
+            raise file_error(path, f"holds a JSON {type(doc).__name__}, not a circuit object", fix)
         if doc.get("schema") != CIRCUIT_SCHEMA:
-            raise MechscopeError(f"{path} has schema {doc.get('schema')!r}, expected {CIRCUIT_SCHEMA!r}")
-        return cls(**doc)
+            raise file_error(path, f"has schema {doc.get('schema')!r:.40}, not {CIRCUIT_SCHEMA!r}: not a circuit "
+                             "file of this mechscope", fix)
+        return cls(**_checked_fields(doc, path, fix))
+
+
+def _checked_fields(doc: dict, path, fix: str) -> dict:
+    """The fields of a circuit document, each of the type `Circuit` declares, or a one-line error."""
+    types = {"model_spec": str, "model_fingerprint": str, "task": str, "task_hash": str, "method": str,
+             "params": dict, "edges": dict, "edges_total": int, "ablation": str, "task_source": str,
+             "task_size": int, "faithfulness": (int, float, type(None)), "spread": dict, "curve": list,
+             "areas": dict, "seconds": dict, "schema": str}
+    unknown = sorted(set(doc) - set(types))
+    if unknown:
+        raise file_error(path, f"has unknown fields {unknown[:3]}", fix)
+    for key, kind in types.items():
+        if key not in doc:
+            if key in {"model_spec", "model_fingerprint", "task", "task_hash", "method", "params", "edges",
+                       "edges_total"}:
+                raise file_error(path, f"has no {key!r}", fix)
+            continue
+        value = doc[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise file_error(path, f"field {key!r} is {type(value).__name__}, not {getattr(kind, '__name__', 'a number')}",
+                             fix)
+    bad = next((k for k, v in doc["edges"].items() if not isinstance(v, (int, float)) or isinstance(v, bool)), None)
+    if bad is not None:
+        raise file_error(path, f"edge {bad!r:.40} has score {doc['edges'][bad]!r:.20}, not a number", fix)
+    return doc
 
 
 def _dest_node(dest: str) -> str:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mechscope.errors import MechscopeError
-from mechscope.graph._io import atomic_write_bytes
+from mechscope.atomic import write_bytes
 
 _SRC = re.compile(r"embed|a(\d+)\.h(\d+)|m(\d+)")
 _DEST = re.compile(r"a(\d+)\.h(\d+)\.([qkv])|a(\d+)\.kv(\d+)\.([kv])|m(\d+)|logits")
@@ -204,5 +204,5 @@ def draw_circuit(
         for out, fmt in zip(outs, ("svg", "png")):
             buf = io.BytesIO()
             fig.savefig(buf, format=fmt, dpi=110, metadata={"Date": None} if fmt == "svg" else None)
-            atomic_write_bytes(buf.getvalue(), out)  # temp file in the same folder, then os.replace
+            write_bytes(out, buf.getvalue())
     return outs

@@ -2,8 +2,11 @@
 
 Faithfulness = (m(circuit) - m(corrupted)) / (m(clean) - m(corrupted)), with m
 the mean task metric (the definition of EAP-IG and MIB). The curve is taken at
-MIB's circuit sizes (fractions of all edges); its area is MIB's CPR and the
-area of |1 - faithfulness| its CMD (trapezoids over the edge fraction).
+MIB's circuit sizes (fractions of all edges, counted before pruning); its area
+is MIB's CPR and the area of |1 - faithfulness| its CMD, both by trapezoids over
+the linear edge fraction from 0.001 to 1, as MIB's `evaluate_area_under_curve`
+integrates (the point at 0 is shown, not integrated). MIB takes CPR from the
+curve of signed selection and CMD from the curve of |score| selection: `mib_areas`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from mechscope.errors import MechscopeError
 from mechscope.graph import Graph
 
 MIB_FRACTIONS = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+MIB_START = 0.001  # MIB's first circuit size: its areas run from here to 1
 SELECTIONS = ("top", "signed", "greedy")
+AUTO_TARGET = 0.8
 
 
 def faithfulness(runner: PatchedRunner, kept: Kept) -> dict:
@@ -54,6 +59,11 @@ def select(graph: Graph, scores: dict[str, torch.Tensor], *, edges: int | None =
     """
     if (edges is None) == (threshold is None):
         raise MechscopeError("choose a circuit by exactly one of --edges N or --threshold TAU")
+    if edges is not None and edges < 0:
+        raise MechscopeError(f"a circuit has a positive number of edges, got edges={edges}; give e.g. --edges 700")
+    if threshold is not None and not threshold >= 0:
+        raise MechscopeError(f"the threshold bounds |score| from below, got {threshold}; give a number >= 0, "
+                             "e.g. --threshold 0.01")
     if threshold is not None:
         return prune(graph, threshold_edges(scores, threshold))
     if selection in ("top", "signed"):
@@ -80,12 +90,45 @@ def faithfulness_curve(graph: Graph, scores: dict[str, torch.Tensor], runner: Pa
 
 
 def curve_areas(curve: list[dict]) -> dict:
-    """MIB's CPR (area under faithfulness) and CMD (area under |1 - faithfulness|) over the edge fraction."""
-    xs = torch.tensor([p["fraction"] for p in curve], dtype=torch.float64)
-    fs = torch.tensor([p["faithfulness"] for p in curve], dtype=torch.float64)
+    """Area under faithfulness (CPR) and under |1 - faithfulness| (CMD) of one curve, over the edge
+    fraction from MIB's first size (0.001) to 1, by trapezoids (MIB's rule; points below 0.001 are left out).
+
+    >>> curve_areas([{"fraction": 0.0, "faithfulness": 0.0}, {"fraction": 0.001, "faithfulness": 1.0},
+    ...              {"fraction": 1.0, "faithfulness": 1.0}])
+    {'cpr': 0.999, 'cmd': 0.0}
+    """
+    pts = [p for p in curve if p["fraction"] >= MIB_START - 1e-12]
+    xs = torch.tensor([p["fraction"] for p in pts], dtype=torch.float64)
+    fs = torch.tensor([p["faithfulness"] for p in pts], dtype=torch.float64)
     if len(xs) < 2:
         return {"cpr": None, "cmd": None}
-    return {"cpr": float(torch.trapezoid(fs, xs)), "cmd": float(torch.trapezoid((1 - fs).abs(), xs))}
+    return {"cpr": round(float(torch.trapezoid(fs, xs)), 12), "cmd": round(float(torch.trapezoid((1 - fs).abs(), xs)), 12)}
+
+
+def mib_areas(signed_curve: list[dict], abs_curve: list[dict]) -> dict:
+    """MIB's two scores: CPR from the curve of signed selection, CMD from the curve of |score| selection.
+
+    (MIB's `print_results.py` reads CPR from its ``abs-False`` run and CMD from its ``abs-True`` run.)
+    """
+    return {"cpr": curve_areas(signed_curve)["cpr"], "cmd": curve_areas(abs_curve)["cmd"]}
+
+
+def choose_size(curve: list[dict], target: float = AUTO_TARGET) -> dict:
+    """The circuit size picked from a faithfulness curve: the smallest point reaching `target`,
+    else the most faithful one. Returns the point plus ``{"rule": "smallest >= 0.8" | "best"}``.
+
+    >>> pts = [{"fraction": 0.01, "edges": 7, "faithfulness": 0.5}, {"fraction": 0.02, "edges": 14, "faithfulness": 0.85},
+    ...        {"fraction": 0.05, "edges": 35, "faithfulness": 0.9}]
+    >>> choose_size(pts)["edges"], choose_size(pts, target=0.95)["rule"]
+    (14, 'best (none reaches 0.95)')
+    """
+    useful = [p for p in curve if p["edges"] > 0]
+    if not useful:
+        raise MechscopeError("the faithfulness curve has no non-empty circuit to choose from")
+    reached = [p for p in useful if p["faithfulness"] >= target]
+    if reached:
+        return {**min(reached, key=lambda p: p["edges"]), "rule": f"smallest >= {target:g}"}
+    return {**max(useful, key=lambda p: p["faithfulness"]), "rule": f"best (none reaches {target:g})"}
 
 
 def smallest_faithful(graph: Graph, scores: dict[str, torch.Tensor], runner: PatchedRunner, target: float = 0.8,

@@ -24,12 +24,15 @@ An all-zero mask without gradients registers no hook: it costs a plain forward.
 from __future__ import annotations
 
 import contextlib
+
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from mechscope.errors import MechscopeError
+from mechscope.graph._grad import GradHooks
+from mechscope.graph._forward import ForwardHooks, ForwardState, plan, record_plan
 from mechscope.graph.mask import EdgeMask
 from mechscope.graph.structure import Graph, head_source_index, mlp_source_index
 
@@ -341,6 +344,12 @@ def _to_model(graph: Graph, *tensors):
     return tuple(None if t is None else t.to(device) for t in tensors)
 
 
+def _fast(a) -> bool:
+    """Families whose heads and MLPs read pre-norms and write the stream directly take the fast paths
+    of `_forward` and `_grad`; post-norms (Gemma-2/3, OLMo-2) take the general hooks below."""
+    return a.attn_norm is not None and a.mlp_norm is not None and a.attn_post_norm is None and a.mlp_post_norm is None
+
+
 def _check_batch(input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> None:
     if input_ids.dim() != 2:
         raise MechscopeError(
@@ -356,11 +365,15 @@ def source_outputs(
     graph: Graph,
     input_ids: torch.Tensor,
     attention_mask: torch.Tensor | None = None,
+    *,
+    only: EdgeMask | None = None,
 ) -> torch.Tensor:
     """Every node's output on these prompts, from one forward pass.
 
     Returns ``[n_sources, batch, seq, d_model]`` in node order (embed, a0.h0, ...,
     m0, a1.h0, ...). Use it as the `patch` of `run` (e.g. from corrupted prompts).
+    With `only`, just the sources that mask reads are recorded (the other rows
+    are zero): patching one node then taps one module instead of every one.
 
     >>> from mechscope.models import load
     >>> graph = Graph.from_model(load("random:gpt2-tiny"))
@@ -370,10 +383,19 @@ def source_outputs(
     _check_batch(input_ids, attention_mask)
     input_ids, attention_mask = _to_model(graph, input_ids, attention_mask)
     b, s = input_ids.shape
-    state = _RunState()
     dtype = next(graph.model.hf.parameters()).dtype
-    state.record = torch.empty(graph.n_sources, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
-    with torch.no_grad(), _Hooks(graph, state, None):
+    shape = (graph.n_sources, b, s, graph.adapter.d_model)
+    if only is not None:
+        only.check(graph)
+    if not _fast(graph.adapter):  # post-norms, no pre-norms: the general hooks (record every source)
+        state = _RunState()
+        state.record = torch.empty(shape, device=input_ids.device, dtype=dtype)
+        hooks = _Hooks(graph, state, None)
+    else:
+        state = ForwardState(record_used=record_plan(graph, None if only is None else only.tensors))
+        state.record = (torch.empty if only is None else torch.zeros)(shape, device=input_ids.device, dtype=dtype)
+        hooks = ForwardHooks(graph, state)
+    with torch.no_grad(), hooks:
         _forward(graph.model.hf, input_ids, attention_mask, positions=torch.zeros(b, dtype=torch.long, device=input_ids.device))
     return state.record
 
@@ -434,6 +456,23 @@ def run(
     # with gradients the mask keeps float32 (or finer), so that edge scores accumulate in it
     mask_dtype = torch.promote_types(dtype, torch.float32) if grad else dtype
     mask = EdgeMask({k: t if t.dtype == mask_dtype else t.to(mask_dtype) for k, t in mask.tensors.items()})
+    if not grad and score_diff is not None:
+        raise MechscopeError("score_diff only applies to gradients: pass a mask that requires grad")
+    if not grad and _fast(graph.adapter):
+        fwd = ForwardState(plan=plan(graph, mask.tensors), patch=patch)
+        fwd.diff = torch.empty(fwd.plan.n_rows, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
+        with torch.no_grad(), ForwardHooks(graph, fwd):
+            return _forward(graph.model.hf, input_ids, attention_mask, positions)
+    if grad and not differentiable and _fast(graph.adapter):
+        p = plan(graph, {k: t.detach() for k, t in mask.tensors.items()})
+        if GradHooks.applies(p):  # every receiver reads the (folded) residual stream: the model's own backward
+            n = graph.n_sources
+            p.used, p.prefix = [True] * n, list(range(n + 1))
+            fwd = ForwardState(plan=p, patch=patch)
+            fwd.diff = torch.empty(n, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
+            sd = None if score_diff is None else score_diff.to(device=input_ids.device, dtype=dtype).expand_as(fwd.diff)
+            with GradHooks(graph, fwd, mask.tensors, sd):
+                return _forward(graph.model.hf, input_ids, attention_mask, positions)
     state = _RunState(patch=patch)
     n_rows = graph.n_sources
     if not grad:
@@ -448,8 +487,6 @@ def run(
         state.side = torch.zeros_like(state.diff)
         if score_diff is not None:
             state.score_diff = score_diff.to(device=input_ids.device, dtype=dtype).expand_as(state.diff)
-    elif score_diff is not None:
-        raise MechscopeError("score_diff only applies to gradients: pass a mask that requires grad")
     ctx = contextlib.nullcontext() if grad else torch.no_grad()
     with ctx, _Hooks(graph, state, mask, grad):
         return _forward(graph.model.hf, input_ids, attention_mask, positions)

@@ -108,7 +108,7 @@ class EdgeMask:
     # storage --------------------------------------------------------------
     def save(self, path: str | Path, graph: Graph) -> None:
         """Write safetensors with a manifest in the metadata (temp file, then rename)."""
-        from mechscope.graph._io import atomic_save_tensors
+        from mechscope.atomic import write_safetensors
 
         meta = {
             "format": MASK_FORMAT,
@@ -116,7 +116,7 @@ class EdgeMask:
             "model_fingerprint": graph.model.fingerprint,
             "axes": json.dumps({k: "receiver source" for k in self.tensors}),
         }
-        atomic_save_tensors({k: v.detach().float().cpu().contiguous() for k, v in self.tensors.items()}, path, meta)
+        write_safetensors(path, {k: v.detach().float().cpu().contiguous() for k, v in self.tensors.items()}, meta)
 
     @classmethod
     def load(cls, path: str | Path, graph: Graph) -> "EdgeMask":

@@ -18,8 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mechscope.atomic import atomic_folder
 from mechscope.errors import MechscopeError
 from mechscope.models.adapters import Adapter
 from mechscope.models.families import FAMILIES, adapter_for, layout_overrides, random_config
@@ -139,11 +138,18 @@ def load(spec: str = DEFAULT_MODEL, device: str | None = None, dtype: torch.dtyp
     hf_logging.disable_progress_bar()
     if spec == DEFAULT_MODEL:
         hf, tok, fp = _load_smollm2()
-    elif spec.startswith("hf:"):
-        hf, tok, dtype = _load_hf(spec[3:], resolve_device(device), dtype)
-        fp = None
-    elif spec.startswith("gguf:"):
-        hf, tok = _load_gguf(Path(spec[5:]))
+    elif spec.startswith("hf:") or spec.startswith("gguf:"):
+        try:
+            if spec.startswith("hf:"):
+                hf, tok, dtype = _load_hf(spec[3:], resolve_device(device), dtype)
+            else:
+                hf, tok = _load_gguf(Path(spec[5:]))
+        except MechscopeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a damaged file fails deep inside transformers or gguf, many ways
+            where = "folder" if spec.startswith("hf:") else "file"
+            raise MechscopeError(f"model {spec!r} cannot be loaded ({type(exc).__name__}: {_first_line(exc)}); "
+                                 f"check that the {where} is a whole, unmodified model") from None
         fp = None
     elif spec.startswith("random:"):
         hf, tok = _load_random(spec[7:])
@@ -231,23 +237,15 @@ def _load_smollm2():
 
 
 def _atomic_save(hf, tok, target: Path, meta: dict) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
-    try:
+    from safetensors.torch import save_model
+
+    with atomic_folder(target, replace=True) as tmp:
         # save_pretrained refuses models loaded from GGUF; the weights are plain floats
         # by now, so write them with safetensors and the config beside them.
-        from safetensors.torch import save_model
-
         hf.config.save_pretrained(tmp)
         save_model(hf, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         tok.save_pretrained(tmp)
         (tmp / "mechscope.json").write_text(json.dumps(meta))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _load_gguf(path: Path):
@@ -267,19 +265,37 @@ def _load_hf(name: str, device: torch.device, dtype):
 
     local = Path(name).expanduser()
     source = str(local) if local.exists() else name
+    if local.exists() and not local.is_dir():
+        raise MechscopeError(f"model 'hf:{name}' is a file, not a model folder; pass hf:<folder with config.json>, "
+                             "or gguf:<file> for a GGUF file")
+    if local.is_dir() and not (local / "config.json").is_file():
+        raise MechscopeError(f"model folder {str(local)!r} has no config.json; pass the folder a Hugging Face "
+                             "model was saved to (config.json, model.safetensors, tokenizer files)")
     try:
         config = AutoConfig.from_pretrained(source, local_files_only=True)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError, TypeError) as exc:
+        if local.is_dir():
+            raise MechscopeError(f"model folder {str(local)!r}: config.json cannot be read ({_first_line(exc)}); "
+                                 "save the model again with save_pretrained") from None
         raise MechscopeError(
             f"model 'hf:{name}' is neither a local directory nor in the Hugging Face cache; "
             f"mechscope never downloads: run `huggingface-cli download {name}` where there is "
             "internet, or pass hf:<local directory>"
-        ) from exc
+        ) from None
     adapter_for(config)  # fail fast, before loading weights, on an unsupported architecture
     dtype = resolve_dtype(dtype, device, config)  # load in it: an 8B model never passes through float32
-    hf = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=dtype)
-    tok = AutoTokenizer.from_pretrained(source, local_files_only=True)
+    try:
+        hf = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=dtype)
+        tok = AutoTokenizer.from_pretrained(source, local_files_only=True)
+    except Exception as exc:  # noqa: BLE001 - transformers raises many kinds for a broken folder
+        raise MechscopeError(f"model 'hf:{name}' cannot be loaded ({_first_line(exc)}); check that the folder holds "
+                             "the weights (model.safetensors) and tokenizer files that match its config.json") from None
     return hf, tok, dtype
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return (text[:200] + "...") if len(text) > 200 else (text or type(exc).__name__)
 
 
 def smollm2_tokenizer():

@@ -14,7 +14,9 @@ import time
 from dataclasses import replace
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from mechscope.errors import MechscopeError
 
 from mechscope.runs.registry import Method, Params, ParameterError, Report, register
 
@@ -50,7 +52,26 @@ class CircuitParams(ScoringParams):
         return self
 
 
-class EapIgParams(CircuitParams):
+class GradientParams(CircuitParams):
+    """A method scoring by gradients: its batches are split to fit a memory budget."""
+
+    max_memory: str | None = Field(None, description="memory budget of a scoring batch, e.g. 8GiB (default: half "
+                                   "the device's free memory); batches are split to fit")
+
+    @field_validator("max_memory")
+    @classmethod
+    def _size(cls, value):
+        if value is not None:
+            from mechscope.graph.memory import parse_bytes
+
+            try:
+                parse_bytes(value)
+            except MechscopeError:
+                raise ValueError("is not a memory size; use e.g. 8GiB, 512MB or 2g") from None
+        return value
+
+
+class EapIgParams(GradientParams):
     steps: int = Field(5, ge=1, description="integration steps")
     interpolate: Literal["inputs", "edges"] = Field(
         "inputs", description="interpolate the input embedding (inputs) or every edge's mask (edges)")
@@ -59,6 +80,25 @@ class EapIgParams(CircuitParams):
 class AcdcParams(ScoringParams):
     tau: float = Field(0.01, ge=0, description="ACDC's threshold: keep an edge whose removal raises the loss by >= TAU")
     metric: Literal["kl", "task"] = Field("kl", description="ACDC's loss: kl (to the clean logits) or task (metric)")
+
+
+class EdgePruningParams(CircuitParams):
+    steps: int = Field(40, ge=1, description="passes of gradient descent over the train batches")
+    lr: float = Field(0.1, gt=0, description="Adam's learning rate on the edges' keep logits")
+    sparsity: float = Field(1.0, ge=0, description="weight of the expected fraction of edges kept in the loss")
+    warm_start: Literal["eap-ig", "none"] = Field("eap-ig", description="start from EAP-IG's top edges, or all at 0.5")
+    warm_fraction: float = Field(0.05, gt=0, le=1, description="fraction of edges the warm start keeps")
+    ig_steps: int = Field(5, ge=1, description="EAP-IG steps of the warm start")
+
+
+class BootstrapParams(CircuitParams):
+    steps: int = Field(5, ge=1, description="EAP-IG integration steps")
+    resamples: int = Field(200, ge=1, description="bootstrap resamples of the train examples")
+    agreement: float = Field(0.9, ge=0.5, le=1, description="share of resamples that must keep an edge's sign")
+
+
+class MarginalGainParams(CircuitParams):
+    steps: int = Field(5, ge=1, description="integration steps of the first scores and of each round's gains")
 
 
 def _n_train(graph, train, params) -> int:
@@ -86,11 +126,26 @@ def _discover(function: str):
 
 
 for _name, _fn, _params, _units, _summary in (
-    ("eap", "eap", CircuitParams, _n_train, "edge attribution patching: one gradient for every edge"),
+    ("eap", "eap", GradientParams, _n_train, "edge attribution patching: one gradient for every edge"),
     ("eap-ig", "eap_ig", EapIgParams, _n_train, "EAP with integrated gradients (Hanna et al. 2024)"),
     ("exact", "exact", CircuitParams, _n_edges, "patch each edge alone: one forward pass per edge"),
     ("acdc", "acdc", AcdcParams, _n_edges, "ACDC: remove edges one by one while the loss stays within tau"),
     ("node", "node", CircuitParams, _n_sources, "activation patching of nodes: an edge scores as its source"),
+):
+    # sized: the circuit is chosen by a size from ranked scores (ACDC's is the edges it kept, one size only);
+    # buffers: activation copies per example a gradient batch holds (for the memory plan)
+    register(Method("discover", _name, _discover(_fn), _params, _units, _summary,
+                    {"sized": _name != "acdc", **({"buffers": 5 if _name == "eap-ig" else 3}
+                                                  if issubclass(_params, GradientParams) else {})}))
+
+# MIB's shared-task winners (mechscope/discover/winners.py)
+for _name, _fn, _params, _units, _summary in (
+    ("edge-pruning", "edge_pruning", EdgePruningParams, lambda graph, train, p: p.steps,
+     "edge pruning (Bhaskar et al. 2024): learned keep-probabilities, warm-started from EAP-IG"),
+    ("eap-ig-bootstrap", "bootstrap_signs", BootstrapParams, _n_train,
+     "EAP-IG with edges of unstable sign over bootstrap resamples set to 0"),
+    ("marginal-gain", "marginal_gain", MarginalGainParams, lambda graph, train, p: 8,
+     "grow the circuit by each edge's integrated gain at the current circuit"),
 ):
     register(Method("discover", _name, _discover(_fn), _params, _units, _summary))
 
@@ -114,7 +169,7 @@ def compute(spec, report: Report | None = None):
     task = load_task(spec.task, n=spec.n, seed=spec.seed)
     report = report or (lambda done, total, message: None)
     report(0, 1, f"loading {spec.model}")
-    graph = Graph.from_model(cached_model(spec.model))
+    graph = Graph.from_model(cached_model(spec.model, device=spec.device, dtype=spec.dtype))
     torch.manual_seed(spec.seed)
     train = task.split("train")
     total, done = max(1, method.units(graph, train, p)), [0.0]
@@ -127,9 +182,17 @@ def compute(spec, report: Report | None = None):
     values = p.model_dump()
     scoring = {k: v for k, v in values.items() if k not in CIRCUIT_FIELDS}
     extra = {k: v for k, v in scoring.items() if k not in ("ablation", "batch_size")}
+    enc = train.encode(graph.model.tokenizer)
+    plan = None
+    if "max_memory" in values:  # what the gradient batches will be split to (a too-small budget fails here)
+        from mechscope.graph.memory import plan_batch
+
+        plan = plan_batch(graph, int(enc.positions.max()) + 1, values["batch_size"], values["max_memory"],
+                          buffers=method.extra.get("buffers"))
+        report(0, total, plan.note)
     report(0, total, message)
     t0 = time.perf_counter()
-    scores = method.run(graph, train.encode(graph.model.tokenizer), progress=advance, **scoring)
+    scores = method.run(graph, enc, progress=advance, **scoring)
     report(total, total, "evaluating the circuit on the test split")
     size = {}
     auto = "edges" in values and values["edges"] is None and values["threshold"] is None
@@ -148,6 +211,8 @@ def compute(spec, report: Report | None = None):
                                         curve=False, scoring_seconds=circuit.seconds["scoring"], **common)
             circuit = replace(again, curve=circuit.curve, areas=circuit.areas,
                               params={**again.params, "size_rule": f"smallest reaching {AUTO_TARGET}"})
+    if plan is not None:
+        circuit = replace(circuit, params={**circuit.params, "memory_plan": plan.note})
     return circuit, scores
 
 

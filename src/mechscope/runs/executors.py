@@ -162,20 +162,26 @@ class RayExecutor:
         except ImportError:
             raise MechscopeError("the ray executor needs Ray: pip install 'mechscope[ray]' (or use the local executor)") \
                 from None
-        self.ray, self.address, self.store_root = ray, address, store_root
-        if not ray.is_initialized():
-            kwargs = {} if address else {"num_cpus": workers or os.cpu_count() or 1}
-            try:
-                ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
-                         configure_logging=True, **kwargs)
-            except (ConnectionError, ValueError, RuntimeError) as exc:
-                raise MechscopeError(f"cannot start or join Ray{' at ' + address if address else ''}: "
-                                     f"{str(exc).splitlines()[0]}") from None
+        self.ray, self.address, self.store_root, self.workers = ray, address, store_root, workers
         self._refs: list = []
+
+    def _start(self) -> None:
+        """Start a local Ray or join the cluster, once, when there is work (a resumed sweep may have none)."""
+        ray = self.ray
+        if ray.is_initialized():
+            return
+        kwargs = {} if self.address else {"num_cpus": self.workers or os.cpu_count() or 1}
+        try:
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+                     configure_logging=True, **kwargs)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            raise MechscopeError(f"cannot start or join Ray{' at ' + self.address if self.address else ''}: "
+                                 f"{str(exc).splitlines()[0]}") from None
 
     def compute(self, specs: list[RunSpec], report: CellReport = _quiet) -> Iterator[tuple[int, object, str | None]]:
         from ray.util.queue import Empty, Queue
 
+        self._start()
         ray = self.ray
         queue = Queue()
         task = ray.remote(num_cpus=1, max_retries=0)(_ray_worker)
@@ -183,6 +189,7 @@ class RayExecutor:
         refs = [task.remote(i, s.to_dict(), queue, self.store_root if not self.address else None)
                 for i, s in enumerate(specs)]
         self._refs = refs
+        index = {ref: i for i, ref in enumerate(refs)}
         pending = list(refs)
         try:
             while pending:
@@ -193,7 +200,13 @@ class RayExecutor:
                 except Empty:
                     pass
                 for ref in done:
-                    yield ray.get(ref)
+                    try:
+                        yield ray.get(ref)
+                    except (KeyboardInterrupt, SystemExit):
+                        raise
+                    except Exception as exc:  # the task died (Ray's out-of-memory killer, a lost node): that cell fails
+                        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                        yield index[ref], None, f"the Ray task failed: {type(exc).__name__}: {first}"
         finally:
             self.close()
             queue.shutdown()

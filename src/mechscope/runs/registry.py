@@ -83,7 +83,7 @@ class Method:
 
     def describe(self) -> dict:
         """This method as plain data for a form: name, kind, summary and each parameter's type, default and help."""
-        return {"kind": self.kind, "name": self.name, "summary": self.summary,
+        return {"kind": self.kind, "name": self.name, "summary": self.summary, **self.extra,
                 "params": [describe_field(self.params, n) for n in self.params.model_fields]}
 
 
@@ -179,4 +179,4 @@ def catalog() -> dict:
     from mechscope.tasks import BUILTIN_TASKS
 
     return {"kinds": {k: [m.describe() for m in methods(k)] for k in kinds()}, "tasks": list(BUILTIN_TASKS),
-            "concepts": list(CONCEPTS)}
+            "concepts": list(CONCEPTS), "defaults": dict(DEFAULT_METHODS)}

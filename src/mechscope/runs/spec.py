@@ -27,7 +27,8 @@ SPEC_SCHEMA = "mechscope.run/1"
 @dataclass(frozen=True)
 class RunSpec:
     """One run: ``kind`` and ``method`` (a registry record), ``model``, ``task`` (with ``n`` examples of a built-in),
-    ``params`` for the method and ``seed`` (the task's examples and split, and torch's generator)."""
+    ``params`` for the method, ``seed`` (the task's examples and split, and torch's generator), and the ``device``
+    and ``dtype`` the model runs in (None: CUDA when present; float32 on CPU, the model's own on a GPU)."""
 
     kind: str
     method: str
@@ -36,6 +37,8 @@ class RunSpec:
     n: int | None = None
     params: dict = field(default_factory=dict)
     seed: int = 0
+    device: str | None = None
+    dtype: str | None = None
 
     def __post_init__(self):
         if not isinstance(self.params, dict):

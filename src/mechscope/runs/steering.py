@@ -92,7 +92,7 @@ def compute(spec, report: Report | None = None):
     report = report or (lambda done, total, message: None)
     total = method.units(None, concept, p)
     report(0, total, f"loading {spec.model}")
-    model = cached_model(spec.model)
+    model = cached_model(spec.model, device=spec.device, dtype=spec.dtype)
     values = p.model_dump()
     own = {k: v for k, v in values.items() if k not in RUN_FIELDS and v is not None}
     report(1, total, f"fitting {spec.method} on {concept.name}")

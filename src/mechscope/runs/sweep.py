@@ -27,7 +27,8 @@ SPEC_KEYS = ("kind", "models", "tasks", "methods", "params", "seeds", "n")
 
 
 def grid(models: list[str], tasks: list[str], methods: list[str], params: dict[str, list] | None = None,
-         seeds: list[int] = (0,), n: int | None = None, kind: str = "discover") -> list[RunSpec]:
+         seeds: list[int] = (0,), n: int | None = None, kind: str = "discover", device: str | None = None,
+         dtype: str | None = None) -> list[RunSpec]:
     """Every cell of the grid, in order (models outermost, seeds innermost), each once."""
     params = params or {}
     records = [get_method(kind, m) for m in dict.fromkeys(methods)]
@@ -43,7 +44,7 @@ def grid(models: list[str], tasks: list[str], methods: list[str], params: dict[s
         own = {k: v for k, v in params.items() if k in record.params.model_fields}
         for values in itertools.product(*own.values()):
             for seed in seeds:
-                spec = RunSpec(kind, record.name, model, task, n, dict(zip(own, values)), seed)
+                spec = RunSpec(kind, record.name, model, task, n, dict(zip(own, values)), seed, device, dtype)
                 digest = spec.hash()
                 if digest not in seen:
                     seen.add(digest)
@@ -142,12 +143,12 @@ def write_table(rows: list[dict], path: str | Path) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mechscope.graph._io import atomic_write_bytes
+    from mechscope.atomic import write_bytes
 
     columns = {c: [r.get(c) for r in rows] for c in ROW_COLUMNS}
     buf = io.BytesIO()
     pq.write_table(pa.table(columns), buf)
-    atomic_write_bytes(buf.getvalue(), path)
+    write_bytes(path, buf.getvalue())
     return Path(path)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from mechscope.errors import MechscopeError, closest
+from mechscope.errors import MechscopeError, closest, read_input_text
 
 CONCEPTS = ("wedding", "ocean", "positive")
 _TEXT_KEYS = ("text", "sentence", "prompt")
@@ -76,7 +76,7 @@ def read_sentences(path: str | Path) -> list[str]:
             return _lines(shipped.read_text(encoding="utf-8"))
         raise MechscopeError(f"sentence file {str(path)!r} does not exist; pass a txt (one sentence a line), "
                              f"JSONL or CSV file, or a shipped concept name ({', '.join(CONCEPTS)})")
-    text = p.read_text(encoding="utf-8")
+    text = read_input_text(p, "sentence file")
     suffix = p.suffix.lower()
     if suffix in (".jsonl", ".json"):
         out = []
@@ -86,7 +86,9 @@ def read_sentences(path: str | Path) -> list[str]:
             try:
                 item = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise MechscopeError(f"{p}:{n} is not JSON ({exc.msg}); write one object or string a line") from exc
+                raise MechscopeError(f"{p}:{n} is not JSON ({exc.msg}); write one object or string a line") from None
+            except RecursionError:
+                raise MechscopeError(f"{p}:{n} is nested too deeply; write one object or string a line") from None
             if isinstance(item, dict):
                 key = next((k for k in _TEXT_KEYS if k in item), None)
                 if key is None:
@@ -95,7 +97,10 @@ def read_sentences(path: str | Path) -> list[str]:
             out.append(str(item).strip())
         sentences = [s for s in out if s]
     elif suffix == ".csv":
-        rows = list(csv.reader(text.splitlines()))
+        try:
+            rows = list(csv.reader(text.splitlines()))
+        except csv.Error as exc:
+            raise MechscopeError(f"{p}: malformed CSV ({exc}); quote cells that hold commas") from None
         if not rows:
             sentences = []
         else:

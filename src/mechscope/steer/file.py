@@ -8,29 +8,16 @@ loading runs no code. A file is written to a temp file and renamed.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from mechscope.atomic import atomic_write
 from mechscope.errors import MechscopeError
 from mechscope.steer.base import SteeringMethod
 
 FORMAT = "mechscope-steering/1"
-
-
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 @dataclass
@@ -88,14 +75,12 @@ class SteeringFile:
         tensors = {f"{site}/{name}": t.contiguous().cpu()
                    for site, state in self.method.state_.items() for name, t in state.items()}
         meta = {"mechscope": json.dumps(self.manifest, default=_jsonable)}
-        _atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=meta))
+        atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
     @classmethod
     def load(cls, path: str | Path) -> SteeringFile:
         """Read a steering file written by `save`; one-line errors for a missing or foreign file."""
         from safetensors import SafetensorError, safe_open
-
-        from mechscope.steer import METHODS
 
         path = Path(path)
         if not path.is_file():
@@ -108,9 +93,23 @@ class SteeringFile:
             raise MechscopeError(f"{str(path)!r} is not a safetensors file ({exc}); pass a steering file") from exc
         if "mechscope" not in meta:
             raise MechscopeError(f"{str(path)!r} has no mechscope manifest; it was not written by `steer fit`")
-        manifest = json.loads(meta["mechscope"])
+        try:
+            return cls._from_manifest(json.loads(meta["mechscope"]), tensors, path)
+        except MechscopeError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise MechscopeError(f"{str(path)!r}: its manifest is damaged ({type(exc).__name__}: "
+                                 f"{' '.join(str(exc).split())[:80]}); fit it again with `mechscope steer fit`") from None
+
+    @classmethod
+    def _from_manifest(cls, manifest, tensors: dict, path: Path) -> SteeringFile:
+        from mechscope.steer import METHODS
+
+        if not isinstance(manifest, dict):
+            raise MechscopeError(f"{str(path)!r}: its manifest is a JSON {type(manifest).__name__}, not an object; "
+                                 "fit it again with `mechscope steer fit`")
         name = manifest.get("method")
-        if manifest.get("format") != FORMAT or name not in METHODS:
+        if manifest.get("format") != FORMAT or not isinstance(name, str) or name not in METHODS:
             raise MechscopeError(f"{str(path)!r} is format {manifest.get('format')!r} with method {name!r}; "
                                  f"this mechscope reads {FORMAT} files with methods {', '.join(METHODS)}")
         method = METHODS[name](**manifest["params"])
@@ -177,8 +176,8 @@ def export_control_vector(steering: SteeringFile, path: str | Path, strength: fl
         directions[int(index)] = (s * method.state_[key]["vector"]).float().numpy()
     arch = "controlvector"
 
-    def write(tmp: str) -> None:
-        writer = gguf.GGUFWriter(tmp, arch)
+    def write(tmp: Path) -> None:
+        writer = gguf.GGUFWriter(str(tmp), arch)
         writer.add_string(f"{arch}.model_hint", method.family_)
         writer.add_uint32(f"{arch}.layer_count", len(directions))
         for layer, vector in sorted(directions.items()):
@@ -188,4 +187,4 @@ def export_control_vector(steering: SteeringFile, path: str | Path, strength: fl
         writer.write_tensors_to_file()
         writer.close()
 
-    _atomic_write(Path(path), write)
+    atomic_write(path, write)

@@ -22,12 +22,12 @@ then the folder.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
 import sqlite3
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -35,11 +35,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from mechscope.atomic import publish_folder, remove, temp_folder
 from mechscope.errors import MechscopeError, closest
 
 KINDS = ("version", "circuit", "comparison", "steering")
 SCHEMA = 1
 STALE_SECONDS = 3600
+BUSY_SECONDS = 60  # how long a writer waits for another's transaction before giving up
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 Writer = bytes | Callable[[Path], None]  # file content, or a function that writes the file at a path
 
@@ -61,6 +63,13 @@ CREATE TABLE IF NOT EXISTS entries (
     UNIQUE (kind, name)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS files (
+    entry_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (entry_id, path)
+);
 """
 
 
@@ -109,16 +118,39 @@ class Store:
         """The folder holding an entry's files."""
         return self.root / entry.artifact
 
+    def _damaged(self, exc: Exception) -> MechscopeError:
+        return MechscopeError(f"{self.db_path}: the store's database cannot be read ({' '.join(str(exc).split())[:80]}); "
+                              "`mechscope store check` says what is wrong (move the file away to start a new store)")
+
     def _connect(self, create: bool) -> sqlite3.Connection | None:
+        try:
+            return self._open(create)
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from None
+
+    def _open(self, create: bool) -> sqlite3.Connection | None:
         if not self.db_path.exists():
             if not create:
                 return None
             self.root.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        con = sqlite3.connect(self.db_path, timeout=BUSY_SECONDS, isolation_level=None)
         con.row_factory = sqlite3.Row
-        con.execute("PRAGMA journal_mode=WAL")
-        con.executescript(_DDL)
-        con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+        con.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
+        if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            con.execute("PRAGMA journal_mode=WAL")  # once per store: it stays in the file
+        has_tables = con.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('entries', 'meta', 'files')"
+                                 ).fetchone()[0] == 3
+        if not has_tables:
+            con.execute("BEGIN IMMEDIATE")  # writers that start together make the tables one after another
+            try:
+                for statement in _DDL.split(";"):
+                    if statement.strip():
+                        con.execute(statement)
+                con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
         return con
 
     # queries --------------------------------------------------------------------------------------
@@ -127,20 +159,41 @@ class Store:
         con = self._connect(create=False)
         if con is None:
             return []
-        with con:
-            sql = "SELECT * FROM entries" + (" WHERE kind = ?" if kind else "") + " ORDER BY created, name"
-            rows = con.execute(sql, (kind,) if kind else ()).fetchall()
-        con.close()
-        return [_entry(r) for r in rows]
+        try:
+            with con:
+                sql = "SELECT * FROM entries" + (" WHERE kind = ?" if kind else "") + " ORDER BY created, name"
+                rows = con.execute(sql, (kind,) if kind else ()).fetchall()
+            return [_entry(r) for r in rows]
+        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
+            raise self._damaged(exc) from None
+        finally:
+            con.close()
 
     def find(self, kind: str, name: str) -> Entry | None:
         con = self._connect(create=False)
         if con is None:
             return None
+        try:
+            with con:
+                row = con.execute("SELECT * FROM entries WHERE kind = ? AND name = ?", (kind, name)).fetchone()
+            return _entry(row) if row else None
+        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
+            raise self._damaged(exc) from None
+        finally:
+            con.close()
+
+    def recorded_files(self) -> dict[str, dict[str, tuple[int, str]]]:
+        """``{entry id: {relative path: (bytes, sha256)}}`` as each entry's files were when it was added."""
+        con = self._connect(create=False)
+        if con is None:
+            return {}
         with con:
-            row = con.execute("SELECT * FROM entries WHERE kind = ? AND name = ?", (kind, name)).fetchone()
+            rows = con.execute("SELECT entry_id, path, bytes, sha256 FROM files").fetchall()
         con.close()
-        return _entry(row) if row else None
+        out: dict[str, dict[str, tuple[int, str]]] = {}
+        for r in rows:
+            out.setdefault(r["entry_id"], {})[r["path"]] = (r["bytes"], r["sha256"])
+        return out
 
     def get(self, kind: str, name: str) -> Entry:
         """The entry, or a one-line error naming the closest names."""
@@ -173,8 +226,8 @@ class Store:
         artifacts.mkdir(parents=True, exist_ok=True)
         self._collect_garbage()
         entry_id = uuid.uuid4().hex[:16]
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=artifacts))
         final = artifacts / kind / entry_id
+        tmp = temp_folder(artifacts)
         try:
             for filename, content in files.items():
                 target = tmp / filename
@@ -182,12 +235,12 @@ class Store:
                     target.write_bytes(content)
                 else:
                     content(target)
-            size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
+            hashes = file_hashes(tmp)
+            size = sum(n for n, _ in hashes.values())
             final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            publish_folder(tmp, final)
+        finally:
+            remove(tmp)
         entry = Entry(entry_id, kind, name, base, operation, params or {},
                       datetime.now(timezone.utc).isoformat(timespec="seconds"), __version__, model_fingerprint,
                       task_hash, metrics or {}, str(final.relative_to(self.root)), size)
@@ -201,7 +254,10 @@ class Store:
                     raise MechscopeError(f"a {kind} named {name!r} was added meanwhile; pick another name")
                 old = _entry(old_row)
                 con.execute("DELETE FROM entries WHERE id = ?", (old.id,))
+                con.execute("DELETE FROM files WHERE entry_id = ?", (old.id,))
             con.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", _row(entry))
+            con.executemany("INSERT INTO files VALUES (?,?,?,?)",
+                            [(entry.id, rel, n, digest) for rel, (n, digest) in sorted(hashes.items())])
             con.execute("COMMIT")
         except BaseException:
             if con.in_transaction:
@@ -217,13 +273,24 @@ class Store:
     def remove(self, kind: str, name: str) -> Entry:
         """Delete an entry: its row, then its files."""
         entry = self.get(kind, name)
-        con = self._connect(create=True)
-        try:
-            con.execute("DELETE FROM entries WHERE id = ?", (entry.id,))
-        finally:
-            con.close()
+        self.forget(entry.id)
         shutil.rmtree(self.path(entry), ignore_errors=True)
         return entry
+
+    def forget(self, entry_id: str) -> None:
+        """Delete an entry's row and file hashes (not its folder), in one transaction."""
+        con = self._connect(create=True)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
+            con.execute("DELETE FROM files WHERE entry_id = ?", (entry_id,))
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
 
     def _collect_garbage(self) -> None:
         """Remove folders no row refers to (a killed write), once they are an hour old."""
@@ -239,6 +306,25 @@ class Store:
                 continue
             if rel not in known and stale:
                 shutil.rmtree(p, ignore_errors=True)
+
+
+def file_hashes(folder: Path) -> dict[str, tuple[int, str]]:
+    """``{relative path: (bytes, sha256 hex)}`` of every file under `folder`.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()); _ = (d / "a.txt").write_bytes(b"abc")
+    >>> file_hashes(d)["a.txt"][1][:12]
+    'ba7816bf8f01'
+    """
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h = hashlib.sha256()
+            with open(p, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            out[str(p.relative_to(folder))] = (p.stat().st_size, h.hexdigest())
+    return out
 
 
 def check_name(name: str) -> str:
@@ -264,4 +350,6 @@ def _entry(row: sqlite3.Row) -> Entry:
     d = dict(row)
     d["params"] = json.loads(d["params"] or "{}")
     d["metrics"] = json.loads(d["metrics"] or "{}")
+    if not isinstance(d["params"], dict) or not isinstance(d["metrics"], dict):
+        raise ValueError(f"entry {d.get('name')!r} has params or metrics that are not JSON objects")
     return Entry(**d)

@@ -16,12 +16,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from mechscope.atomic import atomic_write
 from mechscope.compare.mechanism import CircuitSettings, FindCircuit
 from mechscope.discover import Circuit
 from mechscope.errors import MechscopeError, closest
@@ -59,7 +58,7 @@ def record_circuit(store: Store, circuit: Circuit, scores: dict | None = None, n
     >>> e.kind, e.metrics["edges"] == len(c.edges)
     ('circuit', True)
     """
-    from mechscope.graph._io import atomic_save_tensors
+    from mechscope.atomic import write_safetensors
 
     name = name or f"circuit-{circuit.task}-{circuit.method}-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     files: dict = {"circuit.json": json.dumps(_plain(circuit.to_dict()), indent=1).encode()}
@@ -67,7 +66,7 @@ def record_circuit(store: Store, circuit: Circuit, scores: dict | None = None, n
         meta = {"format": "mechscope.scores/1", "model_fingerprint": circuit.model_fingerprint,
                 "axes": json.dumps({k: "receiver source" for k in scores})}
         tensors = {k: v.detach().float().cpu().contiguous() for k, v in scores.items()}
-        files["scores.safetensors"] = lambda path: atomic_save_tensors(tensors, path, meta)
+        files["scores.safetensors"] = lambda path: write_safetensors(path, tensors, meta)
     return store.add("circuit", name, files, base=circuit.model_spec, operation=circuit.method,
                      params={**circuit.params, "ablation": circuit.ablation, "task_source": circuit.task_source,
                              **(provenance or {})},
@@ -173,11 +172,8 @@ def export(store: Store, names: list[str] | None, out: str | Path) -> list[Entry
                     chosen.append(parent)
     if not chosen:
         raise MechscopeError(f"the store at {store.root} is empty; nothing to export")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
-    try:
+
+    def write(tmp: Path) -> None:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
             for e in chosen:
                 prefix = f"{e.kind}/{e.name}"
@@ -185,10 +181,8 @@ def export(store: Store, names: list[str] | None, out: str | Path) -> list[Entry
                 for f in sorted(store.path(e).rglob("*")):
                     if f.is_file():
                         z.write(f, f"{prefix}/{f.relative_to(store.path(e))}")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(out, write)
     return chosen
 
 

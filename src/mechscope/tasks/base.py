@@ -300,6 +300,22 @@ class EncodedTask:
             part[k] = part[k][:, :seq]  # right padding: columns past the longest prompt are all padding
         return self._replace(part)
 
+    def with_bos(self, bos_id: int) -> EncodedTask:
+        """Every prompt with token `bos_id` put first (positions shift by one): MIB's convention
+        (EAP-IG tokenizes with TransformerLens's ``prepend_bos=True``).
+
+        >>> from mechscope.models.loading import smollm2_tokenizer
+        >>> tok = smollm2_tokenizer()
+        >>> enc = Task("toy", (Example("The cat sat on the", "The dog sat on the", " mat", " hat"),)).encode(tok)
+        >>> b = enc.with_bos(tok.bos_token_id)
+        >>> b.clean_ids[0, 0].item() == tok.bos_token_id, b.positions.tolist(), b.clean_ids.shape[1] - enc.clean_ids.shape[1]
+        (True, [5], 1)
+        """
+        col = torch.full((len(self), 1), int(bos_id), dtype=self.clean_ids.dtype, device=self.clean_ids.device)
+        return EncodedTask(torch.cat([col, self.clean_ids], 1), torch.cat([col, self.corrupt_ids], 1),
+                           torch.cat([torch.ones_like(col), self.attention_mask], 1), self.positions + 1,
+                           self.answer_ids, self.wrong_ids, self.metric, self.task_name, self.task_hash)
+
     def batches(self, size: int) -> Iterator[EncodedTask]:
         """Consecutive batches of at most `size` examples, each trimmed to its longest prompt."""
         if size < 1:

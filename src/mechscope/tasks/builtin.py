@@ -210,3 +210,8 @@ BUILTIN_TASKS: dict[str, Callable[..., Task]] = {
     "greater-than": greater_than,
     "gendered-pronoun": gendered_pronoun,
 }
+
+# MIB's forms (tasks/builtin_mib.py); only those SmolLM2 solves are built-ins (accuracies measured there)
+from mechscope.tasks.builtin_mib import SOLVED_MIB_TASKS  # noqa: E402 (it reads this module's word lists)
+
+BUILTIN_TASKS.update(SOLVED_MIB_TASKS)

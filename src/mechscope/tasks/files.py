@@ -29,11 +29,11 @@ import csv
 import io
 import json
 import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from mechscope.errors import MechscopeError, closest
+from mechscope.atomic import write_text
+from mechscope.errors import MechscopeError, closest, read_input_text
 from mechscope.tasks.base import Example, Task, check_metric
 from mechscope.tasks.builtin import BUILTIN_TASKS
 
@@ -53,7 +53,7 @@ def load_task(name_or_path: str | os.PathLike, n: int | None = None, seed: int =
     the task's metric.
 
     >>> sorted(BUILTIN_TASKS)
-    ['gendered-pronoun', 'greater-than', 'induction', 'ioi']
+    ['gendered-pronoun', 'greater-than', 'induction', 'ioi', 'ioi-mib']
     >>> load_task("greater-than", n=10, seed=1).metric
     'prob_diff'
     """
@@ -88,16 +88,19 @@ def read_task_file(path: str | os.PathLike, seed: int = 0, metric: str | None = 
             f"task file {str(path)!r} has unknown extension {path.suffix!r}; use .json (AutoCircuit), "
             ".csv (EAP-IG) or .jsonl"
         )
-    text = path.read_text(encoding="utf-8-sig")  # -sig: spreadsheet exports often start with a BOM
+    text = read_input_text(path, "task file")  # a BOM is dropped: spreadsheet exports often start with one
     if not text.strip():
         raise MechscopeError(f"task file {str(path)!r} is empty; it needs at least one example ({FORMATS[kind]})")
     reader = {".json": _read_json, ".csv": _read_csv, ".jsonl": _read_jsonl}[kind]
     examples, file_metric = reader(text, str(path))
     if not examples:
         raise MechscopeError(f"task file {str(path)!r} has no examples; add at least one ({FORMATS[kind]})")
+    if file_metric is not None and not isinstance(file_metric, str):
+        raise MechscopeError(f"task file {str(path)!r}: \"metric\" must be a string, got {file_metric!r:.40}; use "
+                             "one of logit_diff, prob_diff, logprob, kl")
     if metric is None:
         has_wrong = all(ex.wrong_answers for ex in examples)
-        metric = str(file_metric) if file_metric else ("logit_diff" if has_wrong else "logprob")
+        metric = file_metric if file_metric else ("logit_diff" if has_wrong else "logprob")
     return Task(path.stem, tuple(examples), check_metric(metric), source=str(path), seed=seed)
 
 
@@ -128,20 +131,8 @@ def save_task(task: Task, path: str | os.PathLike) -> Path:
         for ex in task.examples:
             writer.writerow([ex.clean, ex.corrupt, _cell(ex.answers), _cell(ex.wrong_answers), task.metric])
         text = buf.getvalue()
-    _atomic_write(text, path)
+    write_text(path, text)
     return path
-
-
-def _atomic_write(text: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _cell(answers: tuple[str, ...]) -> str:
@@ -167,7 +158,8 @@ def _answers(value, where: str, key: str, required: bool) -> tuple[str, ...]:
 def _example(obj, where: str) -> Example:
     """An Example from one JSON object (AutoCircuit prompt or JSONL line)."""
     if not isinstance(obj, dict):
-        raise MechscopeError(f"{where}: expected an object with clean, corrupt and answers, got {obj!r:.60}")
+        raise MechscopeError(f"{where}: expected an object with clean, corrupt and answers, got {obj!r:.60}; "
+                             'write e.g. {"clean": "...", "corrupt": "...", "answers": [" Mary"]}')
     corrupt_key = next((k for k in _CORRUPT_KEYS if k in obj), None)
     answer_key = "answers" if "answers" in obj else "answer"
     for key, present in (("clean", "clean" in obj), ("corrupt", corrupt_key), ("answers", answer_key in obj)):
@@ -175,7 +167,8 @@ def _example(obj, where: str) -> Example:
             raise MechscopeError(f"{where}: missing key {key!r}; each example needs clean, corrupt and answers")
     for key in ("clean", corrupt_key):
         if not isinstance(obj[key], str):
-            raise MechscopeError(f"{where}: {key!r} must be a string, got {obj[key]!r:.60}")
+            raise MechscopeError(f"{where}: {key!r} must be a string, got {obj[key]!r:.60}; write the prompt as "
+                                 "one string")
     return Example(obj["clean"], obj[corrupt_key], _answers(obj[answer_key], where, answer_key, True),
                    _answers(obj.get("wrong_answers"), where, "wrong_answers", False))
 
@@ -190,6 +183,8 @@ def _read_json(text: str, path: str) -> tuple[list[Example], str | None]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _json_error(path, exc) from None
+    except RecursionError:
+        raise MechscopeError(f"task file {path!r} is nested too deeply to be a task; give the right file") from None
     prompts = data.get("prompts") if isinstance(data, dict) else data
     if not isinstance(prompts, list):
         raise MechscopeError(
@@ -209,8 +204,14 @@ def _read_jsonl(text: str, path: str) -> tuple[list[Example], str | None]:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise _json_error(path, exc, line=number) from None
+        except RecursionError:
+            raise MechscopeError(f"task file {path!r} line {number} is nested too deeply to be an example; "
+                                 "fix that line") from None
         examples.append(_example(obj, f"task file {path!r} line {number}"))
         if isinstance(obj, dict) and obj.get("metric"):
+            if not isinstance(obj["metric"], str):
+                raise MechscopeError(f"task file {path!r} line {number}: \"metric\" must be a string, got "
+                                     f"{obj['metric']!r:.40}; use one of logit_diff, prob_diff, logprob, kl")
             metrics.add(obj["metric"])
     return examples, _one_metric(metrics, path)
 
@@ -226,7 +227,7 @@ def _csv_cell(value: str) -> str | list:
     if value.startswith("[") and value.endswith("]"):
         try:
             parsed = json.loads(value)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return value
         if isinstance(parsed, list):
             return parsed
@@ -235,7 +236,10 @@ def _csv_cell(value: str) -> str | list:
 
 def _read_csv(text: str, path: str) -> tuple[list[Example], str | None]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise MechscopeError(f"task file {path!r} line 1: malformed CSV header ({exc}); fix the header row") from None
     corrupt = next((c for c in _CORRUPT_KEYS if c in header), None)
     answer = next((c for c in _ANSWER_COLUMNS if c in header), None)
     wrong = next((c for c in _WRONG_COLUMNS if c in header), None)

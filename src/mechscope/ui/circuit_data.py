@@ -86,7 +86,7 @@ def circuit_view_from(circuit: Circuit, scores: dict[str, torch.Tensor] | None, 
     if graph is None:
         return doc
     doc["layout"] = layout(graph)
-    if scores is None or circuit.method == "acdc" or own_n is None:
+    if scores is None or not _sized(circuit.method) or own_n is None:
         # no sizes to walk: the slider has one position, the circuit as recorded
         doc["sizes"], doc["after_pruning"] = [len(circuit.edges)], [len(circuit.edges)]
         doc["edges"] = [_edge(graph, name, score, [[0, None]]) for name, score in circuit.edges.items()]
@@ -192,3 +192,12 @@ def circuit_diff(store, a: str, b: str) -> dict:
     return {"a": a, "b": b, "edges": edges, "both": len(ea & eb), "only_a": len(ea - eb), "only_b": len(eb - ea),
             "jaccard": jaccard(ea, eb), "heads_only_a": sorted(ha - hb), "heads_only_b": sorted(hb - ha),
             "same_model": ca.model_fingerprint == cb.model_fingerprint, "same_task": ca.task_hash == cb.task_hash}
+
+
+def _sized(method: str) -> bool:
+    """Whether a method's circuits come in sizes along its scores (its registry record says; unknown: yes)."""
+    from mechscope.runs.registry import REGISTRY, methods
+
+    methods("discover")
+    record = REGISTRY.get(("discover", method))
+    return True if record is None else bool(record.extra.get("sized", True))

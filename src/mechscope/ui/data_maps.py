@@ -11,7 +11,7 @@ A map made from the web app lives in ``<store>/data-maps/NAME/``:
 - ``augmentations/AUG.json``: each augmentation made from the map, `Augmentation.to_dict(candidates=True)`
   with the job's parameters, every candidate with its status.
 
-A map folder is written whole in a hidden ``.partial-*`` folder and renamed into place, so a cancelled or
+A map folder is written whole in a hidden ``.tmp-*`` folder (`mechscope.atomic`) and renamed into place, so a cancelled or
 killed job leaves no half-map behind (stale partial folders are removed after an hour). Nothing here
 computes science: maps and candidates come from `mechscope.data`; this module stores, lists and exports them.
 
@@ -26,12 +26,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from mechscope.atomic import atomic_folder, leftovers, remove, write_json
 from mechscope.errors import MechscopeError, closest
 from mechscope.store import Store
 
@@ -84,29 +82,24 @@ def map_folder(store: Store, name: str) -> Path:
 
 def write_map(store: Store, name: str, promptmap, params: dict) -> Path:
     """Write a `PromptMap` and the parameters that made it as the map `name`, whole or not at all."""
-    from mechscope.data.files import write_json
-
     check_map_name(name)
     root = maps_root(store)
     root.mkdir(parents=True, exist_ok=True)
     final = root / name
     if final.exists():
         raise MechscopeError(f"a data map named {name!r} already exists in {root}; pick another name")
-    partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
     try:
-        files = promptmap.write(partial)
-        write_json(partial / "points.json", promptmap.to_dict(points=True))
-        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        write_json(partial / "params.json", {**params, "name": name, "created": created,
-                                             "files": sorted(Path(f).name for f in files.values())})
-        try:
-            os.rename(partial, final)  # a folder: fails if `final` appeared meanwhile (another job took the name)
-        except OSError:
-            raise MechscopeError(f"a data map named {name!r} was written by another job meanwhile; pick another "
-                                 "name") from None
-    finally:
-        if partial.exists():
-            shutil.rmtree(partial, ignore_errors=True)
+        with atomic_folder(final) as partial:  # fails if `final` appeared meanwhile (another job took the name)
+            files = promptmap.write(partial)
+            write_json(partial / "points.json", promptmap.to_dict(points=True))
+            created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            write_json(partial / "params.json", {**params, "name": name, "created": created,
+                                                 "files": sorted(Path(f).name for f in files.values())})
+    except OSError as exc:
+        if not final.exists():
+            raise
+        raise MechscopeError(f"a data map named {name!r} was written by another job meanwhile; pick another "
+                             "name") from exc
     return final
 
 
@@ -160,26 +153,16 @@ def write_augmentation(store: Store, map_name: str, doc: dict, params: dict) -> 
     folder = map_folder(store, map_name) / "augmentations"
     folder.mkdir(parents=True, exist_ok=True)
     created = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".json", dir=folder)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        k = 1 + max((int(m[1]) for p in folder.glob(f"{doc['method']}-*.json")
-                     if (m := re.match(rf"^{re.escape(doc['method'])}-(\d+)$", p.stem))), default=0)
-        while True:
-            name = f"{doc['method']}-{k}"
-            body = {"name": name, "map": map_name, "created": created, "params": params, **doc}
-            Path(tmp).write_text(json.dumps(body, ensure_ascii=False) + "\n", encoding="utf-8")
-            os.chmod(tmp, 0o666 & ~umask)
-            try:
-                os.link(tmp, folder / f"{name}.json")  # atomic, and refuses to replace an existing file
-                return name
-            except FileExistsError:
-                k += 1
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    k = 1 + max((int(m[1]) for p in folder.glob(f"{doc['method']}-*.json")
+                 if (m := re.match(rf"^{re.escape(doc['method'])}-(\d+)$", p.stem))), default=0)
+    while True:
+        name = f"{doc['method']}-{k}"
+        body = {"name": name, "map": map_name, "created": created, "params": params, **doc}
+        try:
+            write_json(folder / f"{name}.json", body, indent=None, exclusive=True)  # never replaces another
+            return name
+        except FileExistsError:
+            k += 1
 
 
 def augmentation_view(store: Store, map_name: str, name: str) -> dict:
@@ -280,10 +263,6 @@ def _collect_partials(store: Store) -> None:
     root = maps_root(store)
     if not root.is_dir():
         return
-    now = time.time()
-    for p in list(root.glob(".partial-*")) + list(root.glob("*/augmentations/.partial-*")):
-        try:
-            if now - p.stat().st_mtime > STALE_SECONDS:
-                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
-        except FileNotFoundError:
-            continue
+    for folder in [root, *root.glob("*/augmentations")]:
+        for p in leftovers(folder, older_than=STALE_SECONDS):
+            remove(p)

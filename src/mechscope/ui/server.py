@@ -40,7 +40,7 @@ def run(store_root: str | Path | None, host: str, port: int, token: str,
     from mechscope.ui.app import create_app
 
     sock = bind(host, port)
-    app = create_app(store_root, token=token)
+    app = create_app(store_root, token=token, host=host)
     bound_port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)

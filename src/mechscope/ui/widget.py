@@ -81,7 +81,7 @@ def export_html(obj, path: str | Path, **kwargs) -> Path:
     `obj` is anything `show` takes, or a widget `show` returned. The page runs the widget's own
     ``render({model, el})`` with a small in-page model.
     """
-    from mechscope.graph._io import atomic_write_bytes
+    from mechscope.atomic import write_bytes
 
     if hasattr(obj, "kind") and hasattr(obj, "data") and hasattr(obj, "_esm"):
         kind, data, diff = obj.kind, obj.data, obj.diff
@@ -91,7 +91,7 @@ def export_html(obj, path: str | Path, **kwargs) -> Path:
     module = WIDGET_JS.read_text().replace("</script", "<\\/script")
     page = _PAGE.format(title=html.escape(f"mechscope {kind}"), state=state, module=module)
     path = Path(path)
-    atomic_write_bytes(page.encode(), path)
+    write_bytes(path, page.encode())
     return path
 
 

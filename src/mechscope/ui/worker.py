@@ -71,7 +71,6 @@ def compare_job(p: dict, report: Report) -> dict:
         raise MechscopeError("a comparison needs at least one version; pick one (make versions with "
                              "`mechscope version make`)")
     params.setdefault("circuits", "base")
-    params.setdefault("circuit_method", "eap")
     params.setdefault("latency", False)
     spec = RunSpec("compare", "versions", str(p.get("base") or "smollm2-135m"), None, _int(p, "n", None), params)
     result = execute(spec, report=report, name=p.get("name") or None)

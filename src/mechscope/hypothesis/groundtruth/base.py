@@ -16,11 +16,10 @@ each ablation for which the truth is known to its edge names.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mechscope.atomic import atomic_folder
 from mechscope.errors import MechscopeError
 from mechscope.models import Model
 from mechscope.models.loading import cache_dir
@@ -51,9 +50,7 @@ class GroundTruth:
 
         hf_logging.disable_progress_bar()  # "Writing model shards" would land in the middle of our own bars
         folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-        try:
+        with atomic_folder(folder, replace=True) as tmp:
             self.model.hf.save_pretrained(tmp / "model")
             self.model.tokenizer.save_pretrained(tmp / "model")
             lines = [json.dumps(ex.to_dict()) for ex in self.task.examples]
@@ -62,12 +59,6 @@ class GroundTruth:
                    "metric": self.task.metric, "fingerprint": self.model.fingerprint,
                    "true_edges": self.true_edges, "info": self.info}
             (tmp / "truth.json").write_text(json.dumps(doc, indent=1))
-            if folder.exists():
-                shutil.rmtree(folder)
-            tmp.rename(folder)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return folder
 
     @classmethod
