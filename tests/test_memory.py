@@ -58,7 +58,7 @@ def test_discover_cli_says_what_it_chose():
             "--edges", "10", "--n", "8", "--no-record", "--no-curve"]
     ok = subprocess.run(args + ["--max-memory", "3MiB", "--json"], capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stderr
-    plan = json.loads(ok.stdout)["params"]["memory_plan"]
+    plan = json.loads(ok.stdout)["params"]["batch_plan"]
     assert plan.startswith("memory budget 3.0 MiB") and "batch 16 split to" in plan, plan
     bad = subprocess.run(args + ["--max-memory", "1KB"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: one example of"), bad.stderr
