@@ -33,16 +33,15 @@ def test_kill_9_leaves_outputs_whole_or_absent_and_the_store_sound(tmp_path, nam
     assert verdict["problems"] == [] and verdict["clean_after_repair"]
 
 
-@pytest.mark.parametrize("name", ["discover", "steer fit"])
+@pytest.mark.parametrize("name", ["discover", "steer fit", "version make"])
 def test_ctrl_c_exits_130_with_one_line_and_nothing_half_written(tmp_path, name):
     home, work = tmp_path / "home", tmp_path / "work"
     work.mkdir()
     res = reliability.run_killed(name, home, work, delay=6.0, sig=signal.SIGINT)
-    if not res["killed"]:
-        pytest.skip(f"{name} finished in under 6 s: nothing to interrupt")
+    if not res["killed"] or (res["returncode"] == 0 and res["stdout"].strip()):
+        pytest.skip(f"{name} finished before the interrupt took effect: nothing to interrupt")
     lines = [line for line in res["stderr"].splitlines() if line.strip()]
-    # 130, or death by SIGINT (a shell shows that as 130 too)
-    assert res["returncode"] in (130, -signal.SIGINT), res["stderr"][-1500:]
+    assert res["returncode"] == 130, (res["returncode"], res["stderr"][-1500:])  # not death by SIGINT (-2)
     assert lines and lines[-1] == "interrupted: nothing was written", res["stderr"][-1500:]
     assert "Traceback" not in res["stderr"]
     assert reliability.outputs_whole(name, work) == [] and reliability.store_verdict(home)["problems"] == []

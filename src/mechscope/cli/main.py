@@ -8,6 +8,8 @@ half-written file (artifacts are written to a temp file and renamed).
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -242,11 +244,31 @@ def main() -> None:
     try:
         code = app(standalone_mode=False, prog_name="mechscope")
     except BaseException as exc:  # noqa: BLE001 - `report` re-raises what it does not know
-        sys.exit(report(exc))
-    if code == 130:  # typer turns Ctrl-C into a quiet exit status 130: say what happened
-        sys.exit(report(KeyboardInterrupt()))
+        code = report(exc)
+    else:
+        if code == 130:  # typer turns Ctrl-C into a quiet exit status 130: say what happened
+            code = report(KeyboardInterrupt())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the work is over: a late Ctrl-C must not cut the exit short
+    if code == 130:
+        _exit_interrupted()
     if isinstance(code, int) and code:
         sys.exit(code)
+
+
+def _exit_interrupted() -> None:
+    """Exit with status 130 after Ctrl-C, run the exit handlers (temporary folders removed) and flush first.
+
+    A plain `sys.exit(130)` is not enough: when the interrupt escaped C code that runs Python source (torch does),
+    CPython keeps a flag that makes the process kill itself with SIGINT after finalising (status -2, not 130)."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(130)
 
 
 if __name__ == "__main__":
