@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from mechscope.ui.jobs import Jobs
 
 LONG = {"model": "random:gpt2-tiny", "task": "ioi", "method": "exact", "n": "400", "curve": False}
@@ -82,3 +84,58 @@ def _alive(pid):
             return f.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+@pytest.mark.slow  # sixteen worker processes, each a Python start: about 90 s on a loaded 2-core machine
+def test_sixteen_jobs_submitted_at_once_run_at_most_n_at_a_time_and_each_ends_visibly(tmp_path):
+    import threading
+
+    n_max = 3
+    jobs = Jobs(tmp_path, max_running=n_max)
+    quick = {"model": "random:llama-tiny", "task": "ioi", "method": "exact", "n": "4", "curve": False}
+    params = [{**quick, "task": "no-such-task"} if i % 5 == 0 else quick for i in range(16)]  # 4 fail
+    submitted, peaks, stop = [None] * 16, [], threading.Event()
+
+    def submit(i):
+        submitted[i] = jobs.start("discover", params[i])
+
+    def watch():  # the running count as the store records it, sampled all along
+        while not stop.is_set():
+            peaks.append(sum(j["state"] == "running" for j in jobs.queue.list()))
+            with jobs._lock:
+                peaks.append(len(jobs._procs))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        threads = [threading.Thread(target=submit, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ids = [s["id"] for s in submitted]
+        assert len(set(ids)) == 16
+        ended = wait_for(lambda: (lambda js: js if all(j["state"] in ("done", "failed") for j in js) else None)(
+            [jobs.get(i) for i in ids]), timeout=600)
+    finally:
+        stop.set()
+        watcher.join()
+        jobs.shutdown()
+    assert 1 <= max(peaks) <= n_max
+    listed = {j["id"] for j in Jobs(tmp_path, max_running=1).list()}
+    assert set(ids) <= listed  # none lost
+    for job, p in zip(ended, [params[[s["id"] for s in submitted].index(j["id"])] for j in ended]):
+        if p["task"] == "no-such-task":
+            assert job["state"] == "failed" and "no-such-task" in job["error"], job
+        else:
+            assert job["state"] == "done", job["error"]
+            assert job["result"]["kind"] == "circuit"
+    # the recorded run intervals never overlap more than n_max deep
+    events = sorted([(j["started"], 1) for j in ended] + [(j["finished"], -1) for j in ended],
+                    key=lambda e: (e[0], e[1]))
+    depth = deepest = 0
+    for _, step in events:
+        depth += step
+        deepest = max(deepest, depth)
+    assert deepest <= n_max
