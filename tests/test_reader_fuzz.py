@@ -295,3 +295,38 @@ def test_model_folders_and_gguf_files(tmp_path):
         reads_or_one_line(lambda p: load(f"gguf:{p}"), gguf)
 
     check()
+
+
+# sweep spec files (YAML and JSON) -----------------------------------------------------------------------------
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_sweep_spec_files(tmp_path, suffix):
+    from mechscope.runs import read_sweep_file
+
+    doc = {"models": ["random:gpt2-tiny"], "tasks": ["ioi"], "methods": ["eap"], "params": {"edges": [10, 20]},
+           "seeds": [0, 1], "n": 8, "kind": "discover"}
+    if suffix == ".json":
+        valid = json.dumps(doc).encode()
+    else:
+        import yaml
+
+        valid = yaml.safe_dump(doc).encode()
+    path = tmp_path / f"sweep{suffix}"
+    path.write_bytes(valid)
+    assert read_sweep_file(path)["params"] == {"edges": [10, 20]}
+
+    @SETTINGS
+    @given(content=mutations(valid) | st.dictionaries(st.sampled_from(["models", "tasks", "methods", "params",
+                                                                        "seeds", "n", "kind", "x"]),
+                                                       json_values, max_size=5).map(lambda d: json.dumps(d).encode()))
+    def check(content):
+        path.write_bytes(content)
+        reads_or_one_line(read_sweep_file, path)
+
+    check()
+    # hand-made cases each refused with the one line (a wrong-typed value used to reach `grid` and fail there)
+    for bad in (b"1: a\nmodels: b\n", b"models: [[1]]\ntasks: ioi\nmethods: eap\n", b"seeds: [a]\n",
+                b"n: -3\n", b"params: [1, 2]\n", b"params: {edges: {a: 1}}\n", b"\xff\xfe models", b"[1, 2]"):
+        path.write_bytes(bad)
+        with pytest.raises(MechscopeError) as caught:
+            read_sweep_file(path)
+        assert path.name in str(caught.value) and "\n" not in str(caught.value) and ";" in str(caught.value)

@@ -54,11 +54,26 @@ def grid(models: list[str], tasks: list[str], methods: list[str], params: dict[s
 
 def read_sweep_file(path: str | Path) -> dict:
     """A sweep spec file (YAML or JSON) as `grid`'s arguments: ``{"models", "tasks", "methods", "params", "seeds",
-    "n", "kind"}``; each list may be written as one value."""
+    "n", "kind"}``; each list may be written as one value. A file that is not such a mapping raises one
+    `MechscopeError` line naming the file, the problem and the fix.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.yaml"
+    >>> _ = p.write_text("models: random:gpt2-tiny\ntasks: [ioi]\nmethods: eap\n")
+    >>> read_sweep_file(p)["methods"]
+    ['eap']
+    """
     path = Path(path)
+    where = f"sweep spec file {str(path)!r}"
     if not path.is_file():
-        raise MechscopeError(f"sweep spec file {str(path)!r} not found; check the path")
-    text = path.read_bytes().decode("utf-8", errors="replace")
+        raise MechscopeError(f"{where} not found; check the path")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MechscopeError(f"{where} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at {exc.start}); "
+                             "save it as UTF-8 YAML or JSON") from None
+    if "\x00" in text:
+        raise MechscopeError(f"{where} holds a NUL character; give a YAML or JSON text file")
     try:
         if path.suffix.lower() == ".json":
             doc = json.loads(text)
@@ -66,27 +81,55 @@ def read_sweep_file(path: str | Path) -> dict:
             import yaml
 
             doc = yaml.safe_load(text)
-    except Exception as exc:
-        raise MechscopeError(f"sweep spec file {str(path)!r} does not parse: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise MechscopeError(f"{where} is nested too deeply; write it as a flat mapping of lists") from None
+    except Exception as exc:  # noqa: BLE001 - json, yaml and their many error types
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise MechscopeError(f"{where} does not parse ({first}); fix its YAML or JSON syntax") from None
+    keys = ", ".join(SPEC_KEYS)
     if not isinstance(doc, dict):
-        raise MechscopeError(f"sweep spec file {str(path)!r} must be a mapping with keys {', '.join(SPEC_KEYS)}")
-    unknown = sorted(set(doc) - set(SPEC_KEYS))
+        raise MechscopeError(f"{where} holds a {type(doc).__name__}, not a mapping; give a mapping with keys {keys}")
+    unknown = sorted(repr(k) for k in doc if k not in SPEC_KEYS)
     if unknown:
-        raise MechscopeError(f"sweep spec file {str(path)!r} has an unknown key {unknown[0]!r}; keys are "
-                             f"{', '.join(SPEC_KEYS)}")
+        raise MechscopeError(f"{where} has an unknown key {unknown[0]}; keys are {keys}")
 
-    def listed(value):
-        return value if isinstance(value, list) else [value]
+    def listed(key, value, kind):
+        values = value if isinstance(value, list) else [value]
+        for v in values:
+            ok = isinstance(v, int) and not isinstance(v, bool) if kind is int else isinstance(v, str) and v.strip()
+            if not ok:
+                what = "whole number" if kind is int else "name"
+                raise MechscopeError(f"{where}: {key} holds {_shown(v)}, not a {what}; write {key} as a list of "
+                                     f"{what}s")
+        return values
 
-    out = {k: listed(doc[k]) for k in ("models", "tasks", "methods", "seeds") if k in doc}
+    out = {k: listed(k, doc[k], int if k == "seeds" else str) for k in ("models", "tasks", "methods", "seeds")
+           if k in doc}
     params = doc.get("params") or {}
-    if not isinstance(params, dict):
-        raise MechscopeError(f"sweep spec file {str(path)!r}: params must map each parameter to a value or a list")
-    out["params"] = {k: listed(v) for k, v in params.items()}
-    for key in ("n", "kind"):
-        if doc.get(key) is not None:
-            out[key] = doc[key]
+    if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
+        raise MechscopeError(f"{where}: params must map each parameter name to a value or a list; "
+                             "e.g. params: {edges: [100, 200]}")
+    for k, v in params.items():
+        for value in v if isinstance(v, list) else [v]:
+            if not isinstance(value, (str, int, float, bool)) or value is None:
+                raise MechscopeError(f"{where}: params {k!r} holds {_shown(value)}; give numbers, words or "
+                                     "true/false, one or a list")
+    out["params"] = {k: v if isinstance(v, list) else [v] for k, v in params.items()}
+    if doc.get("n") is not None:
+        if isinstance(doc["n"], bool) or not isinstance(doc["n"], int) or doc["n"] < 1:
+            raise MechscopeError(f"{where}: n is {_shown(doc['n'])}; give a whole number of examples, 1 or more")
+        out["n"] = doc["n"]
+    if doc.get("kind") is not None:
+        if not isinstance(doc["kind"], str):
+            raise MechscopeError(f"{where}: kind is {_shown(doc['kind'])}; give a run kind such as discover")
+        out["kind"] = doc["kind"]
     return out
+
+
+def _shown(value) -> str:
+    """A value as an error line shows it: its repr, cut to 40 characters, on one line."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def row(spec: RunSpec, digest: str, result: dict | None, status: str, error: str | None = None) -> dict:
