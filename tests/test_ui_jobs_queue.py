@@ -116,8 +116,11 @@ def test_sixteen_jobs_submitted_at_once_run_at_most_n_at_a_time_and_each_ends_vi
             t.join()
         ids = [s["id"] for s in submitted]
         assert len(set(ids)) == 16
-        ended = wait_for(lambda: (lambda js: js if all(j["state"] in ("done", "failed") for j in js) else None)(
-            [jobs.get(i) for i in ids]), timeout=600)
+        def all_ended():
+            now = [jobs.get(i) for i in ids]
+            return now if all(j["state"] in ("done", "failed") for j in now) else None
+
+        ended = wait_for(all_ended, timeout=600)
     finally:
         stop.set()
         watcher.join()

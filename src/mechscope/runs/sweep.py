@@ -59,7 +59,7 @@ def read_sweep_file(path: str | Path) -> dict:
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.yaml"
-    >>> _ = p.write_text("models: random:gpt2-tiny\ntasks: [ioi]\nmethods: eap\n")
+    >>> _ = p.write_text("models: random:gpt2-tiny\\ntasks: [ioi]\\nmethods: eap\\n")
     >>> read_sweep_file(p)["methods"]
     ['eap']
     """
