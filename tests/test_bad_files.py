@@ -38,6 +38,8 @@ CASES = {
     "model-no-config": ("graph hf:{}", "has no config.json"),
     "model-binary-config": ("graph hf:{}", "config.json cannot be read"),
     "bench-bad-manifest": ("describe run --bench {}", "not valid JSON at line 1"),
+    "sweep-wrong-type.yaml": ("sweep --spec {}", "seeds holds 'zero', not a whole number"),
+    "sweep-truncated.json": ("sweep --spec {}", "does not parse (Unterminated string"),
 }
 
 
