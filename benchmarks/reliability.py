@@ -216,6 +216,13 @@ def malformed_inputs(per_reader: int) -> dict:
     readers.append(("circuit.json", json.dumps(fuzz.CIRCUIT).encode(), Circuit.load))
     readers += [(f"prompts{s}", v, read_prompts) for s, v in fuzz.PROMPTS.items()]
     readers.append(("s.safetensors", _steering_file(tmp / "good.safetensors").read_bytes(), SteeringFile.load))
+    from mechscope.runs import read_sweep_file
+
+    sweep = {"models": ["random:gpt2-tiny"], "tasks": ["ioi"], "methods": ["eap"], "params": {"edges": [10, 20]},
+             "seeds": [0, 1], "n": 8}
+    readers += [("sweep.json", json.dumps(sweep).encode(), read_sweep_file),
+                ("sweep.yaml", "".join(f"{k}: {json.dumps(v)}\n" for k, v in sweep.items()).encode(),
+                 read_sweep_file)]
     for name, valid, read in readers:
         path = tmp / name
 
