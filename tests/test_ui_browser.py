@@ -263,6 +263,8 @@ def test_unknown_names_and_pages_show_a_message(app, page, shots):
         page.wait_for_selector("[data-testid=error]", timeout=30_000)
         assert words in page.inner_text("[data-testid=error]"), route
         page.screenshot(path=shots / f"unknown-{route.replace('/', '-')}.png")
+    assert "token=" not in page.url  # the token was traded for a cookie and left the address bar
+    page.context.clear_cookies()  # a browser that never had the token's URL gets the message, not the app
     page.goto(app.split("?")[0])
     assert "needs the token of its server" in page.inner_text("#message")
     # the 404s of the unknown names are logged by the browser as failed loads; nothing else may be

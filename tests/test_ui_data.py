@@ -77,7 +77,8 @@ def api(tmp_path_factory):
     path = root.parent / "wedding.safetensors"
     sf.save(path)
     record_steering(Store(root), path, name="wedding-tiny")
-    client = TestClient(create_app(root, token=TOKEN),
+    # the app may read and write inside the session's temporary folders, as a server started there may
+    client = TestClient(create_app(root, token=TOKEN, folder=tmp_path_factory.getbasetemp()),
                       headers={"X-Mechscope-Token": TOKEN}, base_url="http://127.0.0.1")
     return {"root": root, "name": result["name"], "result": result, "client": client}
 
@@ -176,7 +177,7 @@ def test_export_writes_the_reviewed_rows_and_refuses_the_prompt_set(api, tmp_pat
     before = Path(source).read_bytes()
     one = [{"candidate": idx[0]}]
     for body, words in [({"decisions": one, "out": str(out)}, "already exists; choose another file name"),
-                        ({"decisions": one, "out": source, "overwrite": True}, "is the map's own prompt set"),
+                        ({"decisions": one, "out": source, "overwrite": True}, "outside the folders this server may read"),
                         ({"decisions": one, "out": str(tmp_path / "x.txt")}, "must end in .jsonl"),
                         ({"decisions": [], "out": str(tmp_path / "y.jsonl")}, "accept at least one candidate"),
                         ({"decisions": [{"candidate": 99}], "out": str(tmp_path / "y.jsonl")},
@@ -401,7 +402,7 @@ def test_the_data_view_shows_the_map_and_its_texts(served, ui_map, page):
     page.screenshot(path=SHOTS / "data-map-topic-region.png", full_page=True)
 
     # a set too small to map says so in the page
-    small = served["base"] / "three.txt"
+    small = served["base"] / "cwd" / "three.txt"  # inside the folder the server was started in
     small.write_text("How do I boil an egg?\nWhere is the station?\nWhat is rent?\n")
     page.click("[data-testid=new-map]")
     page.fill("[data-testid=map-source]", str(small))
@@ -473,7 +474,7 @@ def test_two_points_generate_candidates_that_are_reviewed_and_exported(served, u
         "accepted", "accepted", "rejected"]
     assert page.inner_text(f"{row(second)} [data-testid=candidate-text]") == "How do I pack rice for a long flight?"
     assert page.inner_text("[data-testid=accepted-count]") == "2"
-    out = tmp_path / "accepted.jsonl"
+    out = served["base"] / "cwd" / "accepted.jsonl"  # the server writes only inside its folder or the store
     page.fill("[data-testid=export-path]", str(out))
     page.click("[data-testid=export-button]")
     page.wait_for_selector("[data-testid=export-result]")
@@ -493,7 +494,7 @@ def test_two_points_generate_candidates_that_are_reviewed_and_exported(served, u
     page.check("[data-testid=overwrite]")
     page.click("[data-testid=export-button]")
     page.wait_for_function("() => document.querySelector('[data-testid=review] [data-testid=error]')"
-                           "?.innerText.includes(\"the map's own prompt set\")")
+                           "?.innerText.includes(\"outside the folders this server may read\")")  # a shipped set
     page.screenshot(path=SHOTS / "data-export-refused.png")
     # the decisions survive a reload of the page
     page.reload()

@@ -58,10 +58,10 @@ def usage_line(exc: Exception) -> str:
     >>> from typer.testing import CliRunner
     >>> from mechscope.cli.main import app
     >>> try:
-    ...     app(["discover", "--edgse", "5"], standalone_mode=False)
+    ...     app(["discover", "--edgse", "5"], prog_name="mechscope", standalone_mode=False)
     ... except Exception as exc:
     ...     print(usage_line(exc))
-    no such option --edgse; did you mean '--edges'? `mechscope discover --help` lists the options
+    no such option --edgse; did you mean '--edges', '--seed'? `mechscope discover --help` lists the options
     """
     ctx = getattr(exc, "ctx", None)
     where = f"`{ctx.command_path} --help`" if ctx is not None else "`mechscope --help`"

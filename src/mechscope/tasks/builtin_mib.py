@@ -37,8 +37,10 @@ def ioi_mib(n: int | None = None, seed: int = 0) -> Task:
     counterfactual the roles swap, so its metric is about minus the clean one.
 
     >>> ex = ioi_mib(n=1, seed=1).examples[0]
-    >>> ex.clean.split()[-4] != ex.corrupt.split()[-4], ex.clean.split()[:5] == ex.corrupt.split()[:5]
-    (True, True)
+    >>> [(a, b) for a, b in zip(ex.clean.split(), ex.corrupt.split()) if a != b]  # only the second subject flips
+    [('Emily', 'Ralph')]
+    >>> ex.answers, ex.wrong_answers
+    ((' Ralph',), (' Emily',))
     """
     w = words()
     names = w["female_names"] + w["male_names"]
