@@ -101,7 +101,10 @@ def read_task_file(path: str | os.PathLike, seed: int = 0, metric: str | None = 
     if metric is None:
         has_wrong = all(ex.wrong_answers for ex in examples)
         metric = file_metric if file_metric else ("logit_diff" if has_wrong else "logprob")
-    return Task(path.stem, tuple(examples), check_metric(metric), source=str(path), seed=seed)
+    try:
+        return Task(path.stem, tuple(examples), check_metric(metric), source=str(path), seed=seed)
+    except MechscopeError as exc:  # a task-level problem (e.g. no wrong answers for logit_diff) names the file
+        raise MechscopeError(f"{path}: {exc}") from None
 
 
 def save_task(task: Task, path: str | os.PathLike) -> Path:
