@@ -1,8 +1,10 @@
 """Test-wide set-up: every test run writes its experiment store to a temporary folder, never to ./.mechscope."""
 
+import importlib.util
 import os
 import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +52,19 @@ def error_line():
         return lines[0]
 
     return one
+
+
+@pytest.fixture
+def benchmark_module():
+    """Load `benchmarks/NAME.py` as a module (its folder on sys.path, for the helpers it imports)."""
+    folder = Path(__file__).resolve().parent / "benchmarks"
+
+    def load(name: str):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+        spec = importlib.util.spec_from_file_location(f"_benchmark_{name}", folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -31,11 +31,11 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from _peers import correlations, run_peer
 
 ROOT = Path(__file__).resolve().parent.parent
 AC_PYTHON = ROOT / ".venv-autocircuit" / "bin" / "python"
@@ -100,38 +100,12 @@ def ac_to_mechscope(name: str) -> str:
     return f"{node(src)}->{node(dest)}"
 
 
-def correlations(a: list[float], b: list[float]) -> dict:
-    from scipy import stats
-
-    return {"spearman": float(stats.spearmanr(a, b).statistic), "pearson": float(stats.pearsonr(a, b).statistic)}
-
-
 def run_autocircuit(model, enc, repeats: int, threads: int, reference: bool = False, ig_samples: int = 0) -> dict | None:
     """AutoCircuit's EAP on the same weights and prompts, in `.venv-autocircuit`; None if that venv is missing."""
-    import numpy as np
-    import torch
-
-    from mechscope.graph import run
-
     if not AC_PYTHON.exists():
         return None
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        model.hf.save_pretrained(tmp / "model", safe_serialization=True)
-        with torch.no_grad():
-            from mechscope.graph import Graph
-
-            ref = run(Graph.from_model(model), enc.clean_ids, enc.attention_mask, positions=enc.positions)
-        np.savez(tmp / "data.npz", clean=enc.clean_ids.cpu().numpy(), corrupt=enc.corrupt_ids.cpu().numpy(),
-                 answers=enc.answer_ids.cpu().numpy(), wrong=enc.wrong_ids.cpu().numpy(),
-                 ref_logits=ref.float().cpu().numpy())
-        cmd = [str(AC_PYTHON), str(AC_HELPER), str(tmp / "model"), str(tmp / "data.npz"), str(tmp / "out.json"),
-               "--repeats", str(repeats), "--threads", str(threads), "--ig-samples", str(ig_samples)]
-        cmd += ["--reference"] if reference else []
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0:
-            raise RuntimeError(f"AutoCircuit helper failed:\n{res.stderr[-3000:]}")
-        return json.loads((tmp / "out.json").read_text())
+    args = ["--repeats", str(repeats), "--threads", str(threads), "--ig-samples", str(ig_samples)]
+    return run_peer(AC_PYTHON, AC_HELPER, model, enc, args + (["--reference"] if reference else []))
 
 
 def compare(ms: dict[str, float], ac: dict[str, float], scale: float = 1.0) -> dict:

@@ -24,23 +24,16 @@ cross-check does.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import subprocess
-import tempfile
 import time
 from pathlib import Path
+
+from _peers import correlations, run_peer
+from discovery import equal_length_ioi
 
 ROOT = Path(__file__).resolve().parent.parent
 REF_PYTHON = ROOT / ".venv-eapig" / "bin" / "python"
 REF_HELPER = Path(__file__).resolve().parent / "_eapig_reference.py"
-
-
-def _discovery_bench():
-    spec = importlib.util.spec_from_file_location("_discovery_bench", Path(__file__).resolve().parent / "discovery.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def topk_overlap(a: dict[str, float], b: dict[str, float], frac: float, signed: bool) -> float:
@@ -60,20 +53,18 @@ def mib_flat(graph, scores) -> dict[str, float]:
 
 
 def run(spec: str, n_prompts: int, steps: int, threads: int = 1, log=print) -> dict:
-    import numpy as np
     import torch
 
     from mechscope import discover as D
     from mechscope.discover.mib import save_mib, to_mib
     from mechscope.graph import Graph
-    from mechscope.graph import run as run_graph
     from mechscope.models import load
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = load(spec, device="cpu")
     graph = Graph.from_model(model)
-    enc = _discovery_bench().equal_length_ioi(model.tokenizer, n_prompts)
+    enc = equal_length_ioi(model.tokenizer, n_prompts)
     row: dict = {"model": spec, "n_edges": graph.n_edges, "prompts": len(enc), "seq": enc.clean_ids.shape[1],
                  "steps": steps, "seconds": {}}
     t0 = time.perf_counter()
@@ -87,21 +78,13 @@ def run(spec: str, n_prompts: int, steps: int, threads: int = 1, log=print) -> d
     if not REF_PYTHON.exists():
         row["reference"] = None
         return row
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        model.hf.save_pretrained(tmp / "model", safe_serialization=True)
-        with torch.no_grad():
-            ref = run_graph(graph, enc.clean_ids, enc.attention_mask, positions=enc.positions)
-        np.savez(tmp / "data.npz", clean=enc.clean_ids.numpy(), corrupt=enc.corrupt_ids.numpy(),
-                 answers=enc.answer_ids.numpy(), wrong=enc.wrong_ids.numpy(), ref_logits=ref.float().numpy())
-        save_mib(to_mib(graph, scores), tmp / "mechscope.json")
-        cmd = [str(REF_PYTHON), str(REF_HELPER), str(tmp / "model"), str(tmp / "data.npz"), str(tmp / "out.json"),
-               "--steps", str(steps), "--threads", str(threads), "--circuit", str(tmp / "mechscope.json")]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0:
-            raise RuntimeError(f"EAP-IG helper failed:\n{res.stderr[-3000:]}")
-        out = json.loads((tmp / "out.json").read_text())
-    corr = _discovery_bench().correlations
+
+    def mib_circuit(folder: Path) -> list[str]:
+        save_mib(to_mib(graph, scores), folder / "mechscope.json")
+        return ["--circuit", str(folder / "mechscope.json")]
+
+    out = run_peer(REF_PYTHON, REF_HELPER, model, enc, ["--steps", str(steps), "--threads", str(threads)],
+                   prepare=mib_circuit)
     mine = mib_flat(graph, scores)
     theirs = {k: -v for k, v in out["scores"].items()}  # the reference attributes a loss: flip to mechscope's sign
     common = sorted(set(mine) & set(theirs))
@@ -110,7 +93,7 @@ def run(spec: str, n_prompts: int, steps: int, threads: int = 1, log=print) -> d
     # number of examples again: its scores are mechscope's / n (a constant, no change of order)
     scale = sum(x * y for x, y in zip(a, b)) / max(sum(y * y for y in b), 1e-30)
     row["scores"] = {"n_mechscope": len(mine), "n_reference": len(theirs), "n_common": len(common),
-                     **corr(a, b), "scale": scale, "max_abs_diff": max(abs(x - scale * y) for x, y in zip(a, b)),
+                     **correlations(a, b), "scale": scale, "max_abs_diff": max(abs(x - scale * y) for x, y in zip(a, b)),
                      "max_abs_score": max(abs(x) for x in a),
                      **{f"top{int(f * 100)}%_{kind}": topk_overlap(mine, theirs, f, kind == "signed")
                         for f in (0.01, 0.05) for kind in ("abs", "signed")}}

@@ -6,7 +6,6 @@ without it. Slow (two processes load the model): run with `make test-slow`.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,8 @@ pytestmark = [
 ]
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("_discovery_bench", ROOT / "benchmarks" / "discovery.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_eap_matches_autocircuit_on_gpt2_tiny():
-    bench = _bench()
+def test_eap_matches_autocircuit_on_gpt2_tiny(benchmark_module):
+    bench = benchmark_module("discovery")
     row = bench.bench_model("random:gpt2-tiny", n_prompts=8, repeats=0, threads=1, reference=True, ig=True,
                             exact_limit=0, log=lambda msg: None)
     ac = row["autocircuit"]
@@ -46,8 +38,8 @@ def test_eap_matches_autocircuit_on_gpt2_tiny():
         assert c["max_abs_diff"] <= 1e-4 * max(c["max_abs_score"], 1e-6) + 1e-7
 
 
-def test_edge_names_map_to_mechscope():
-    bench = _bench()
+def test_edge_names_map_to_mechscope(benchmark_module):
+    bench = benchmark_module("discovery")
     assert bench.ac_to_mechscope("Resid Start->A1.2.Q") == "embed->a1.h2.q"
     assert bench.ac_to_mechscope("A0.1->MLP 1") == "a0.h1->m1"
     assert bench.ac_to_mechscope("MLP 1->Resid End") == "m1->logits"

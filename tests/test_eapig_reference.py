@@ -6,7 +6,6 @@ Slow (two processes load the model): run with `make test-slow`.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,8 @@ pytestmark = [
 ]
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("_reference_bench", ROOT / "benchmarks" / "reference_eapig.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_eap_ig_scores_and_curves_match_the_reference_on_gpt2_tiny():
-    row = _bench().run("random:gpt2-tiny", n_prompts=6, steps=5, log=lambda msg: None)
+def test_eap_ig_scores_and_curves_match_the_reference_on_gpt2_tiny(benchmark_module):
+    row = benchmark_module("reference_eapig").run("random:gpt2-tiny", n_prompts=6, steps=5, log=lambda msg: None)
     assert row["check"]["tl_vs_mechscope_max_abs"] < 1e-4
     s = row["scores"]
     assert s["n_mechscope"] == s["n_reference"] == s["n_common"] == 110

@@ -1,6 +1,7 @@
 """MIB's submission formats: names, signs and grouped-query heads, export and import round trip."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -89,3 +90,29 @@ def test_import_refuses_another_model(graph, tmp_path):
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(MechscopeError, match="cannot read"):
         mib.load_mib(graph, tmp_path / "bad.json")
+
+
+def test_store_export_mib_writes_the_recorded_scores(cli, error_line, tmp_path):
+    from safetensors.torch import load_file
+
+    from mechscope.store import Store
+
+    code, out, err = cli("discover", "--model", "random:gpt2-tiny", "--task", "ioi", "--n", "8", "--method", "eap",
+                         "--edges", "10", "--name", "mib-cli", "--json")
+    assert code == 0, err
+    code, out, err = cli("store", "export-mib", "mib-cli", "--out", str(tmp_path), "--model-name", "gpt2", "--json")
+    assert code == 0, err
+    files = json.loads(out)["files"]
+    assert files == [str(tmp_path / "ioi_gpt2" / "importances.json")]
+    store = Store()
+    recorded = load_file(str(store.path(store.get("circuit", "mib-cli")) / "scores.safetensors"))
+    g = ms.Graph.from_model(ms.load("random:gpt2-tiny"))
+    scores, _ = mib.load_mib(g, files[0])
+    assert set(scores) == set(recorded)
+    for k in recorded:
+        torch.testing.assert_close(scores[k], recorded[k], rtol=1e-6, atol=1e-7)
+    code, out, err = cli("store", "export-mib", "mib-cli", "--out", str(tmp_path), "--circuits", "--json")
+    assert code == 0, err
+    assert [Path(f).name for f in json.loads(out)["files"]] == [f"{p:g}.json" for p in mib.MIB_CIRCUIT_PERCENTS]
+    code, out, err = cli("store", "export-mib", "no-such-circuit", "--out", str(tmp_path))
+    assert code == 2 and "no-such-circuit" in error_line(err)

@@ -166,6 +166,32 @@ def store_export_command(names: list[str] = typer.Argument(None, help="entry nam
         out.print(f"wrote {out_path}: {len(entries)} entries")
 
 
+@store_app.command("export-mib")
+def store_export_mib_command(
+    name: str = typer.Argument(..., help="a circuit in the store (`mechscope store list --kind circuit`)"),
+    out_path: Path = typer.Option(..., "--out", "-o", help="submission folder; the cell goes in TASK_MODEL/ below it"),
+    circuits: bool = typer.Option(False, "--circuits", help="MIB's nine binary circuits (0.1%-50%) instead of one "
+                                                            "importance file"),
+    selection: str = typer.Option("signed", "--selection", help="with --circuits: top edges by 'signed' score "
+                                                                "(MIB's CPR) or by |score| ('top', MIB's CMD)"),
+    task: str = typer.Option(None, "--task", help="MIB's task name (default: the circuit's task)"),
+    model: str = typer.Option(None, "--model-name", help="MIB's model name, e.g. gpt2 or qwen2.5 (default: the "
+                                                         "circuit's model spec)"),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Write a recorded circuit's edge scores in MIB's circuit-track submission format."""
+    from mechscope.store import export_mib
+
+    if selection not in ("signed", "top"):
+        raise MechscopeError(f"--selection takes 'signed' or 'top', got {selection!r}")
+    with status("writing MIB files", json_out):
+        files = export_mib(_store(), name, out_path, circuits=circuits, selection=selection, task=task, model=model)
+    if json_out:
+        print_json({"circuit": name, "files": [str(f) for f in files]})
+    else:
+        out.print(f"wrote {len(files)} MIB file{'s' if len(files) != 1 else ''} to {files[0].parent}")
+
+
 @store_app.command("rm")
 def store_rm_command(name: str = typer.Argument(..., help="entry name"),
                      kind: str = typer.Option(None, "--kind", help="version, circuit, comparison or steering"),

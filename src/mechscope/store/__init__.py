@@ -13,7 +13,7 @@ once its row is committed, and its files are complete by then.
 
 from mechscope.store.db import KINDS, Entry, Store, check_name, home
 from mechscope.store.records import (
-    cached_finder, circuit_name, example_table, export, record_circuit, record_steering, save_comparison,
+    cached_finder, circuit_name, example_table, export, export_mib, record_circuit, record_steering, save_comparison,
 )
 from mechscope.store.versions import (
     checkpoint_version,
@@ -27,6 +27,6 @@ from mechscope.store.versions import (
 
 __all__ = [
     "Entry", "KINDS", "Store", "cached_finder", "check_name", "checkpoint_version", "circuit_name", "dependents",
-    "example_table", "export", "home", "is_version", "lineage", "load_model", "load_version", "record_circuit",
+    "example_table", "export", "export_mib", "home", "is_version", "lineage", "load_model", "load_version", "record_circuit",
     "record_steering", "save_comparison", "save_version",
 ]

@@ -186,6 +186,41 @@ def export(store: Store, names: list[str] | None, out: str | Path) -> list[Entry
     return chosen
 
 
+def export_mib(store: Store, name: str, folder: str | Path, *, circuits: bool = False, selection: str = "signed",
+               task: str | None = None, model: str | None = None) -> list[Path]:
+    """Write a recorded circuit's edge scores as MIB's circuit-track submission ``folder/{task}_{model}/``.
+
+    Without `circuits`, one importance file (``importances.json``); with it, MIB's nine binary circuits
+    (0.1 % ... 50 % of the edges, top edges by `selection`). `task` and `model` name the MIB cell
+    (default: the circuit's task and a file-safe form of its model spec). Returns the files written.
+
+    >>> import tempfile
+    >>> import mechscope as ms
+    >>> from mechscope.discover import find_circuit, score_edges
+    >>> m = ms.load("random:gpt2-tiny"); g = ms.Graph.from_model(m); t = ms.load_task("ioi", n=8)
+    >>> s = Store(tempfile.mkdtemp())
+    >>> _ = record_circuit(s, find_circuit(g, t, "eap", edges=10, curve=False), score_edges(g, t, "eap"), name="c")
+    >>> [p.name for p in export_mib(s, "c", tempfile.mkdtemp(), model="gpt2")]
+    ['importances.json']
+    """
+    from safetensors.torch import load_file
+
+    from mechscope.discover.mib import export_submission
+    from mechscope.store.versions import load_model
+
+    entry = store.get("circuit", name)
+    entry_folder = store.path(entry)
+    scores_path = entry_folder / "scores.safetensors"
+    if not scores_path.exists():
+        raise MechscopeError(f"circuit {name!r} was recorded without its edge scores, which MIB's files need; "
+                             "find it again with `mechscope discover` (it records them)")
+    circuit = Circuit.load(entry_folder / "circuit.json")
+    graph = Graph.from_model(load_model(store, circuit.model_spec.removeprefix("version:")))
+    model = model or "".join(c if c.isalnum() or c in "-." else "-" for c in circuit.model_spec)
+    return export_submission(graph, load_file(str(scores_path)), folder, task=task or circuit.task, model=model,
+                             circuits=circuits, selection=selection)
+
+
 def _entry_named(store: Store, name: str) -> Entry:
     entries = store.entries()
     matches = [e for e in entries if e.name == name]
