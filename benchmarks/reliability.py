@@ -5,24 +5,23 @@
 Prints, in one run:
   * malformed inputs tried (generated mutations of every kind of file, in-process, plus the committed corpus
     through the command line) and how many gave the one-line error;
-  * kill -9 trials (discover, steer fit, version make, compare, data map, store rm killed at a random moment)
-    and how many left every output whole or absent and a store that `store check` found without broken
-    entries (and clean after `store check --repair`);
-  * Ctrl-C trials and how many exited 130 with nothing half-written;
+  * kill -9 trials (discover, steer fit, version make, compare, data map, store rm killed at a random moment of
+    their measured CPU time; `--kills` of them must land while the command runs), how many landed mid-run and in
+    which phase, and how many left every output whole or absent and a store that `store check` found without
+    broken entries (and clean after `store check --repair`);
+  * Ctrl-C trials (every command, mid-run, and one while the command line starts) and how many exited 130 with
+    the one line and nothing half-written;
   * eight concurrent writers and the entries lost;
   * API requests fuzzed (schemathesis) and 5xx answers;
   * resident memory growth over repeated discoveries, steering fits and comparisons in one process.
 
-The harness functions (`run_killed`, `outputs_whole`) are shared with tests/test_crash.py, which runs a few trials.
+The kill -9 / Ctrl-C harness lives in benchmarks/_crashes.py, shared with tests/test_crash.py (a few trials).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,152 +31,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 
-# name -> (command line, the outputs it writes relative to the working folder); {w} = working folder
-COMMANDS = {
-    "discover": (["discover", "-m", "random:gpt2-tiny", "-t", "ioi", "--n", "8", "--edges", "20", "--out",
-                  "{w}/circuit.json", "--name", "c-{k}"], ["circuit.json"]),
-    "steer fit": (["steer", "fit", "-m", "random:llama-tiny", "--method", "diffmean", "--concept", "wedding",
-                   "--layers", "1", "--out", "{w}/s.safetensors", "--name", "s-{k}"], ["s.safetensors"]),
-    "version make": (["version", "make", "--base", "random:llama-tiny", "--quantize", "int8", "--name", "v-{k}"], []),
-    "compare": (["compare", "random:llama-tiny", "v-base", "--task", "ioi", "--n", "8", "--circuits", "none",
-                 "--no-latency", "--out", "{w}/comparison.json"], ["comparison.json"]),
-    "data map": (["data", "map", "everyday.jsonl", "--embed", "words", "--out", "{w}/everyday.map"],
-                 ["everyday.map"]),
-    "store rm": (["store", "rm", "v-base"], []),
-}
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import _crashes  # noqa: E402 - the kill -9 / Ctrl-C harness, shared with tests/test_crash.py
 
 
 def mechscope(args: list[str], home: Path, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([PY, "-m", "mechscope", *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=cwd, env={**os.environ, "MECHSCOPE_HOME": str(home), "OMP_NUM_THREADS": "1"})
-
-
-def prepare(home: Path, work: Path) -> None:
-    """A store with one version (what `compare` and `store rm` act on)."""
-    work.mkdir(parents=True, exist_ok=True)
-    res = mechscope(["version", "make", "--base", "random:llama-tiny", "--quantize", "int8", "--name", "v-base"],
-                    home, work)
-    assert res.returncode == 0, res.stderr
-
-
-def command_line(name: str, work: Path, k: int) -> list[str]:
-    return [a.replace("{w}", str(work)).replace("{k}", str(k)) for a in COMMANDS[name][0]]
-
-
-def run_killed(name: str, home: Path, work: Path, delay: float, k: int = 0, sig: int = signal.SIGKILL) -> dict:
-    """Start the command, send `sig` after `delay` seconds (if it is still running), wait for it."""
-    # as from a terminal: a shell starts background children with Ctrl-C ignored, a terminal does not
-    proc = subprocess.Popen([PY, "-m", "mechscope", *command_line(name, work, k)], cwd=work,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "MECHSCOPE_HOME": str(home), "OMP_NUM_THREADS": "1"},
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        proc.wait(timeout=delay)
-        killed = False
-    except subprocess.TimeoutExpired:
-        proc.send_signal(sig)
-        killed = True
-    out, err = proc.communicate(timeout=600)
-    return {"command": name, "delay": round(delay, 2), "killed": killed, "returncode": proc.returncode,
-            "stderr": err, "stdout": out}
-
-
-def outputs_whole(name: str, work: Path) -> list[str]:
-    """Problems with the command's outputs: each must be absent or whole (parses completely)."""
-    problems = []
-    for rel in COMMANDS[name][1]:
-        p = work / rel
-        if not p.exists():
-            continue
-        try:
-            if p.suffix == ".json":
-                json.loads(p.read_text())
-            elif p.suffix == ".safetensors":
-                from safetensors.torch import load_file
-
-                load_file(str(p))
-            elif p.is_dir():  # a data map folder
-                summary = json.loads((p / "map.json").read_text())
-                import pyarrow.parquet as pq
-
-                for f in summary["files"].values():
-                    pq.read_table(p / Path(f).name)
-        except Exception as exc:  # noqa: BLE001 - any failure to read means half-written
-            problems.append(f"{rel}: {type(exc).__name__}: {exc}")
-    problems += [f"temporary left in the working folder: {p.name}" for p in work.iterdir()
-                 if p.name.startswith(".tmp-")]
-    return problems
-
-
-def store_verdict(home: Path) -> dict:
-    """`store check`, then `store check --repair --grace 0`: broken entries after a kill, clean after repair."""
-    from mechscope.store import Store
-    from mechscope.store.check import check_store
-
-    store = Store(home)
-    before = check_store(store)
-    after = check_store(store, repair=True, grace=0)
-    return {"problems": before["problems"], "leftovers": len(before["leftovers"]) + len(before["orphans"]),
-            "clean_after_repair": after["clean"]}
-
-
-def durations(home: Path, work: Path) -> dict[str, float]:
-    """One unkilled run of each command: how long it takes (kill moments are drawn below it)."""
-    out = {}
-    for k, name in enumerate(COMMANDS):
-        if name == "store rm":
-            out[name] = 8.0
-            continue
-        t0 = time.perf_counter()
-        res = run_killed(name, home, work, delay=600, k=1000 + k)
-        assert res["returncode"] == 0, res["stderr"][-2000:]
-        out[name] = time.perf_counter() - t0
-    return out
-
-
-def kill_trials(n: int, seed: int = 0) -> dict:
-    rng = random.Random(seed)
-    tmp = Path(tempfile.mkdtemp(prefix="mechscope-kill9-"))
-    home, work = tmp / "home", tmp / "work"
-    prepare(home, work)
-    took = durations(home, work)
-    names = list(COMMANDS)
-    results = []
-    for k in range(n):
-        name = names[k % len(names)]
-        trial = tmp / f"t{k}"
-        t_home, t_work = trial / "home", trial / "work"
-        prepare(t_home, t_work) if name in ("compare", "store rm") else t_work.mkdir(parents=True)
-        # before 70% of the unkilled run: a lighter-loaded machine finishes sooner than when it was measured
-        res = run_killed(name, t_home, t_work, delay=rng.uniform(0.3, 0.7 * took[name]), k=k)
-        problems = outputs_whole(name, t_work)
-        verdict = store_verdict(t_home)
-        res.update(outputs_ok=not problems, output_problems=problems, store_problems=verdict["problems"],
-                   leftovers=verdict["leftovers"], clean_after_repair=verdict["clean_after_repair"])
-        res.pop("stderr")
-        results.append(res)
-        print(f"  kill -9 {k + 1:>3}/{n} {name:<13} at {res['delay']:6.2f}s killed={res['killed']!s:<5} "
-              f"outputs {'ok' if res['outputs_ok'] else problems} store problems {len(verdict['problems'])} "
-              f"leftovers {verdict['leftovers']}", flush=True)
-    return {"durations": took, "trials": results}
-
-
-def ctrl_c_trials(seed: int = 1) -> list[dict]:
-    rng = random.Random(seed)
-    tmp = Path(tempfile.mkdtemp(prefix="mechscope-sigint-"))
-    out = []
-    for k, name in enumerate(["discover", "steer fit", "version make", "data map"]):
-        home, work = tmp / f"h{k}", tmp / f"w{k}"
-        work.mkdir(parents=True)
-        res = run_killed(name, home, work, delay=rng.uniform(4.0, 8.0), k=k, sig=signal.SIGINT)
-        lines = [ln for ln in res["stderr"].splitlines() if ln.strip()]
-        # finished before the interrupt took effect (status 0, whole output), or exactly 130 with the one line
-        ok = res["returncode"] == 0 or (res["returncode"] == 130
-                                        and lines[-1:] == ["interrupted: nothing was written"])
-        problems = outputs_whole(name, work)
-        out.append({"command": name, "killed": res["killed"], "returncode": res["returncode"],
-                    "ok": ok and not problems and not store_verdict(home)["problems"]})
-    return out
+                          cwd=cwd, env=_crashes.env(home))
 
 
 def malformed_inputs(per_reader: int) -> dict:
@@ -312,13 +172,16 @@ def api_fuzz(examples: int) -> dict:
     return counts
 
 
-def memory_growth(repeats: int) -> dict:
-    """RSS after the first and after the last of `repeats` discoveries, steering fits and comparisons."""
+def memory_growth(repeats: int, model_spec: str = "smollm2-135m", n: int = 8, log=None) -> dict:
+    """Resident memory after the first and after the last of `repeats` rounds, in one process, of a discovery
+    (EAP, 20 edges, `n` IOI prompts), a steering fit (DiffMean, 8+8 sentences, a third of the way up) and a
+    comparison of the model with its int8 version (the `compare` pipeline: `Baseline` + `compare_version`, no
+    circuits, no latency), all on `model_spec`."""
     import gc
 
     import psutil
 
-    from mechscope.compare import apply_version, behaviour_summary, make_version, observe
+    from mechscope.compare import Baseline, CircuitSettings, Settings, apply_version, compare_version, make_version
     from mechscope.discover import find_circuit
     from mechscope.graph import Graph
     from mechscope.models import load
@@ -326,29 +189,62 @@ def memory_growth(repeats: int) -> dict:
     from mechscope.tasks import load_task
 
     proc = psutil.Process()
-    model = load("random:llama-tiny")
-    graph, task, concept = Graph.from_model(model), load_task("ioi", n=16), load_concept("wedding")
+    model = load(model_spec)
+    graph, task, concept = Graph.from_model(model), load_task("ioi", n=n), load_concept("wedding")
     version = make_version(model, "v", "quantize", {"type": "int8", "modules": "*", "group_size": 32},
-                           base="random:llama-tiny")
-    other = apply_version(load("random:llama-tiny"), version)
-    enc = task.encode(model.tokenizer)
-    rss = []
-    for _ in range(repeats):
+                           base=model_spec)
+    other = apply_version(load(model_spec), version)
+    layer = str(model.adapter.n_layers // 3)
+    settings = Settings(circuits=CircuitSettings(which="none"), latency=False)
+    rss, seconds = [], []
+    for i in range(repeats):
+        t0 = time.perf_counter()
         find_circuit(graph, task, "eap", edges=20, curve=False)
-        DiffMean(layers="1").fit(model, concept.source[:8], concept.target[:8])
-        behaviour_summary(task, observe(model, enc), observe(other, enc), model.tokenizer)
+        DiffMean(layers=layer).fit(model, concept.source[:8], concept.target[:8])
+        compare_version(Baseline(model, [task], settings), other, version)
         gc.collect()
         rss.append(proc.memory_info().rss)
-    return {"repeats": repeats, "rss_first_mb": round(rss[0] / 2**20, 1), "rss_last_mb": round(rss[-1] / 2**20, 1),
-            "growth": round(rss[-1] / rss[0] - 1, 4)}
+        seconds.append(time.perf_counter() - t0)
+        if log and (i < 3 or (i + 1) % 10 == 0):
+            log(f"  memory round {i + 1:>3}/{repeats}: RSS {rss[-1] / 2**20:7.1f} MB ({seconds[-1]:.1f} s)")
+    mb = lambda b: round(b / 2**20, 1)  # noqa: E731
+    return {"model": model_spec, "repeats": repeats, "prompts": n, "rss_first_mb": mb(rss[0]),
+            "rss_last_mb": mb(rss[-1]), "rss_max_mb": mb(max(rss)), "growth": round(rss[-1] / rss[0] - 1, 4),
+            "seconds_per_round": round(sum(seconds) / len(seconds), 2)}
+
+
+def _folder(part: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f"mechscope-{part}-"))
+
+
+def _log(line: str) -> None:
+    print(line, flush=True)
+
+
+def kill_summary(k: dict) -> str:
+    """The kill -9 line: trials, how many landed mid-run (per command and phase), and what they left."""
+    trials = k["trials"]
+    hit = [t for t in trials if t["landed"]]
+    per = ", ".join(f"{c} {sum(t['command'] == c for t in hit)}" for c in _crashes.COMMANDS)
+    phases = {p: sum(t["phase"] == p for t in hit) for p in ("before writing", "writing", "after writing")}
+    return (f"kill -9: {len(trials)} trials in {k['seconds']:.0f} s, {len(hit)} landed mid-run ({per}), "
+            f"{len(trials) - len(hit)} exited before the kill; the landed ones struck "
+            + ", ".join(f"{n} {p}" for p, n in phases.items())
+            + f". Outputs whole or absent in {sum(t['outputs_ok'] for t in trials)}/{len(trials)}, store without "
+            f"broken entries in {sum(not t['store_problems'] for t in trials)}/{len(trials)}, `store check` clean "
+            f"without repair in {sum(t['clean_before_repair'] for t in trials)}/{len(trials)} and after "
+            f"`--repair` in {sum(t['clean_after_repair'] for t in trials)}/{len(trials)}; temporaries left beside "
+            f"the outputs in {sum(bool(t['temporaries']) for t in trials)}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--kills", type=int, default=54)
+    ap.add_argument("--kills", type=int, default=54, help="kill -9 trials that must land mid-run")
     ap.add_argument("--fuzz", type=int, default=40, help="generated files per reader")
     ap.add_argument("--api", type=int, default=40, help="requests per API operation")
     ap.add_argument("--repeats", type=int, default=50)
+    ap.add_argument("--memory-model", default="smollm2-135m", help="model of the memory rounds (e.g. "
+                    "random:llama-tiny)")
     ap.add_argument("--only", default="inputs,api,writers,memory,sigint,kill",
                     help="comma-separated parts to run")
     args = ap.parse_args()
@@ -370,23 +266,19 @@ def main() -> None:
         print(f"concurrent writers: {w['writers']} processes x {w['entries'] // w['writers']} entries, "
               f"{w['lost']} lost, store check clean: {w['clean']}", flush=True)
     if "memory" in parts:
-        m = report["memory"] = memory_growth(args.repeats)
-        print(f"memory: {m['repeats']} x (discovery + steering fit + comparison) in one process: RSS "
-              f"{m['rss_first_mb']} MB after the first, {m['rss_last_mb']} MB after the last "
-              f"({m['growth']:+.1%})", flush=True)
+        m = report["memory"] = memory_growth(args.repeats, args.memory_model, log=_log)
+        print(f"memory: {m['repeats']} x (discovery + steering fit + comparison) on {m['model']} in one process "
+              f"({m['seconds_per_round']} s a round): RSS {m['rss_first_mb']} MB after the first, "
+              f"{m['rss_last_mb']} MB after the last ({m['growth']:+.1%}), at most {m['rss_max_mb']} MB", flush=True)
     if "sigint" in parts:
-        s = report["sigint"] = ctrl_c_trials()
-        print(f"Ctrl-C: {sum(t['ok'] for t in s)}/{len(s)} commands exited cleanly (130, one line, nothing "
-              "half-written)", flush=True)
+        s = report["sigint"] = _crashes.ctrl_c_trials(_folder("sigint"), log=_log)
+        hit = [t for t in s if t["interrupted"]]
+        print(f"Ctrl-C: {len(s)} trials, {len(hit)} interrupted mid-run ({len(s) - len(hit)} finished first); "
+              f"{sum(t['ok'] for t in s)}/{len(s)} right (interrupted: exit 130, the one line, no traceback, no "
+              f"temporaries, store clean without repair; finished: exit 0, outputs whole)", flush=True)
     if "kill" in parts:
-        k = report["kill"] = kill_trials(args.kills)
-        trials = k["trials"]
-        killed = [t for t in trials if t["killed"]]
-        print(f"kill -9: {len(trials)} trials ({len(killed)} killed before they finished): outputs whole or absent "
-              f"in {sum(t['outputs_ok'] for t in trials)}, store without broken entries in "
-              f"{sum(not t['store_problems'] for t in trials)}, clean after `store check --repair` in "
-              f"{sum(t['clean_after_repair'] for t in trials)}; leftovers found in "
-              f"{sum(t['leftovers'] > 0 for t in trials)}", flush=True)
+        k = report["kill"] = _crashes.kill_trials(args.kills, _folder("kill9"), log=_log)
+        print(kill_summary(k), flush=True)
     out = Path(tempfile.gettempdir()) / "mechscope-reliability.json"
     out.write_text(json.dumps(report, indent=1, default=str))
     print(f"details: {out}")

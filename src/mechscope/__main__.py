@@ -11,8 +11,19 @@ this entry point (also reachable as ``python -m mechscope``).
 
 from __future__ import annotations
 
-from mechscope.cli.main import app, end_demo_with, main
-from mechscope.ui.commands import app_pointer, serve_command
+import os
+import sys
+
+try:
+    from mechscope.cli.main import app, end_demo_with, main
+    from mechscope.ui.commands import app_pointer, serve_command
+except KeyboardInterrupt:  # Ctrl-C in the first second, while the command line is still being imported
+    if __name__ != "__main__" and os.path.basename(sys.argv[0]) != "mechscope":
+        raise  # imported by someone else's program: theirs to handle
+    # nothing has been done yet; the same line as cli.failures.report (not importable half-way through)
+    sys.stderr.write("interrupted: nothing was written\n")
+    sys.stderr.flush()
+    os._exit(130)
 
 __all__ = ["app", "main"]
 
