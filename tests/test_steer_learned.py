@@ -126,7 +126,7 @@ def test_lineas_bad_parameters_are_one_line_errors(model):
 
 
 def test_lowrank_transform_is_u_times_vh_plus_c_and_round_trips(model, concept, tmp_path):
-    lr = LowRankSteer(layers="1", rank=2, objective="lm", steps=3).fit(model, concept.source, concept.target)
+    lr = LowRankSteer(layers="1", rank=2, objective="lm", steps=3, data="sentences").fit(model, concept.source, concept.target)
     t = lr.state_["model.layers.1"]
     h = torch.randn(2, 3, 64)
     naive = h + 1.5 * torch.einsum("dr,bsr->bsd", t["U"], torch.einsum("rd,bsd->bsr", t["V"], h) + t["c"])
@@ -147,7 +147,7 @@ def test_lowrank_transform_is_u_times_vh_plus_c_and_round_trips(model, concept, 
 def test_lowrank_lm_objective_raises_target_likelihood(model, concept):
     from mechscope.steer.lowrank import _mean_logprob
 
-    lr = LowRankSteer(layers="1", objective="lm", steps=30, lr=0.05, batch_size=8).fit(
+    lr = LowRankSteer(layers="1", objective="lm", steps=30, lr=0.05, batch_size=8, data="sentences").fit(
         model, concept.source, concept.target)
     sites = resolve_sites(model, "block", "1")
     zero = {k: {n: torch.zeros_like(v) for n, v in t.items()} for k, t in lr.state_.items()}
@@ -160,7 +160,7 @@ def test_lowrank_lm_objective_raises_target_likelihood(model, concept):
 def test_lowrank_preference_objective_separates_target_from_source(model, concept):
     from mechscope.steer.lowrank import _mean_logprob
 
-    lr = LowRankSteer(layers="1", steps=30, lr=0.05, batch_size=8).fit(model, concept.source, concept.target)
+    lr = LowRankSteer(layers="1", steps=30, lr=0.05, batch_size=8, objective="preference", data="sentences").fit(model, concept.source, concept.target)
     sites = resolve_sites(model, "block", "1")
     src, tgt = concept.source[:16], concept.target[:16]
     src_, tgt_ = [("", t) for t in src], [("", t) for t in tgt]

@@ -15,6 +15,11 @@ modelling or preference objective over the concept's sentences (the model's weig
   target sentences are paired in order (paired data such as negative/positive pairs keeps its
   pairing; unpaired topics are paired arbitrarily).
 
+The data (`data`): ``"primed"`` (the default) trains on (prompt, continuation) pairs the model writes
+itself, the continuation primed by target sentences in context (`mechscope.steer.primed`; the
+preference objective then prefers the primed continuation to the plain one after the same prompt);
+``"sentences"`` on the sentences themselves, unconditioned.
+
 Strength is a scalar: 0 is the model, 1 the trained edit, more extrapolates.
 """
 
@@ -41,7 +46,7 @@ class LowRankSteer(SteeringMethod):
 
     >>> from mechscope.models import load
     >>> m = load("random:llama-tiny")
-    >>> lr = LowRankSteer(layers="1", steps=2).fit(m, ["a cat sat", "the dog ran"], ["a wedding day", "the bride"])
+    >>> lr = LowRankSteer(layers="1", steps=2).fit(m, ["a cat sat down", "the dog ran off"], ["a wedding day", "the bride"])
     >>> {k: tuple(v.shape) for k, v in lr.state_["model.layers.1"].items()}
     {'U': (64, 1), 'V': (1, 64), 'c': (1,)}
     """
@@ -52,8 +57,8 @@ class LowRankSteer(SteeringMethod):
     default_strength = 1.0
 
     def __init__(self, sites: str = "block", layers: str | int | list[int] | None = None, pooling: str = "mean",
-                 rank: int = 1, objective: str = "preference", steps: int = 40, lr: float = 0.02,
-                 beta: float = 2.0, batch_size: int = 8, seed: int = 0, data: str = "sentences", n_shots: int = 8):
+                 rank: int = 1, objective: str = "lm", steps: int = 40, lr: float = 0.02,
+                 beta: float = 2.0, batch_size: int = 8, seed: int = 0, data: str = "primed", n_shots: int = 8):
         self.sites = sites
         self.layers = layers
         self.pooling = pooling
