@@ -10,32 +10,10 @@ import sys
 
 import pytest
 
-from mechscope.__main__ import main
 
-
-def mechscope(capsys, *args) -> tuple[int, str, str]:
-    argv = sys.argv
-    sys.argv = ["mechscope", "steer", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    finally:
-        sys.argv = argv
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def _error_line(stderr: str) -> str:
-    lines = [line for line in stderr.strip().splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in stderr, stderr
-    return lines[0]
-
-
-def test_fit_generate_eval_export_print_json_and_write_files(capsys, tmp_path):
+def test_fit_generate_eval_export_print_json_and_write_files(cli, tmp_path, error_line):
     path = tmp_path / "wedding.safetensors"
-    code, out, err = mechscope(capsys, "fit", "--model", "random:llama-tiny", "--method", "diffmean", "--concept",
+    code, out, err = cli("steer", "fit", "--model", "random:llama-tiny", "--method", "diffmean", "--concept",
                                "wedding", "--layers", "1", "--out", str(path), "--json")
     assert code == 0, err
     from mechscope.store import Store
@@ -47,14 +25,14 @@ def test_fit_generate_eval_export_print_json_and_write_files(capsys, tmp_path):
 
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text('{"text": "I think that"}\n"Yesterday I"\n')
-    code, out, err = mechscope(capsys, "generate", str(path), "--prompts", str(prompts), "--max-new-tokens", "3",
+    code, out, err = cli("steer", "generate", str(path), "--prompts", str(prompts), "--max-new-tokens", "3",
                                "--strength", "4", "--compare", "--json")
     assert code == 0, err
     items = json.loads(out)
     assert [it["prompt"] for it in items] == ["I think that", "Yesterday I"]
     assert all(set(it) == {"prompt", "text", "unsteered"} for it in items)
 
-    code, out, err = mechscope(capsys, "eval", str(path), "--prompts", str(prompts), "--strengths", "0,2,4",
+    code, out, err = cli("steer", "eval", str(path), "--prompts", str(prompts), "--strengths", "0,2,4",
                                "--max-new-tokens", "3", "--max-ppl-rise", "10", "--record", "--json")
     assert code == 0, err
     doc = json.loads(out)
@@ -69,17 +47,17 @@ def test_fit_generate_eval_export_print_json_and_write_files(capsys, tmp_path):
     recorded = SteeringFile.load(path).manifest
     assert recorded["default_strength"] == 4 and recorded["evaluation"]["chosen_strength"] == 4
 
-    code, out, err = mechscope(capsys, "eval", str(path), "--prompts", str(prompts), "--strengths", "0,1",
+    code, out, err = cli("steer", "eval", str(path), "--prompts", str(prompts), "--strengths", "0,1",
                                "--max-new-tokens", "2", "--effect-at", "chosen")
     assert code == 0 and "chosen strength" in out, err
 
     gguf_path = tmp_path / "wedding.gguf"
-    code, out, err = mechscope(capsys, "export", str(path), "--out", str(gguf_path))
+    code, out, err = cli("steer", "export", str(path), "--out", str(gguf_path))
     assert code == 0 and gguf_path.stat().st_size > 0, err
 
-    code, out, err = mechscope(capsys, "generate", str(path), "--model", "random:llama-tiny:1",
+    code, out, err = cli("steer", "generate", str(path), "--model", "random:llama-tiny:1",
                                "--max-new-tokens", "2")
-    assert code == 2 and "refit it on this model" in _error_line(err) and out == ""
+    assert code == 2 and "refit it on this model" in error_line(err) and out == ""
 
 
 @pytest.mark.parametrize("args, words", [
@@ -89,12 +67,12 @@ def test_fit_generate_eval_export_print_json_and_write_files(capsys, tmp_path):
     (("eval", "missing.safetensors"), "does not exist"),
     (("eval", "missing.safetensors", "--max-ppl-rise", "-1"), "fraction >= 0"),
 ])
-def test_bad_input_is_one_line_and_exit_2(capsys, args, words):
-    code, out, err = mechscope(capsys, *args)
-    assert code == 2 and words in _error_line(err) and out == ""
+def test_bad_input_is_one_line_and_exit_2(cli, args, words, error_line):
+    code, out, err = cli("steer", *args)
+    assert code == 2 and words in error_line(err) and out == ""
 
 
-def test_the_installed_entry_point_exits_2_on_bad_input():
+def test_the_installed_entry_point_exits_2_on_bad_input(error_line):
     res = subprocess.run([sys.executable, "-m", "mechscope", "steer", "generate", "nope.safetensors"],
                          capture_output=True, text=True, timeout=600)
-    assert res.returncode == 2 and "does not exist" in _error_line(res.stderr) and res.stdout == ""
+    assert res.returncode == 2 and "does not exist" in error_line(res.stderr) and res.stdout == ""

@@ -1,34 +1,11 @@
 """`mechscope steer fit --method lineas|lowrank --param`, `eval --axes/--reduce`, `steer pair`: files, JSON, errors."""
 
 import json
-import sys
-
-from mechscope.__main__ import main
 
 
-def mechscope(capsys, *args) -> tuple[int, str, str]:
-    argv = sys.argv
-    sys.argv = ["mechscope", "steer", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    finally:
-        sys.argv = argv
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def _error_line(stderr: str) -> str:
-    lines = [line for line in stderr.strip().splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in stderr, stderr
-    return lines[0]
-
-
-def test_lineas_fit_reports_selection_and_eval_scores_three_axes(capsys, tmp_path):
+def test_lineas_fit_reports_selection_and_eval_scores_three_axes(cli, tmp_path):
     path = tmp_path / "ocean.safetensors"
-    code, out, err = mechscope(capsys, "fit", "--model", "random:llama-tiny", "--method", "lineas", "--concept",
+    code, out, err = cli("steer", "fit", "--model", "random:llama-tiny", "--method", "lineas", "--concept",
                                "ocean", "-p", "steps=3", "-p", "n_samples=4", "--out", str(path), "--json",
                                "--no-record")
     assert code == 0, err
@@ -37,7 +14,7 @@ def test_lineas_fit_reports_selection_and_eval_scores_three_axes(capsys, tmp_pat
     assert doc["fit_report"]["of_units"] == 2 * 64 and doc["data"]["n_source"] == 4
     prompts = tmp_path / "p.txt"
     prompts.write_text("I think that\nYesterday I\nThe best thing about\n")
-    code, out, err = mechscope(capsys, "eval", str(path), "--prompts", str(prompts), "--strengths", "0,1",
+    code, out, err = cli("steer", "eval", str(path), "--prompts", str(prompts), "--strengths", "0,1",
                                "--max-new-tokens", "4", "--axes", "--json")
     assert code == 0, err
     doc = json.loads(out)
@@ -49,30 +26,30 @@ def test_lineas_fit_reports_selection_and_eval_scores_three_axes(capsys, tmp_pat
     assert doc["judges"]["concept_accuracy"] > 0.8  # MiniLM tells sea sentences from neutral ones
 
 
-def test_reduce_uses_invite_prompts_and_pair_reports_both_rates(capsys, tmp_path):
+def test_reduce_uses_invite_prompts_and_pair_reports_both_rates(cli, tmp_path, error_line):
     away = tmp_path / "away.safetensors"
-    code, _, err = mechscope(capsys, "fit", "--model", "random:llama-tiny", "--method", "diffmean", "--source",
+    code, _, err = cli("steer", "fit", "--model", "random:llama-tiny", "--method", "diffmean", "--source",
                              "wedding.txt", "--target", "neutral.txt", "--layers", "1", "--out", str(away),
                              "--no-record")
     assert code == 0, err
     # --reduce needs invite prompts: the file names no concept, so it must be told
-    code, _, err = mechscope(capsys, "eval", str(away), "--reduce", "--strengths", "0,1", "--max-new-tokens", "2")
-    assert code == 2 and "--reduce needs prompts that invite" in _error_line(err)
-    code, out, err = mechscope(capsys, "eval", str(away), "--reduce", "--prompts", "invite_wedding.txt",
+    code, _, err = cli("steer", "eval", str(away), "--reduce", "--strengths", "0,1", "--max-new-tokens", "2")
+    assert code == 2 and "--reduce needs prompts that invite" in error_line(err)
+    code, out, err = cli("steer", "eval", str(away), "--reduce", "--prompts", "invite_wedding.txt",
                                "--lexicon", "wedding.txt", "--strengths", "0,1", "--max-new-tokens", "2", "--json")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["evaluation"] == "reduce" and doc["n_prompts"] == 20 and "prompting" not in doc
     up = tmp_path / "up.safetensors"
-    code, _, err = mechscope(capsys, "fit", "--model", "random:llama-tiny", "--method", "diffmean", "--concept",
+    code, _, err = cli("steer", "fit", "--model", "random:llama-tiny", "--method", "diffmean", "--concept",
                              "ocean", "--layers", "0", "--out", str(up), "--no-record")
     assert code == 0, err
-    code, out, err = mechscope(capsys, "pair", str(up), str(away), "--each", "1,2", "--strengths", "1",
+    code, out, err = cli("steer", "pair", str(up), str(away), "--each", "1,2", "--strengths", "1",
                                "--max-new-tokens", "2", "--json")
     assert code == 0, err
     doc = json.loads(out)
     assert [r["applied"] for r in doc["rows"]] == ["none", "first", "second", "both"]
     assert doc["rows"][0]["delta_ppl"] == 0 and all(len(r["rates"]) == 2 for r in doc["rows"])
-    code, _, err = mechscope(capsys, "fit", "--model", "random:llama-tiny", "--method", "lineas", "--concept",
+    code, _, err = cli("steer", "fit", "--model", "random:llama-tiny", "--method", "lineas", "--concept",
                              "ocean", "-p", "stepz=3", "--out", str(tmp_path / "x.safetensors"))
-    assert code == 2 and "stepz" in _error_line(err) and "steps" in _error_line(err)
+    assert code == 2 and "stepz" in error_line(err) and "steps" in error_line(err)

@@ -23,6 +23,7 @@ import time
 import uuid
 
 from mechscope.errors import MechscopeError, closest
+from mechscope.store.db import write_transaction
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 _DDL = """
@@ -63,11 +64,8 @@ class JobQueue:
         self.store = store
 
     def _connect(self) -> sqlite3.Connection:
-        self.store.root.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.store.db_path, timeout=30, isolation_level=None)
-        con.row_factory = sqlite3.Row
-        con.execute("PRAGMA journal_mode=WAL")
-        con.executescript(_DDL)
+        con = self.store.connect()
+        con.execute(_DDL)
         return con
 
     def _row(self, row: sqlite3.Row) -> dict:
@@ -123,21 +121,15 @@ class JobQueue:
         """The oldest queued job, now marked running for `owner` (a server's pid); None when none is queued."""
         con = self._connect()
         try:
-            con.execute("BEGIN IMMEDIATE")
-            row = con.execute("SELECT id FROM jobs WHERE state = 'queued' ORDER BY created, rowid LIMIT 1").fetchone()
-            if row is None:
-                con.execute("COMMIT")
-                return None
-            con.execute("UPDATE jobs SET state = 'running', started = ?, owner = ? WHERE id = ?",
-                        (time.time(), owner, row["id"]))
-            con.execute("COMMIT")
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
+            with write_transaction(con):
+                row = con.execute("SELECT id FROM jobs WHERE state = 'queued' ORDER BY created, rowid LIMIT 1"
+                                  ).fetchone()
+                if row is not None:
+                    con.execute("UPDATE jobs SET state = 'running', started = ?, owner = ? WHERE id = ?",
+                                (time.time(), owner, row["id"]))
         finally:
             con.close()
-        return self.get(row["id"])
+        return None if row is None else self.get(row["id"])
 
     def running(self, owner: int | None = None) -> int:
         con = self._connect()

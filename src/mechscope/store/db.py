@@ -30,7 +30,8 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -141,17 +142,25 @@ class Store:
         has_tables = con.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('entries', 'meta', 'files')"
                                  ).fetchone()[0] == 3
         if not has_tables:
-            con.execute("BEGIN IMMEDIATE")  # writers that start together make the tables one after another
-            try:
+            with write_transaction(con):  # writers that start together make the tables one after another
                 for statement in _DDL.split(";"):
                     if statement.strip():
                         con.execute(statement)
                 con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
         return con
+
+    def connect(self) -> sqlite3.Connection:
+        """A connection to the store's database (WAL, busy timeout, tables made); the caller closes it.
+
+        For tables that live beside the entries, such as the web app's job queue.
+
+        >>> import tempfile
+        >>> con = Store(tempfile.mkdtemp()).connect()
+        >>> con.execute("PRAGMA journal_mode").fetchone()[0]
+        'wal'
+        >>> con.close()
+        """
+        return self._connect(create=True)
 
     # queries --------------------------------------------------------------------------------------
     def entries(self, kind: str | None = None) -> list[Entry]:
@@ -247,21 +256,18 @@ class Store:
         old = None
         con = self._connect(create=True)
         try:
-            con.execute("BEGIN IMMEDIATE")
-            old_row = con.execute("SELECT * FROM entries WHERE kind = ? AND name = ?", (kind, name)).fetchone()
-            if old_row is not None:
-                if not replace:
-                    raise MechscopeError(f"a {kind} named {name!r} was added meanwhile; pick another name")
-                old = _entry(old_row)
-                con.execute("DELETE FROM entries WHERE id = ?", (old.id,))
-                con.execute("DELETE FROM files WHERE entry_id = ?", (old.id,))
-            con.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", _row(entry))
-            con.executemany("INSERT INTO files VALUES (?,?,?,?)",
-                            [(entry.id, rel, n, digest) for rel, (n, digest) in sorted(hashes.items())])
-            con.execute("COMMIT")
+            with write_transaction(con):
+                old_row = con.execute("SELECT * FROM entries WHERE kind = ? AND name = ?", (kind, name)).fetchone()
+                if old_row is not None:
+                    if not replace:
+                        raise MechscopeError(f"a {kind} named {name!r} was added meanwhile; pick another name")
+                    old = _entry(old_row)
+                    con.execute("DELETE FROM entries WHERE id = ?", (old.id,))
+                    con.execute("DELETE FROM files WHERE entry_id = ?", (old.id,))
+                con.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", _row(entry))
+                con.executemany("INSERT INTO files VALUES (?,?,?,?)",
+                                [(entry.id, rel, n, digest) for rel, (n, digest) in sorted(hashes.items())])
         except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
             shutil.rmtree(final, ignore_errors=True)
             raise
         finally:
@@ -281,14 +287,9 @@ class Store:
         """Delete an entry's row and file hashes (not its folder), in one transaction."""
         con = self._connect(create=True)
         try:
-            con.execute("BEGIN IMMEDIATE")
-            con.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
-            con.execute("DELETE FROM files WHERE entry_id = ?", (entry_id,))
-            con.execute("COMMIT")
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
+            with write_transaction(con):
+                con.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
+                con.execute("DELETE FROM files WHERE entry_id = ?", (entry_id,))
         finally:
             con.close()
 
@@ -306,6 +307,29 @@ class Store:
                 continue
             if rel not in known and stale:
                 shutil.rmtree(p, ignore_errors=True)
+
+
+@contextmanager
+def write_transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction (BEGIN IMMEDIATE ... COMMIT), rolled back on any exception, Ctrl-C included.
+
+    IMMEDIATE takes the write lock at the start, so two writers queue on the busy timeout
+    instead of one failing at its first write.
+
+    >>> con = sqlite3.connect(":memory:", isolation_level=None)
+    >>> with write_transaction(con):
+    ...     _ = con.execute("CREATE TABLE t (x)")
+    >>> con.in_transaction
+    False
+    """
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
 
 
 def file_hashes(folder: Path) -> dict[str, tuple[int, str]]:
