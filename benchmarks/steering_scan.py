@@ -7,6 +7,8 @@ concept's 40 neutral prompts at that strength and the lexicon rate reported. Muc
     .venv/bin/python benchmarks/steering_scan.py positive \\
         '[{"method": "diffmean", "layers": "8", "hi": 6}, {"method": "linear-act", "layers": "6-12", "hi": 1}]'
         [--max-ppl-rise 0.25] [--seeds 0,1,2]
+    .venv/bin/python benchmarks/steering_scan.py space CONFIGS --target benchmarks/data/space.txt \\
+        --lexicon 'space*,planet*,star,stars,moon*,orbit*,rocket*,astronaut*,galax*,telescope*'
 
 `hi` is the largest strength tried (the method's upper bound for the AcT methods: 1); `"prompting": false`
 skips prompting plus that configuration. With ``--axes`` each
@@ -41,9 +43,23 @@ def main() -> None:
     ap.add_argument("--axes", action="store_true", help="score generations on AxBench's three axes (seed 0)")
     ap.add_argument("--prompting", action="store_true", help="also prompting, and prompting plus each config")
     ap.add_argument("--save", default=None, help="folder to save each fitted steering file in")
+    ap.add_argument("--target", default=None, help="a user concept: target sentence file (CONCEPT is then its name)")
+    ap.add_argument("--source", default="neutral.txt", help="with --target: source sentence file")
+    ap.add_argument("--lexicon", default="", help="with --target: comma-separated lexicon (* matches any ending)")
+    ap.add_argument("--instruction", default="", help="with --target: the prompting baseline's instruction")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    model, c = load(args.model), load_concept(args.concept)
+    model = load(args.model)
+    if args.target:  # a concept the user brings: the shipped prompts and held-out text, their own sentences
+        import dataclasses
+
+        from mechscope.steer import read_sentences
+
+        c = dataclasses.replace(load_concept("ocean"), name=args.concept, source=read_sentences(args.source),
+                                target=read_sentences(args.target), lexicon=args.lexicon.split(","),
+                                instruction=args.instruction, description=args.concept, invite=[])
+    else:
+        c = load_concept(args.concept)
     base = math.exp(_nll(score_texts(model, c.neutral)))
     print(f"base perplexity {base:.1f}", flush=True)
     judges = None

@@ -126,7 +126,7 @@ def test_lineas_bad_parameters_are_one_line_errors(model):
 
 
 def test_lowrank_transform_is_u_times_vh_plus_c_and_round_trips(model, concept, tmp_path):
-    lr = LowRankSteer(layers="1", rank=2, objective="lm", steps=3).fit(model, concept.source, concept.target)
+    lr = LowRankSteer(layers="1", rank=2, objective="lm", steps=3, data="sentences").fit(model, concept.source, concept.target)
     t = lr.state_["model.layers.1"]
     h = torch.randn(2, 3, 64)
     naive = h + 1.5 * torch.einsum("dr,bsr->bsd", t["U"], torch.einsum("rd,bsd->bsr", t["V"], h) + t["c"])
@@ -147,28 +147,65 @@ def test_lowrank_transform_is_u_times_vh_plus_c_and_round_trips(model, concept, 
 def test_lowrank_lm_objective_raises_target_likelihood(model, concept):
     from mechscope.steer.lowrank import _mean_logprob
 
-    lr = LowRankSteer(layers="1", objective="lm", steps=30, lr=0.05, batch_size=8).fit(
+    lr = LowRankSteer(layers="1", objective="lm", steps=30, lr=0.05, batch_size=8, data="sentences").fit(
         model, concept.source, concept.target)
     sites = resolve_sites(model, "block", "1")
     zero = {k: {n: torch.zeros_like(v) for n, v in t.items()} for k, t in lr.state_.items()}
     with torch.no_grad():
-        before = _mean_logprob(model, sites, zero, concept.target[:16], 1.0).mean()
-        after = _mean_logprob(model, sites, lr.state_, concept.target[:16], 1.0).mean()
+        before = _mean_logprob(model, sites, zero, [("", t) for t in concept.target[:16]], 1.0).mean()
+        after = _mean_logprob(model, sites, lr.state_, [("", t) for t in concept.target[:16]], 1.0).mean()
     assert after > before + 0.05
 
 
 def test_lowrank_preference_objective_separates_target_from_source(model, concept):
     from mechscope.steer.lowrank import _mean_logprob
 
-    lr = LowRankSteer(layers="1", steps=30, lr=0.05, batch_size=8).fit(model, concept.source, concept.target)
+    lr = LowRankSteer(layers="1", steps=30, lr=0.05, batch_size=8, objective="preference", data="sentences").fit(model, concept.source, concept.target)
     sites = resolve_sites(model, "block", "1")
     src, tgt = concept.source[:16], concept.target[:16]
+    src_, tgt_ = [("", t) for t in src], [("", t) for t in tgt]
     with torch.no_grad():
-        gap = {s: (_mean_logprob(model, sites, lr.state_, tgt, s) - _mean_logprob(model, sites, lr.state_, src, s))
+        gap = {s: (_mean_logprob(model, sites, lr.state_, tgt_, s) - _mean_logprob(model, sites, lr.state_, src_, s))
                .mean().item() for s in (-1.0, 0.0, 1.0)}
     assert gap[1.0] > gap[0.0] > gap[-1.0]
     with pytest.raises(MechscopeError, match="objective"):
         LowRankSteer(objective="dpo").fit(model, src, tgt)
+
+
+def test_continuation_batch_scores_exactly_the_continuation_tokens(model):
+    from mechscope.steer.lowrank import _mean_logprob
+    from mechscope.steer.primed import continuation_batch
+
+    prompts, conts = ["the train", "a cat sat on"], [" left at eight", " the mat"]
+    ids, mask, pos, scored = continuation_batch(model, prompts, conts)
+    sites = resolve_sites(model, "block", "1")
+    zero = {s.key: {"U": torch.zeros(64, 1), "V": torch.zeros(1, 64), "c": torch.zeros(1)} for s in sites}
+    with torch.no_grad():
+        ours = _mean_logprob(model, sites, zero, list(zip(prompts, conts)), 1.0)
+    tok = model.tokenizer
+    for i, (p, c) in enumerate(zip(prompts, conts)):  # naive: one unpadded row at a time
+        head, tail = tok(p).input_ids, tok(c, add_special_tokens=False).input_ids
+        row = torch.tensor([head + tail])
+        with torch.no_grad():
+            lp = torch.log_softmax(model.hf(row).logits[0].float(), -1)
+        ref = torch.stack([lp[len(head) + j - 1, t] for j, t in enumerate(tail)]).mean()
+        assert ours[i].item() == pytest.approx(ref.item(), abs=1e-4)
+        assert int(scored[i].sum()) == len(tail)
+
+
+def test_primed_lowrank_trains_on_the_models_own_primed_continuations(model, concept):
+    from mechscope.steer.primed import primed_pairs, prompt_heads
+
+    prompts, primed, plain = primed_pairs(model, concept.source[:6], concept.target, n_shots=3, new_tokens=4)
+    assert prompts == prompt_heads(concept.source[:6])[:len(prompts)] and len(primed) == len(plain) == len(prompts)
+    assert all(len(p.split()) == 3 for p in prompts)
+    lr = LowRankSteer(layers="1", data="primed", objective="lm", steps=2, n_shots=3).fit(
+        model, concept.source[:6], concept.target)
+    assert len(lr.loss_history_) == 2 and lr.fit_report()["data"] == "primed"
+    with pytest.raises(MechscopeError, match="data"):
+        LowRankSteer(data="chat").fit(model, ["a b c d"], ["e f g h"])
+    with pytest.raises(MechscopeError, match="more than 3 words"):
+        primed_pairs(model, ["too short"], ["x"])
 
 
 def test_fitted_state_is_float32_cpu(model, concept):

@@ -15,6 +15,11 @@ modelling or preference objective over the concept's sentences (the model's weig
   target sentences are paired in order (paired data such as negative/positive pairs keeps its
   pairing; unpaired topics are paired arbitrarily).
 
+The data (`data`): ``"primed"`` (the default) trains on (prompt, continuation) pairs the model writes
+itself, the continuation primed by target sentences in context (`mechscope.steer.primed`; the
+preference objective then prefers the primed continuation to the plain one after the same prompt);
+``"sentences"`` on the sentences themselves, unconditioned.
+
 Strength is a scalar: 0 is the model, 1 the trained edit, more extrapolates.
 """
 
@@ -30,8 +35,10 @@ from mechscope.steer.activations import encode
 from mechscope.steer.base import SteeringMethod, data_hash
 from mechscope.steer.sites import Site, resolve_sites
 from mechscope.steer.hooks import steering_hooks
+from mechscope.steer.primed import continuation_batch, primed_pairs
 
 OBJECTIVES = ("lm", "preference")
+DATA = ("sentences", "primed")
 
 
 class LowRankSteer(SteeringMethod):
@@ -39,7 +46,7 @@ class LowRankSteer(SteeringMethod):
 
     >>> from mechscope.models import load
     >>> m = load("random:llama-tiny")
-    >>> lr = LowRankSteer(layers="1", steps=2).fit(m, ["a cat sat", "the dog ran"], ["a wedding day", "the bride"])
+    >>> lr = LowRankSteer(layers="1", steps=2).fit(m, ["a cat sat down", "the dog ran off"], ["a wedding day", "the bride"])
     >>> {k: tuple(v.shape) for k, v in lr.state_["model.layers.1"].items()}
     {'U': (64, 1), 'V': (1, 64), 'c': (1,)}
     """
@@ -50,8 +57,8 @@ class LowRankSteer(SteeringMethod):
     default_strength = 1.0
 
     def __init__(self, sites: str = "block", layers: str | int | list[int] | None = None, pooling: str = "mean",
-                 rank: int = 1, objective: str = "preference", steps: int = 40, lr: float = 0.02,
-                 beta: float = 2.0, batch_size: int = 8, seed: int = 0):
+                 rank: int = 1, objective: str = "lm", steps: int = 40, lr: float = 0.02,
+                 beta: float = 2.0, batch_size: int = 8, seed: int = 0, data: str = "primed", n_shots: int = 8):
         self.sites = sites
         self.layers = layers
         self.pooling = pooling
@@ -62,6 +69,8 @@ class LowRankSteer(SteeringMethod):
         self.beta = beta
         self.batch_size = batch_size
         self.seed = seed
+        self.data = data
+        self.n_shots = n_shots
 
     def _resolve(self, model) -> list[Site]:
         layers = self.layers if self.layers is not None else str(round(model.adapter.n_layers / 3))
@@ -77,6 +86,8 @@ class LowRankSteer(SteeringMethod):
         self._check_data(source, target)
         if self.objective not in OBJECTIVES:
             raise MechscopeError(f"objective {self.objective!r} of lowrank is not one of {', '.join(OBJECTIVES)}")
+        if self.data not in DATA:
+            raise MechscopeError(f"data {self.data!r} of lowrank is not one of {', '.join(DATA)}")
         if self.rank < 1 or self.steps < 1 or self.lr <= 0 or self.batch_size < 1:
             raise MechscopeError(f"lowrank needs rank, steps and batch_size >= 1 and lr > 0; got rank {self.rank}, "
                                  f"steps {self.steps}, batch_size {self.batch_size}, lr {self.lr:g}")
@@ -88,18 +99,26 @@ class LowRankSteer(SteeringMethod):
                           "V": torch.zeros(self.rank, d, device=dev, requires_grad=True),
                           "c": torch.zeros(self.rank, device=dev, requires_grad=True)} for s in sites}
         opt = torch.optim.Adam([p for v in params.values() for p in v.values()], lr=self.lr)
-        n = min(len(source), len(target)) if self.objective == "preference" else len(target)
-        history: list[float] = []
         t0 = time.perf_counter()
+        if self.data == "primed":  # (prompt, continuation) pairs the model writes itself (steer/primed.py)
+            prompts, primed, plain = primed_pairs(model, source, target, n_shots=self.n_shots, seed=self.seed)
+            good = [(p, c) for p, c in zip(prompts, primed)]
+            bad = [(p, c) for p, c in zip(prompts, plain)]
+            self.primed_examples_ = [p + c for p, c in good[:3]]
+        else:  # the sentences themselves, unconditioned (an empty prompt)
+            good = [("", t) for t in target]
+            bad = [("", s_) for s_ in source]
+        n = min(len(good), len(bad)) if self.objective == "preference" else len(good)
+        history: list[float] = []
         try:
             for step in range(self.steps):
                 idx = torch.randperm(n, generator=gen)[:self.batch_size].tolist()
                 opt.zero_grad()
                 if self.objective == "lm":
-                    loss = -_mean_logprob(model, sites, params, [target[i] for i in idx], 1.0).mean()
+                    loss = -_mean_logprob(model, sites, params, [good[i] for i in idx], 1.0).mean()
                 else:
-                    tgt, src = [target[i] for i in idx], [source[i] for i in idx]
-                    lp = {s: _mean_logprob(model, sites, params, src + tgt, s) for s in (1.0, -1.0)}
+                    pairs = [bad[i] for i in idx] + [good[i] for i in idx]
+                    lp = {s: _mean_logprob(model, sites, params, pairs, s) for s in (1.0, -1.0)}
                     k = len(idx)
                     up = lp[1.0][k:] - lp[1.0][:k]  # target over source, edit added
                     down = lp[-1.0][:k] - lp[-1.0][k:]  # source over target, edit subtracted
@@ -131,19 +150,27 @@ class LowRankSteer(SteeringMethod):
         if not hasattr(self, "loss_history_"):
             return None
         h = self.loss_history_
-        return {"objective": self.objective, "rank": self.rank, "steps": len(h), "initial_loss": h[0],
-                "final_loss": h[-1], "fit_seconds": round(self.fit_seconds_, 2)}
+        return {"objective": self.objective, "data": self.data, "rank": self.rank, "steps": len(h),
+                "initial_loss": h[0], "final_loss": h[-1], "fit_seconds": round(self.fit_seconds_, 2)}
 
 
-def _mean_logprob(model, sites: list[Site], params: dict, texts: list[str], strength: float) -> torch.Tensor:
-    """Mean token log-probability ``[len(texts)]`` of each text (from its second token) with the edit applied."""
-    enc = encode(model, texts, padding_side="right")
+def _mean_logprob(model, sites: list[Site], params: dict, pairs: list[tuple[str, str]],
+                  strength: float) -> torch.Tensor:
+    """Mean token log-probability ``[len(pairs)]`` of each ``(prompt, text)``'s text after its prompt, with the
+    edit applied at every position. An empty prompt scores the text from its second token."""
+    if all(not p for p, _ in pairs):
+        enc = encode(model, [t for _, t in pairs], padding_side="right")
+        ids, mask, pos = enc.input_ids, enc.attention_mask, enc.position_ids
+        scored = mask.bool().clone()
+        scored[:, 0] = False
+    else:
+        ids, mask, pos, scored = continuation_batch(model, [p for p, _ in pairs], [t for _, t in pairs])
 
     def edit(t):
         return lambda h: h + strength * ((h.float() @ t["V"].T + t["c"]) @ t["U"].T).to(h.dtype)
     transforms = {Site.from_key(k): edit(t) for k, t in params.items()}
     with torch.enable_grad(), steering_hooks(model, transforms):
-        logits = model.hf(**enc.model_inputs(), use_cache=False).logits.float()
-    lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, enc.input_ids[:, 1:, None]).squeeze(-1)
-    mask = enc.attention_mask[:, 1:].to(lp.dtype)
-    return (lp * mask).sum(-1) / mask.sum(-1).clamp(min=1)
+        logits = model.hf(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False).logits.float()
+    lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+    m = scored[:, 1:].to(lp.dtype)
+    return (lp * m).sum(-1) / m.sum(-1).clamp(min=1)
