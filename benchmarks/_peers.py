@@ -19,8 +19,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def correlations(a: list[float], b: list[float]) -> dict:
     """Spearman and Pearson correlation of two equally long score lists."""
