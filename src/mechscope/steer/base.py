@@ -131,6 +131,7 @@ class SteeringMethod:
         """Remember what the fit saw: the model, its shapes and the sentences (every file's provenance)."""
         self.model_fingerprint_ = model.fingerprint
         self.model_spec_ = model.spec
+        self.model_dtype_ = str(model.dtype).removeprefix("torch.")
         self.family_ = model.adapter.family
         self.d_model_ = model.adapter.d_model
         self.n_layers_ = model.adapter.n_layers
