@@ -107,8 +107,28 @@ def test_faithfulness_endpoints(setup):
     runner = D.PatchedRunner(graph, enc)
     full = {g.name: torch.ones(g.shape, dtype=torch.bool) for g in graph.groups}
     empty = {g.name: torch.zeros(g.shape, dtype=torch.bool) for g in graph.groups}
-    assert D.faithfulness(runner, full)["faithfulness"] == pytest.approx(1.0, abs=1e-4)
-    assert D.faithfulness(runner, empty)["faithfulness"] == pytest.approx(0.0, abs=1e-4)
+    assert D.faithfulness(runner, full)["faithfulness"] == 1.0  # no forward pass: the clean run's values
+    assert D.faithfulness(runner, empty)["faithfulness"] == 0.0
+    # ... which the patched forward agrees with: nothing patched is the clean run, everything the corrupted one
+    nothing = torch.cat([metric_values(lg, b.enc, clean_logits=b.clean_logits)
+                         for lg, b in zip(runner.logits(EdgeMask.zeros(graph)), runner.batches)])
+    corrupted = torch.cat([metric_values(run(graph, b.enc.corrupt_ids, b.enc.attention_mask, positions=b.enc.positions),
+                                         b.enc, clean_logits=b.clean_logits) for b in runner.batches])
+    assert torch.allclose(nothing, runner.clean, atol=1e-4)
+    assert torch.allclose(corrupted, runner.corrupt, atol=1e-4)
+
+
+def test_a_runner_gives_a_repeated_mask_the_values_of_a_fresh_run(setup):
+    graph, _, enc = setup
+    runner = D.PatchedRunner(graph, enc)
+    masks = [EdgeMask.from_edges(graph, [e.name for e in list(graph.edges())[i::7]]) for i in range(6)]
+    first = [runner.metric(m).clone() for m in masks]
+    again = [runner.metric(m) for m in reversed(masks)][::-1]  # some from memory, some recomputed
+    fresh = D.PatchedRunner(graph, enc)
+    for a, b, m in zip(first, again, masks):
+        assert torch.equal(a, b)
+        assert torch.allclose(a, fresh.metric(m), atol=1e-6)
+    assert len({tuple(v.tolist()) for v in first}) == len(masks)  # the masks do differ
 
 
 def test_prune_keeps_only_edges_on_embed_to_logits_paths(setup):

@@ -7,6 +7,7 @@ clean and corrupted metrics are computed once here and reused.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import torch
@@ -46,6 +47,7 @@ class PatchedRunner:
             for b in enc.batches(batch_size):
                 clean = run(graph, b.clean_ids, b.attention_mask, positions=b.positions)
                 self.batches.append(_Batch(b, patch_for(graph, b, ablation, mean), clean))
+        self._memo: dict[str, torch.Tensor] = {}
         self.clean = torch.cat([metric_values(b.clean_logits, b.enc, clean_logits=b.clean_logits) for b in self.batches])
         self.corrupt = self.metric(EdgeMask.ones(graph))
 
@@ -57,14 +59,54 @@ class PatchedRunner:
             ]
 
     def metric(self, mask: EdgeMask) -> torch.Tensor:
-        return torch.cat([
-            metric_values(lg, b.enc, clean_logits=b.clean_logits) for lg, b in zip(self.logits(mask), self.batches)
-        ])
+        """``[n_examples]`` task metric under `mask`.
+
+        Two masks need no forward pass: nothing patched is the clean run and everything patched the
+        corrupted one (both computed at construction), and the last few masks' values are kept, so a
+        faithfulness curve and the circuit chosen from it never run one mask twice.
+        """
+        state = _mask_state(mask)
+        if state == "zeros":
+            return self.clean
+        if state == "ones" and hasattr(self, "corrupt"):
+            return self.corrupt
+        key = _mask_digest(mask)
+        if key not in self._memo:
+            if len(self._memo) >= _MEMO:
+                self._memo.pop(next(iter(self._memo)))
+            self._memo[key] = torch.cat([
+                metric_values(lg, b.enc, clean_logits=b.clean_logits) for lg, b in zip(self.logits(mask), self.batches)
+            ])
+        return self._memo[key]
 
     def kl(self, mask: EdgeMask) -> torch.Tensor:
+        if _mask_state(mask) == "zeros":  # the clean run itself
+            return torch.zeros_like(self.clean)
         out = []
         for lg, b in zip(self.logits(mask), self.batches):
             p = torch.log_softmax(b.clean_logits, -1)
             q = torch.log_softmax(lg, -1)
             out.append((p.exp() * (p - q)).sum(-1))
         return torch.cat(out)
+
+
+_MEMO = 4  # masks whose metric values a runner keeps
+
+
+def _mask_state(mask: EdgeMask) -> str | None:
+    """"zeros" (nothing patched), "ones" (everything) or None."""
+    with torch.no_grad():
+        if all(not bool(t.any()) for t in mask.tensors.values()):
+            return "zeros"
+        if all(bool((t == 1).all()) for t in mask.tensors.values()):
+            return "ones"
+    return None
+
+
+def _mask_digest(mask: EdgeMask) -> str:
+    h = hashlib.sha1()
+    for name in sorted(mask.tensors):
+        t = mask.tensors[name].detach().to("cpu", torch.float32).contiguous()
+        h.update(name.encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
