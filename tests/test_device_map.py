@@ -120,3 +120,12 @@ def test_device_map_strings_as_the_cli_gives_them(tmp_path, cli):
     assert set(map(str, auto.device_map.values())) == {"cpu"}
     code, out, err = cli("graph", "random:gpt2-tiny", "--device", f"map:{path}", "--json")
     assert code == 0 and json.loads(out)["n_edges"] == Graph.from_model(whole).n_edges, err
+
+
+def test_gpu_check_compares_placements_on_this_machine(benchmark_module):
+    """benchmarks/gpu_check.py's device-map comparison, run here with the CPU and disk as its two places."""
+    gpu_check = benchmark_module("gpu_check")
+    ref = load("random:gemma2-tiny")
+    row = gpu_check._compare_placements("random:gemma2-tiny", "cpu", gpu_check._halves(ref, "cpu", "disk"), "cpu+disk")
+    assert row["passed"] and row["devices"] == ["cpu", "disk"] and set(row["errors"]) == {"forward", "patched", "eap"}
+    assert max(row["errors"].values()) <= 1e-6

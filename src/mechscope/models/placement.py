@@ -115,8 +115,10 @@ def parse_device_map(text: str) -> str | dict:
 def dispatch(hf: nn.Module, device_map, max_memory: dict | None = None) -> nn.Module:
     """`hf` (weights in memory) spread over devices by `device_map`: ``"auto"``/``"balanced"`` (accelerate
     fills the GPUs, then the CPU, then disk) or ``{module path: device}`` with devices such as ``"cuda:0"``,
-    ``"cpu"`` or ``"disk"``. A module on ``"cpu"`` computes on the CPU when no GPU is in the map, else it is
-    offloaded there and computes on the first GPU; one on ``"disk"`` is offloaded to a temporary folder.
+    ``"cpu"`` or ``"disk"``. The main device is the first entry's (not ``"disk"``): when it is a GPU, modules
+    mapped to ``"cpu"`` are offloaded there and compute on that GPU (accelerate's ``"auto"``); when the map
+    starts on the CPU, they compute on the CPU and GPU entries on their GPU. ``"disk"`` modules are offloaded
+    to a temporary folder.
     """
     import tempfile
 
@@ -133,8 +135,9 @@ def dispatch(hf: nn.Module, device_map, max_memory: dict | None = None) -> nn.Mo
     offload = None
     if "disk" in set(map(str, device_map.values())):
         offload = tempfile.mkdtemp(prefix="mechscope-offload-")
-    gpus = [d for d in map(str, device_map.values()) if d not in ("cpu", "disk")]
-    main = gpus[0] if gpus else "cpu"
+    placed = [d for d in device_map.values() if str(d) != "disk"]
+    main = placed[0] if placed else "cpu"
+    main = f"cuda:{main}" if isinstance(main, int) else main
     return dispatch_model(hf, device_map=device_map, main_device=main, offload_dir=offload)
 
 
