@@ -58,7 +58,9 @@ def test_every_model_loading_command_has_the_shared_device_and_dtype_options():
      "invalid value for '--dtype': dtype 'foo' is not one of float32, bfloat16, float16"),
     (["compare", "--device", "cuda:7", "random:llama-tiny", "v1"], "invalid value for '--device': device 'cuda:7'"),
     (["test-circuit", "--device", "tpu", "c.json"], "invalid value for '--device': device 'tpu' is not understood; "
-                                                    "use cpu, cuda, cuda:N or auto"),
+                                                    "use cpu, cuda, cuda:N, auto or map:auto"),
+    (["graph", "--device", "map:nofile.json"], "invalid value for '--device': device map 'nofile.json' is neither "
+                                               "auto, balanced nor a JSON file"),
     (["describe", "unit", "--dtype", "int8", "--unit", "mlp.0:1"], "invalid value for '--dtype': dtype 'int8'"),
     (["evaluate", "--dtype", "half", "c.json"], "invalid value for '--dtype'"),
     (["steer", "generate", "--device", "gpu0", "f.safetensors"], "invalid value for '--device'"),

@@ -16,7 +16,8 @@ import typer
 from mechscope.cli.output import status
 from mechscope.errors import MechscopeError
 
-DEVICE_HELP = "cpu, cuda, cuda:N or auto (CUDA if present)"
+DEVICE_HELP = ("cpu, cuda, cuda:N or auto (CUDA if present); map:auto, map:balanced or map:<file.json> for a "
+               "model larger than one GPU (accelerate spreads its layers over the GPUs, then the CPU)")
 DTYPE_HELP = "float32, bfloat16 or float16 (default: float32 on CPU, the model's own dtype on a GPU)"
 
 
@@ -28,7 +29,7 @@ def check_device(value: str | None) -> str | None:
     >>> check_device("gpu")
     Traceback (most recent call last):
     ...
-    typer._click.exceptions.BadParameter: device 'gpu' is not understood; use cpu, cuda, cuda:N or auto
+    typer._click.exceptions.BadParameter: device 'gpu' is not understood; use cpu, cuda, cuda:N, auto or map:auto (a model larger than one GPU)
     """
     from mechscope.models.loading import resolve_device
 

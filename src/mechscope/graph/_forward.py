@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import torch
 
 from mechscope.graph.structure import Graph, head_source_index, mlp_source_index
+from mechscope.models.placement import on_device_of, onloaded
 
 BLOCK = 4  # layers whose receiver inputs share one product over the difference buffer
 
@@ -192,9 +193,9 @@ class ForwardHooks:
         if p is None or not p.used[j]:
             return current
         d = st.diff[p.prefix[j]]
-        torch.sub(st.patch[j], current, out=d)
+        sub_into(d, st.patch[j], current)
         f = p.fold[j]
-        return current if f == 0 else torch.add(current, d, alpha=f)
+        return current if f == 0 else torch.add(current, on_device_of(d, current), alpha=f)
 
     def _embed_hook(self, module, args, kwargs):
         if args:
@@ -224,7 +225,7 @@ class ForwardHooks:
             rows = self._head_diffs(layer, heads, patched, args[0])
             if rows is None or not folds:
                 return None
-            flat = rows.view(len(patched), -1)
+            flat = on_device_of(rows.view(len(patched), -1), output)
             return torch.addmm(output.reshape(1, -1), fold.to(flat), flat).view_as(output)
 
         return hook
@@ -232,10 +233,16 @@ class ForwardHooks:
     def _head_diffs(self, layer: int, heads: list[int], patched: list[int], z: torch.Tensor) -> torch.Tensor | None:
         """Record the tapped heads of one layer from the output projection's input ``z [B, S, H * d_head]``
         and write ``patch - current`` of the patched ones into the buffer; returns their rows ``[k, B, S, D]``."""
+        a = self.a
+        with onloaded(a.layer(self.model, layer).get_submodule(a.out_proj)):  # its weight, also when offloaded
+            return self._head_rows(layer, heads, patched, z, a.out_weight(self.model, layer))
+
+    def _head_rows(self, layer: int, heads: list[int], patched: list[int], z: torch.Tensor,
+                   out_weight: torch.Tensor) -> torch.Tensor | None:
         a, st = self.a, self.state
         first = head_source_index(a, layer, 0)
         b, s = z.shape[:2]
-        w = a.out_weight(self.model, layer).view(a.d_model, a.n_heads, a.d_head)
+        w = out_weight.view(a.d_model, a.n_heads, a.d_head)
         zh = z.reshape(b * s, a.n_heads, a.d_head)
         if len(heads) < a.n_heads:
             index = torch.tensor(heads, device=z.device)
@@ -252,7 +259,11 @@ class ForwardHooks:
         if len(patched) < len(heads):
             keep = torch.tensor([heads.index(h) for h in patched], device=z.device)
             zh, w = zh[keep], w[keep]
-        torch.baddbmm(self._patch_rows(first, patched, b, s), zh, w, alpha=-1, out=rows.view(len(patched), b * s, -1))
+        patch = on_device_of(self._patch_rows(first, patched, b, s), zh)
+        if rows.device == zh.device:
+            torch.baddbmm(patch, zh, w, alpha=-1, out=rows.view(len(patched), b * s, -1))
+        else:  # a layer on another device than the buffers (a device map)
+            rows.view(len(patched), b * s, -1).copy_(torch.baddbmm(patch, zh, w, alpha=-1))
         return rows
 
     def _patch_rows(self, first: int, heads: list[int], b: int, s: int) -> torch.Tensor:
@@ -320,6 +331,8 @@ class ForwardHooks:
                 rest = self._delta(mat[:, lo:n], lo)
                 if rest is not None:
                     delta = rest if delta is None else delta.add_(rest)
+            if delta is not None:
+                delta = on_device_of(delta, resid)
             shape = resid.shape
             start = 0
             for g, k in zip(names, sizes):
@@ -346,7 +359,7 @@ class ForwardHooks:
             if own is not None:
                 d = self._delta(own, n)
                 if d is not None:
-                    x = x + d.view(x.shape)
+                    x = x + on_device_of(d, x).view(x.shape)
             return (x,) + tuple(args[1:])
 
         return hook
@@ -354,7 +367,7 @@ class ForwardHooks:
     def _logits_hook(self, module, args):
         d = self._delta(self.state.plan.corr["logits"], 0)
         x = args[0]
-        return ((x if d is None else x + d.view(x.shape)),) + tuple(args[1:])
+        return ((x if d is None else x + on_device_of(d, x).view(x.shape)),) + tuple(args[1:])
 
     def _projection(self, module, layer: int, proj, kinds: list[str], norm) -> None:
         """Recompute the active heads of `kinds` from their own inputs: a forward hook, or, when
@@ -368,16 +381,18 @@ class ForwardHooks:
         def head_values(kind: str) -> tuple[torch.Tensor, torch.Tensor]:
             """(values ``[B, S, M * d_head]``, their output features ``[M * d_head]``)."""
             x = norm.forward(st.inputs.pop(f"a{layer}.{kind}"))  # [M, B, S, D]
-            weight, bias = proj.head_weight(module, kind), proj.head_bias(module, kind)
-            features = proj.feature_index(kind).view(-1, proj.d_head)
-            r = rows[kind]
-            if r is not None:
-                weight, features = weight[r], features[r]
-                bias = bias[r] if bias is not None else None
-            m, b, s, d = x.shape
-            vals = torch.bmm(x.view(m, b * s, d), weight.transpose(1, 2))  # [M, BS, dh]
-            if bias is not None:
-                vals = vals + bias[:, None, :]
+            with onloaded(module):
+                weight, bias = proj.head_weight(module, kind), proj.head_bias(module, kind)
+                features = proj.feature_index(kind).view(-1, proj.d_head)
+                r = rows[kind]
+                if r is not None:
+                    r = on_device_of(r, weight)
+                    weight, features = weight[r], features[r.cpu()]
+                    bias = bias[r] if bias is not None else None
+                m, b, s, d = x.shape
+                vals = torch.bmm(x.view(m, b * s, d), weight.transpose(1, 2))  # [M, BS, dh]
+                if bias is not None:
+                    vals = vals + bias[:, None, :]
             vals = vals.view(m, b, s, -1).permute(1, 2, 0, 3).reshape(b, s, -1)
             return vals, features.reshape(-1)
 
@@ -405,3 +420,11 @@ class ForwardHooks:
             return out
 
         self._add(module.register_forward_hook(hook))
+
+
+def sub_into(out: torch.Tensor, patch: torch.Tensor, current: torch.Tensor) -> None:
+    """``out = patch - current`` in place, `current` possibly on another device than the buffers (a device map)."""
+    if current.device == out.device:
+        torch.sub(patch, current, out=out)
+    else:
+        out.copy_(on_device_of(patch, current) - current)

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import torch
 
-from mechscope.graph._forward import ForwardHooks, Plan
+from mechscope.graph._forward import ForwardHooks, Plan, sub_into
 from mechscope.graph.structure import Graph, head_source_index
+from mechscope.models.placement import on_device_of, onloaded
 
 
 class _Stash(torch.autograd.Function):
@@ -113,9 +114,9 @@ class GradHooks(ForwardHooks):
         st, p = self.state, self.state.plan
         with torch.no_grad():
             d = st.diff[p.prefix[j]]
-            torch.sub(st.patch[j], current, out=d)
+            sub_into(d, st.patch[j], current)
             f = p.fold[j]
-            add = None if f == 0 else d * f
+            add = None if f == 0 else on_device_of(d, current) * f
         return current if add is None else _Fold.apply(current, add, 1.0 - f)
 
     def _heads_hook(self, layer: int, heads: list[int]):
@@ -127,7 +128,7 @@ class GradHooks(ForwardHooks):
             with torch.no_grad():
                 rows = self._head_diffs(layer, heads, heads, args[0])
                 add = (fold.to(rows) @ rows.view(len(heads), -1)).view_as(output) if folds else None
-            return None if add is None else output + add
+            return None if add is None else output + on_device_of(add, output)
 
         return hook
 
@@ -176,7 +177,7 @@ class GradHooks(ForwardHooks):
     def _mask_grad(self, g: torch.Tensor, lo: int, n: int) -> torch.Tensor:
         """``g [M, B*S*D] @ d[lo:lo+n]^T`` -> ``[M, n]``."""
         d = self.score_diff if self.score_diff is not None else self.state.diff
-        return g @ d[lo : lo + n].reshape(n, -1).T
+        return on_device_of(g, d) @ d[lo : lo + n].reshape(n, -1).T
 
     def _layer_grads(self, layer: int) -> list[torch.Tensor]:
         """Gradients of ``a{layer}.q/k/v`` and ``m{layer}`` masks, from what the layer's receivers stashed."""
@@ -187,13 +188,14 @@ class GradHooks(ForwardHooks):
         for proj in a.projections:
             g_out = self.store.pop(("proj", layer, proj.path), None)
             module = layer_module.get_submodule(proj.path)
-            for kind in proj.heads:
-                w = proj.head_weight(module, kind)  # [n, dh, D]
-                if g_out is None:
-                    per_kind[kind] = x.new_zeros(w.shape[0], *x.shape)
-                    continue
-                gk = g_out[..., proj.feature_index(kind).to(g_out.device)].reshape(-1, w.shape[0], proj.d_head)
-                per_kind[kind] = torch.bmm(gk.transpose(0, 1), w).view(w.shape[0], *x.shape)  # [n, B, S, D]
+            with onloaded(module):  # backward runs outside the module's forward: an offloaded weight is not in
+                for kind in proj.heads:
+                    w = proj.head_weight(module, kind)  # [n, dh, D]
+                    if g_out is None:
+                        per_kind[kind] = x.new_zeros(w.shape[0], *x.shape)
+                        continue
+                    gk = g_out[..., proj.feature_index(kind).to(g_out.device)].reshape(-1, w.shape[0], proj.d_head)
+                    per_kind[kind] = torch.bmm(gk.transpose(0, 1), w).view(w.shape[0], *x.shape)  # [n, B, S, D]
         g_norm = torch.cat([per_kind[k] for k in "qkv"])  # [M, B, S, D] at the norm's output
         norm = layer_module.get_submodule(a.attn_norm)
         with torch.enable_grad():
@@ -212,4 +214,5 @@ class GradHooks(ForwardHooks):
         if m_cols > n:  # the heads of this layer also feed its MLP
             mlp = torch.cat([mlp, self._mask_grad(g_mlp.reshape(1, -1), n, m_cols - n)], 1)
         out.append(mlp)
-        return [o.to(self.masks[name].dtype) for o, name in zip(out, [f"a{layer}.{k}" for k in "qkv"] + [f"m{layer}"])]
+        names = [f"a{layer}.{k}" for k in "qkv"] + [f"m{layer}"]
+        return [o.to(device=self.masks[name].device, dtype=self.masks[name].dtype) for o, name in zip(out, names)]

@@ -32,9 +32,10 @@ from torch import nn
 
 from mechscope.errors import MechscopeError
 from mechscope.graph._grad import GradHooks
-from mechscope.graph._forward import ForwardHooks, ForwardState, plan, record_plan
+from mechscope.graph._forward import ForwardHooks, ForwardState, plan, record_plan, sub_into
 from mechscope.graph.mask import EdgeMask
 from mechscope.graph.structure import Graph, head_source_index, mlp_source_index
+from mechscope.models.placement import input_device, on_device_of, onloaded
 
 
 @dataclass
@@ -77,10 +78,11 @@ class _Tap(torch.autograd.Function):
         if state.diff is not None:
             offsets, row = state.used_range(start, rows.shape[0])
             if len(offsets) == rows.shape[0]:
-                torch.sub(state.patch[start:stop], rows, out=state.diff[row : row + len(offsets)])
+                sub_into(state.diff[row : row + len(offsets)], state.patch[start:stop], rows)
             elif offsets:
-                sel = torch.tensor(offsets, device=rows.device)
-                torch.sub(state.patch[sel + start], rows[sel], out=state.diff[row : row + len(offsets)])
+                sel = torch.tensor(offsets)
+                sub_into(state.diff[row : row + len(offsets)], state.patch[(sel + start).to(state.patch.device)],
+                         rows[sel.to(rows.device)])
         ctx.state, ctx.start, ctx.stop, ctx.per_head = state, start, stop, per_head
         return x.view_as(x)
 
@@ -91,7 +93,7 @@ class _Tap(torch.autograd.Function):
             return grad, None, None, None
         extra = side[ctx.start : ctx.stop]
         extra = extra.permute(1, 2, 0, 3) if ctx.per_head else extra[0]
-        return grad + extra, None, None, None
+        return grad + on_device_of(extra, grad), None, None, None
 
 
 class _Delta(torch.autograd.Function):
@@ -206,14 +208,16 @@ class _Hooks:
 
     def _heads_hook(self, layer: int, post_norm: nn.Module | None = None):
         a = self.a
-        weight = a.out_weight(self.model, layer).view(a.d_model, a.n_heads, a.d_head)
 
         def hook(module, args, output):
             z = args[0]
             z = z.view(*z.shape[:-1], a.n_heads, a.d_head)
-            heads = torch.einsum("bshe,dhe->bshd", z, weight)  # [B, S, H, D]
+            with onloaded(module):  # an offloaded weight is back in its store once the module's forward is over
+                weight = a.out_weight(self.model, layer).view(a.d_model, a.n_heads, a.d_head)
+                heads = torch.einsum("bshe,dhe->bshd", z, weight)  # [B, S, H, D]
             if post_norm is not None:  # a head's output is its share of the normalised sum
-                heads = a.post_norm_parts(post_norm, heads, output)
+                with onloaded(post_norm):
+                    heads = a.post_norm_parts(post_norm, heads, output)
             heads = _Tap.apply(heads, self.state, head_source_index(a, layer, 0), True)
             if not heads.requires_grad:
                 return None
@@ -280,7 +284,7 @@ class _Hooks:
         def hook(module, args):
             resid = args[0]
             parts = [self._mask_rows(g) for g in names] + ([self.mask.tensors[mlp][:, :n]] if mlp else [])
-            delta = self._delta(torch.cat(parts) if len(parts) > 1 else parts[0], 0)
+            delta = on_device_of(self._delta(torch.cat(parts) if len(parts) > 1 else parts[0], 0), resid)
             start = 0
             for g, part in zip(names, parts):
                 self.state.inputs[g] = resid.unsqueeze(0) + delta[start : start + part.shape[0]]
@@ -297,13 +301,13 @@ class _Hooks:
         def hook(module, args):
             x = args[0] + self.state.mlp_early.pop(layer)
             if not a.parallel:  # the heads of this layer also feed its MLP
-                x = x + self._delta(self.mask.tensors[f"m{layer}"][:, n:], n)[0]
+                x = x + on_device_of(self._delta(self.mask.tensors[f"m{layer}"][:, n:], n)[0], x)
             return (x,) + tuple(args[1:])
 
         return hook
 
     def _logits_input_hook(self, module, args):
-        return (args[0] + self._delta(self.mask.tensors["logits"], 0)[0],) + tuple(args[1:])
+        return (args[0] + on_device_of(self._delta(self.mask.tensors["logits"], 0)[0], args[0]),) + tuple(args[1:])
 
     def _projection_hook(self, layer: int, proj, kinds: list[str], norm: nn.Module):
         def hook(module, args, output):
@@ -311,14 +315,16 @@ class _Hooks:
             for kind in kinds:
                 rows = self.rows[f"a{layer}.{kind}"]
                 x = norm.forward(self.state.inputs.pop(f"a{layer}.{kind}"))  # [M, B, S, D]
-                weight, bias = proj.head_weight(module, kind), proj.head_bias(module, kind)
-                features = proj.feature_index(kind).view(-1, proj.d_head)
-                if rows is not None:  # only the receivers with a patched edge
-                    weight, features = weight[rows], features[rows]
-                    bias = bias[rows] if bias is not None else None
-                vals = torch.einsum("mbsd,med->bsme", x, weight)
-                if bias is not None:
-                    vals = vals + bias
+                with onloaded(module):
+                    weight, bias = proj.head_weight(module, kind), proj.head_bias(module, kind)
+                    features = proj.feature_index(kind).view(-1, proj.d_head)
+                    if rows is not None:  # only the receivers with a patched edge
+                        r = on_device_of(rows, weight)
+                        weight, features = weight[r], features[rows.cpu()]
+                        bias = bias[r] if bias is not None else None
+                    vals = torch.einsum("mbsd,med->bsme", x, weight)
+                    if bias is not None:
+                        vals = vals + bias
                 vals = vals.reshape(*vals.shape[:2], -1)
                 if rows is None and proj.covers_output(kind, output.shape[-1]):
                     out = vals
@@ -335,12 +341,12 @@ def _forward(model: nn.Module, input_ids, attention_mask, positions):
         return model(**kwargs).logits
     keep, inverse = torch.unique(positions, return_inverse=True)
     logits = model(**kwargs, logits_to_keep=keep).logits  # [B, K, V]
-    return logits[torch.arange(len(positions), device=logits.device), inverse]
+    return logits[torch.arange(len(positions), device=logits.device), inverse.to(logits.device)]
 
 
 def _to_model(graph: Graph, *tensors):
-    """The tensors on the device of the model's first parameters (the embedding's), None kept."""
-    device = graph.model.device
+    """The tensors on the device the model's input embedding computes on, None kept."""
+    device = input_device(graph.model.hf)
     return tuple(None if t is None else t.to(device) for t in tensors)
 
 

@@ -49,6 +49,7 @@ import torch
 
 from mechscope.errors import MechscopeError
 from mechscope.graph.structure import Graph
+from mechscope.models.placement import onloaded
 
 __all__ = ["reference_patched_logits", "reference_source_outputs"]
 
@@ -192,12 +193,14 @@ class _Recorder:
             if self.busy:
                 return
             z = args[0]
-            w = module.weight  # Linear: [d_model, H*dh]; Conv1D: [H*dh, d_model]
+            with onloaded(module):  # a weight offloaded by a device map is back in its store after forward
+                w = module.weight.clone()  # Linear: [d_model, H*dh]; Conv1D: [H*dh, d_model]
             if post is not None:
                 # RMSNorm(o) = o * gain / sqrt(mean(o^2) + eps): fix the divisor at the full output's
                 eps = post.eps if hasattr(post, "eps") else post.variance_epsilon
                 divisor = torch.sqrt(output.double().pow(2).mean(-1, keepdim=True) + eps)
-                gain = post.weight.double() + (1.0 if lay.gain_plus_one else 0.0)
+                with onloaded(post):
+                    gain = post.weight.double() + (1.0 if lay.gain_plus_one else 0.0)
             for h in range(lay.n_heads):
                 cols = slice(h * lay.d_head, (h + 1) * lay.d_head)
                 if lay.out_conv1d:

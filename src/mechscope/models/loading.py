@@ -29,6 +29,8 @@ from mechscope.atomic import atomic_folder
 from mechscope.errors import MechscopeError
 from mechscope.models.adapters import Adapter
 from mechscope.models.families import FAMILIES, adapter_for, layout_overrides, random_config
+from mechscope.models.placement import (MAP_PREFIX, dispatch, input_device, is_dispatched, parse_device_map,
+                                        tensor_value)
 
 DEFAULT_MODEL = "smollm2-135m"
 _CACHE_FORMAT = 1
@@ -50,7 +52,13 @@ class Model:
 
     @property
     def device(self) -> torch.device:
-        return next(self.hf.parameters()).device
+        """Where inputs go: the device the input embedding computes on (with a device map, the first one)."""
+        return input_device(self.hf)
+
+    @property
+    def device_map(self) -> dict | None:
+        """Module path -> device when loaded with a device map (accelerate's ``hf_device_map``), else None."""
+        return getattr(self.hf, "hf_device_map", None)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -81,6 +89,8 @@ def fingerprint_state(module: nn.Module) -> str:
     """
     h = hashlib.blake2b(digest_size=8)
     for name, t in sorted(module.state_dict().items()):
+        if t.device.type == "meta":  # offloaded by a device map: read from its store, one module at a time
+            t = tensor_value(module, name)
         h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
         h.update(t.detach().contiguous().cpu().view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:12]
@@ -90,17 +100,22 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``/None (CUDA if present, else CPU).
+    """``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``/None (CUDA if present, else CPU); a device map
+    (``map:auto``, ``map:balanced``, ``map:<file.json>``) is checked and its first device returned.
 
     >>> resolve_device("cpu")
     device(type='cpu')
     """
+    if isinstance(device, str) and device.startswith(MAP_PREFIX):
+        parse_device_map(device[len(MAP_PREFIX):])
+        device = None
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise MechscopeError(f"device {device!r} is not understood; use cpu, cuda, cuda:N or auto") from exc
+        raise MechscopeError(f"device {device!r} is not understood; use cpu, cuda, cuda:N, auto or map:auto "
+                             "(a model larger than one GPU)") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise MechscopeError(f"device {device!r} asked for, but torch sees no CUDA GPU; use --device cpu")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
@@ -128,10 +143,15 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device, config=
     return _DTYPES[dtype]
 
 
-def load(spec: str = DEFAULT_MODEL, device: str | None = None, dtype: torch.dtype | str | None = None) -> Model:
+def load(spec: str = DEFAULT_MODEL, device: str | None = None, dtype: torch.dtype | str | None = None,
+         device_map: str | dict | None = None, max_memory: dict | None = None) -> Model:
     """Load a model by spec, offline, on `device` (default: CUDA if present) in `dtype`.
 
-    `dtype` defaults to float32 on CPU and to the model's own dtype on a GPU.
+    `dtype` defaults to float32 on CPU and to the model's own dtype on a GPU. A model larger than one
+    device takes `device_map` instead of `device`: ``"auto"`` or ``"balanced"`` (accelerate spreads the
+    layers over the GPUs, then the CPU, within `max_memory` per device, e.g. ``{0: "70GiB", "cpu": "200GiB"}``)
+    or an explicit ``{module path: device}`` (`mechscope.models.placement.dispatch`); ``device="map:auto"``
+    (``map:balanced``, ``map:<file.json>``) says the same in one string, as ``--device`` does.
 
     >>> model = load("random:llama-tiny")
     >>> model.adapter.n_layers
@@ -141,12 +161,16 @@ def load(spec: str = DEFAULT_MODEL, device: str | None = None, dtype: torch.dtyp
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+    if isinstance(device, str) and device.startswith(MAP_PREFIX):
+        if device_map is not None:
+            raise MechscopeError(f"device {device!r} and device_map={device_map!r} both given; give one")
+        device, device_map = None, parse_device_map(device[len(MAP_PREFIX):])
     if spec == DEFAULT_MODEL:
         hf, tok, fp = _load_smollm2()
     elif spec.startswith("hf:") or spec.startswith("gguf:"):
         try:
             if spec.startswith("hf:"):
-                hf, tok, dtype = _load_hf(spec[3:], resolve_device(device), dtype)
+                hf, tok, dtype = _load_hf(spec[3:], resolve_device(device), dtype, device_map, max_memory)
             else:
                 hf, tok = _load_gguf(Path(spec[5:]))
         except MechscopeError:
@@ -164,7 +188,8 @@ def load(spec: str = DEFAULT_MODEL, device: str | None = None, dtype: torch.dtyp
             f"unknown model spec {spec!r}; use 'smollm2-135m', 'hf:<id-or-dir>', "
             f"'gguf:<path>' or 'random:<{'|'.join(f.spec_name for f in FAMILIES.values())}>-<tiny|small>[:seed]'"
         )
-    return wrap(hf, tok, spec=spec, device=device, dtype=dtype, fingerprint=fp)
+    return wrap(hf, tok, spec=spec, device=device, dtype=dtype, fingerprint=fp, device_map=device_map,
+                max_memory=max_memory)
 
 
 def wrap(
@@ -174,6 +199,8 @@ def wrap(
     device: str | None = None,
     dtype: torch.dtype | str | None = torch.float32,
     fingerprint: str | None = None,
+    device_map: str | dict | None = None,
+    max_memory: dict | None = None,
 ) -> Model:
     """A `Model` around a Hugging Face causal LM you already have in memory.
 
@@ -191,12 +218,17 @@ def wrap(
     tok = tokenizer
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device, hf.config)
-    hf = hf.to(dtype=dtype)
-    hf = hf.to(device).eval()
+    if is_dispatched(hf):  # placed by a device map already (from_pretrained(device_map=...))
+        hf = hf.eval()
+    else:
+        hf = hf.to(dtype=dtype)
+        hf = hf.to(device).eval() if device_map is None else hf.eval()
     hf.requires_grad_(False)
     hf.config.use_cache = False
     if fp is None or dtype != torch.float32:
         fp = fingerprint_state(hf)
+    if device_map is not None and not is_dispatched(hf):
+        hf = dispatch(hf, device_map, max_memory)
     if tok is not None and getattr(tok, "pad_token", None) is None:
         tok.pad_token = tok.eos_token
     return Model(spec=spec or getattr(hf.config, "_name_or_path", "") or adapter.family, hf=hf, tokenizer=tok, adapter=adapter, fingerprint=fp)
@@ -265,7 +297,7 @@ def _load_gguf(path: Path):
     return hf, tok
 
 
-def _load_hf(name: str, device: torch.device, dtype):
+def _load_hf(name: str, device: torch.device, dtype, device_map=None, max_memory=None):
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     local = Path(name).expanduser()
@@ -290,12 +322,20 @@ def _load_hf(name: str, device: torch.device, dtype):
     adapter_for(config)  # fail fast, before loading weights, on an unsupported architecture
     dtype = resolve_dtype(dtype, device, config)  # load in it: an 8B model never passes through float32
     try:
-        hf = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=dtype)
+        placement = {} if device_map is None else {"device_map": device_map, "max_memory": max_memory,
+                                                   "offload_folder": _offload_folder()}
+        hf = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=dtype, **placement)
         tok = AutoTokenizer.from_pretrained(source, local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - transformers raises many kinds for a broken folder
         raise MechscopeError(f"model 'hf:{name}' cannot be loaded ({_first_line(exc)}); check that the folder holds "
                              "the weights (model.safetensors) and tokenizer files that match its config.json") from None
     return hf, tok, dtype
+
+
+def _offload_folder() -> str:
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="mechscope-offload-")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -19,6 +19,7 @@ from typing import ClassVar
 import torch
 
 from mechscope.errors import MechscopeError
+from mechscope.models.placement import execution_device
 from mechscope.steer.activations import POOLINGS, fit_pass
 from mechscope.steer.hooks import HookState, steering_hooks
 from mechscope.steer.sites import Site, resolve_sites
@@ -195,7 +196,10 @@ class SteeringMethod:
         s = self.check_strength(self.default_strength if strength is None else strength)
         transforms = {}
         for key in self.sites_:
-            tensors = {k: v.to(model.device) for k, v in self.state_[key].items()}
-            transforms[Site.from_key(key)] = lambda h, t=tensors: self._transform(t, h, s).to(h.dtype)
+            site = Site.from_key(key)
+            # on the device of the site's layer (with a device map, not always the input's)
+            device = execution_device(model.hf.get_submodule(site.path))
+            tensors = {k: v.to(device) for k, v in self.state_[key].items()}
+            transforms[site] = lambda h, t=tensors: self._transform(t, h, s).to(h.dtype)
         with steering_hooks(model, transforms, positions=positions, prompt_length=prompt_length) as state:
             yield state

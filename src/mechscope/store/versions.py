@@ -87,6 +87,9 @@ def load_model(store: Store, name: str, device: str | None = None, dtype: str | 
     """
     if not is_version(store, name):
         return load(name, device=device, dtype=dtype)
+    if isinstance(device, str) and device.startswith("map:"):
+        raise MechscopeError(f"version {name!r} is written into its base's weights in memory, which a device map "
+                             "may offload; load versions on one device (--device cuda or cpu)")
     model = _load_version_float32(store, name, device)
     if dtype is None or resolve_dtype(dtype, model.device) == torch.float32:
         return model
