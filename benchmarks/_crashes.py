@@ -116,7 +116,8 @@ def run_signalled(v: Variant, home: Path, work: Path, at_cpu: float | None, k: i
     signal was sent while it ran (`signalled`), the exit status, stdout and stderr."""
     args = [a.replace("{w}", str(work)).replace("{k}", str(k)) for a in v.args]
     # as from a terminal: a shell starts background children with Ctrl-C ignored, a terminal does not
-    proc = subprocess.Popen([PY, *(launcher or ("-m", "mechscope")), *args], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    command = [PY, *(launcher or ("-m", "mechscope")), *args]
+    proc = subprocess.Popen(command, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env(home), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     t0, used, signalled = time.perf_counter(), 0.0, False
     while proc.poll() is None:
@@ -352,11 +353,13 @@ def write_kill_trials(folder: Path, modes: tuple[str, ...] = ("rename", "half"),
                 res.pop("stdout")
                 res["stderr"] = res["stderr"][-400:]
                 out.append(res)
-                log(f"  write-kill {k + 1:>3} {v.command:<12} {v.label[:26]:<26} {mode:<6} write {nth}: "
-                    f"{'landed, ' + res['phase'] if res['landed'] else 'no such write (exit ' + str(res['returncode']) + ')'}"
+                what = (f"landed, {res['phase']}" if res["landed"]
+                        else f"no such write (exit {res['returncode']})")
+                log(f"  write-kill {k + 1:>3} {v.command:<12} {v.label[:26]:<26} {mode:<6} write {nth}: {what}"
                     f"; outputs {'whole/absent' if res['outputs_ok'] else res['output_problems']}, store problems "
-                    f"{len(res['store_problems'])}, leftovers {res['leftovers']}, temporaries {len(res['temporaries'])}, "
-                    f"clean after repair {res['clean_after_repair']}, rerun {'ok' if res['rerun_ok'] else 'FAILED'}")
+                    f"{len(res['store_problems'])}, leftovers {res['leftovers']}, temporaries "
+                    f"{len(res['temporaries'])}, clean after repair {res['clean_after_repair']}, "
+                    f"rerun {'ok' if res['rerun_ok'] else 'FAILED'}")
                 if not res["landed"]:
                     break
     return out

@@ -240,6 +240,8 @@ def kill_summary(k: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=54, help="kill -9 trials that must land mid-run")
+    ap.add_argument("--write-kills", type=int, default=3, help="atomic writes of each command killed from inside, "
+                    "in each of the two modes")
     ap.add_argument("--fuzz", type=int, default=40, help="generated files per reader")
     ap.add_argument("--api", type=int, default=40, help="requests per API operation")
     ap.add_argument("--repeats", type=int, default=50)
@@ -277,7 +279,8 @@ def main() -> None:
               f"{sum(t['ok'] for t in s)}/{len(s)} right (interrupted: exit 130, the one line, no traceback, no "
               f"temporaries, store clean without repair; finished: exit 0, outputs whole)", flush=True)
     if "writekill" in parts:
-        w = report["writekill"] = _crashes.write_kill_trials(_folder("writekill"), log=_log)
+        w = report["writekill"] = _crashes.write_kill_trials(_folder("writekill"), writes=args.write_kills,
+                                                             log=_log)
         hit = [t for t in w if t["landed"]]
         print(f"kill -9 inside a write (mechscope.atomic rigged: temporary complete before its rename, or "
               f"half-written): {len(w)} trials, {len(hit)} killed in a write; outputs whole or absent in "
