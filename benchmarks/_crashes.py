@@ -108,14 +108,16 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 def run_signalled(v: Variant, home: Path, work: Path, at_cpu: float | None, k: int = 0,
-                  sig: int = signal.SIGKILL, wall_per_cpu: float = 3.0) -> dict:
+                  sig: int = signal.SIGKILL, wall_per_cpu: float = 3.0, launcher: tuple[str, ...] = ()) -> dict:
     """Run `v` and send `sig` once it has used `at_cpu` CPU seconds (None: never); wait for it to end.
+    `launcher` replaces ``python -m mechscope`` (``_writekill.py MODE NTH``: a kill inside a write).
 
     Returns the command, the moment asked for, the CPU and wall seconds at the signal (or at exit), whether the
     signal was sent while it ran (`signalled`), the exit status, stdout and stderr."""
     args = [a.replace("{w}", str(work)).replace("{k}", str(k)) for a in v.args]
     # as from a terminal: a shell starts background children with Ctrl-C ignored, a terminal does not
-    proc = subprocess.Popen([PY, "-m", "mechscope", *args], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    command = [PY, *(launcher or ("-m", "mechscope")), *args]
+    proc = subprocess.Popen(command, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env(home), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     t0, used, signalled = time.perf_counter(), 0.0, False
     while proc.poll() is None:
@@ -306,3 +308,58 @@ def ctrl_c_verdict(res: dict) -> dict:
         why.append(f"left temporaries {res['temporaries']} / {res['leftovers']} leftovers / "
                    f"store problems {res['store_problems']}")
     return {"interrupted": res["returncode"] == 130, "ok": not why, "why": "; ".join(why)}
+
+
+WRITEKILL = str(Path(__file__).with_name("_writekill.py"))
+
+
+def write_kill_trial(v: Variant, folder: Path, template: Path | None, mode: str, nth: int, k: int = 0) -> dict:
+    """Run `v` with its `nth` atomic write killed from inside (`_writekill.py`: ``rename`` = temporary complete,
+    killed before its rename; ``half`` = temporary half-written), then check what it left as `trial` does, and
+    run the same command again, unrigged: it must succeed with its outputs whole and a store `store check` finds
+    clean. `landed` is false when the command made fewer than `nth` writes (it then exited 0)."""
+    from mechscope.store import Store
+
+    home, work = prepare(folder, template)
+    entries_before = {(e.kind, e.name) for e in Store(home).entries()} if template is not None else set()
+    res = run_signalled(v, home, work, None, k=k, launcher=(WRITEKILL, mode, str(nth)))
+    res["landed"] = res["returncode"] == -signal.SIGKILL
+    temps = temporaries(work)
+    problems = outputs_whole(v, work)
+    verdict = store_verdict(home)
+    res.update(mode=mode, nth=nth, outputs_present=[r for r in v.outputs if (work / r).exists()],
+               outputs_ok=not problems, output_problems=problems, temporaries=temps,
+               store_problems=verdict["problems"], leftovers=verdict["leftovers"],
+               clean_before_repair=verdict["clean_before_repair"], clean_after_repair=verdict["clean_after_repair"],
+               phase=phase(v, work, temps, verdict, entries_before) if res["landed"] else "exited first")
+    again = run_signalled(v, home, work, None, k=k)
+    after = store_verdict(home)
+    res.update(rerun_ok=again["returncode"] == 0 and outputs_whole(v, work) == [] and after["clean_before_repair"],
+               rerun_stderr=again["stderr"][-400:])
+    return res
+
+
+def write_kill_trials(folder: Path, modes: tuple[str, ...] = ("rename", "half"), writes: int = 3,
+                      log=print) -> list[dict]:
+    """Every variant killed inside each of its first `writes` atomic writes, in each mode (`write_kill_trial`);
+    a variant that makes fewer writes exits 0 for the higher numbers (not counted as landed)."""
+    template = make_template(folder)
+    out = []
+    for i, v in enumerate(VARIANTS):
+        for mode in modes:
+            for nth in range(1, writes + 1):
+                k = len(out)
+                res = write_kill_trial(v, folder / f"w{k}", template, mode, nth, k)
+                res.pop("stdout")
+                res["stderr"] = res["stderr"][-400:]
+                out.append(res)
+                what = (f"landed, {res['phase']}" if res["landed"]
+                        else f"no such write (exit {res['returncode']})")
+                log(f"  write-kill {k + 1:>3} {v.command:<12} {v.label[:26]:<26} {mode:<6} write {nth}: {what}"
+                    f"; outputs {'whole/absent' if res['outputs_ok'] else res['output_problems']}, store problems "
+                    f"{len(res['store_problems'])}, leftovers {res['leftovers']}, temporaries "
+                    f"{len(res['temporaries'])}, clean after repair {res['clean_after_repair']}, "
+                    f"rerun {'ok' if res['rerun_ok'] else 'FAILED'}")
+                if not res["landed"]:
+                    break
+    return out

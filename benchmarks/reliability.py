@@ -240,12 +240,14 @@ def kill_summary(k: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=54, help="kill -9 trials that must land mid-run")
+    ap.add_argument("--write-kills", type=int, default=3, help="atomic writes of each command killed from inside, "
+                    "in each of the two modes")
     ap.add_argument("--fuzz", type=int, default=40, help="generated files per reader")
     ap.add_argument("--api", type=int, default=40, help="requests per API operation")
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--memory-model", default="smollm2-135m", help="model of the memory rounds (e.g. "
                     "random:llama-tiny)")
-    ap.add_argument("--only", default="inputs,api,writers,memory,sigint,kill",
+    ap.add_argument("--only", default="inputs,api,writers,memory,sigint,writekill,kill",
                     help="comma-separated parts to run")
     args = ap.parse_args()
     parts = set(args.only.split(","))
@@ -276,6 +278,16 @@ def main() -> None:
         print(f"Ctrl-C: {len(s)} trials, {len(hit)} interrupted mid-run ({len(s) - len(hit)} finished first); "
               f"{sum(t['ok'] for t in s)}/{len(s)} right (interrupted: exit 130, the one line, no traceback, no "
               f"temporaries, store clean without repair; finished: exit 0, outputs whole)", flush=True)
+    if "writekill" in parts:
+        w = report["writekill"] = _crashes.write_kill_trials(_folder("writekill"), writes=args.write_kills,
+                                                             log=_log)
+        hit = [t for t in w if t["landed"]]
+        print(f"kill -9 inside a write (mechscope.atomic rigged: temporary complete before its rename, or "
+              f"half-written): {len(w)} trials, {len(hit)} killed in a write; outputs whole or absent in "
+              f"{sum(t['outputs_ok'] for t in w)}/{len(w)}, store without broken entries in "
+              f"{sum(not t['store_problems'] for t in w)}/{len(w)}, clean after `--repair` in "
+              f"{sum(t['clean_after_repair'] for t in w)}/{len(w)}, rerun succeeded in "
+              f"{sum(t['rerun_ok'] for t in w)}/{len(w)}", flush=True)
     if "kill" in parts:
         k = report["kill"] = _crashes.kill_trials(args.kills, _folder("kill9"), log=_log)
         print(kill_summary(k), flush=True)

@@ -60,3 +60,16 @@ def test_ctrl_c_while_the_command_line_starts(tmp_path, template):
     assert res["landed"], res["stderr"][-500:]
     verdict = crashes.ctrl_c_verdict(res)
     assert res["returncode"] == 130 and verdict["ok"], (res["returncode"], verdict["why"], res["stderr"][-1500:])
+
+
+@pytest.mark.parametrize("mode", ["rename", "half"])
+def test_kill_9_inside_a_write_leaves_no_half_output_and_a_rerun_succeeds(tmp_path, template, mode):
+    """The process dies inside its first atomic write (benchmarks/_writekill.py rigs mechscope.atomic): the
+    temporary is complete but not renamed, or half-written. The final path must be absent, the temporary the
+    only trace, the store clean, and the same command run again must succeed."""
+    res = crashes.write_kill_trial(crashes.variant("steer fit"), tmp_path, template, mode, 1)
+    assert res["landed"] and res["phase"] == "writing", (res["returncode"], res["stderr"][-1000:])
+    assert res["outputs_present"] == []  # the first write is the steering file: killed before it is in place
+    assert res["temporaries"] and res["outputs_ok"], (res["temporaries"], res["output_problems"])
+    assert res["store_problems"] == [] and res["clean_after_repair"]
+    assert res["rerun_ok"], res["rerun_stderr"]
