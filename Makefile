@@ -29,7 +29,7 @@ demo: $(STAMP)
 	$(BIN)/mechscope demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 test-slow: $(STAMP) $(AC_VENV)/.installed
 	$(BIN)/python -m pytest -q -m slow

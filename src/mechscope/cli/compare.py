@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from mechscope.cli.options import Device, Dtype
 from mechscope.cli.output import _clean, err, out, print_json, progress
 
 
@@ -31,6 +32,8 @@ def compare_command(
                                       "file's concept)"),
     out_path: Path = typer.Option(None, "--out", "-o", help="write the JSON document here too"),
     record: bool = typer.Option(True, "--record/--no-record", help="record the comparison in the store"),
+    device: Device = None,
+    dtype: Dtype = None,
     json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout and nothing else"),
 ) -> None:
     """Compare versions with their base: size, latency, behaviour, activations per layer, weights and circuits."""
@@ -44,7 +47,7 @@ def compare_command(
               "steer_prompts": steer_prompts, "steer_neutral": steer_neutral, "cache_circuits": record}
     if circuit_method is not None:
         params["circuit_method"] = circuit_method
-    spec = RunSpec("compare", "versions", base, None, n, params)
+    spec = RunSpec("compare", "versions", base, None, n, params, device=device, dtype=dtype)
     spec.normalized()
     with progress(not json_out) as bar:
         report = rich_report(bar, bar.add_task(f"loading {base}", total=None))

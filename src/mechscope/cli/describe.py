@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from mechscope.atomic import write_json
+from mechscope.cli.options import Device, Dtype, load_spec
 from mechscope.cli.output import err, out, print_json, progress, status
 from mechscope.errors import MechscopeError
 
@@ -159,14 +160,14 @@ def unit_command(
     unit: str = typer.Option(..., "--unit", help="SITE:INDEX, e.g. mlp.3:120 or resid.5:7"),
     model: str = typer.Option("smollm2-135m", "--model", "-m", help="model spec, as for every command"),
     top_k: int = typer.Option(12, help="top-activating inputs to show"),
+    device: Device = None,
+    dtype: Dtype = None,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Describe one unit of a model from the inputs that activate it most."""
     from mechscope.describe.unit import describe_unit
-    from mechscope.models import load
 
-    with status(f"loading {model}", json_out):
-        m = load(model)
+    m = load_spec(model, json_out, device, dtype)
     with status(f"probing {unit}", json_out):
         interp = describe_unit(m, unit, top_k=top_k)
     doc = {"description": interp.description, **interp.evidence}
@@ -214,18 +215,18 @@ def units_command(
     simulator: str = typer.Option("tokens", help="tokens (offline), llm:URL#MODEL or lm[:MODEL] (in process)"),
     seed: int = typer.Option(0, help="seed for the unit sample and the corpus split"),
     records: Path = typer.Option(None, "--records", help="also write every unit's description and scores here"),
+    device: Device = None,
+    dtype: Dtype = None,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Score descriptions of units (explainer/simulator protocol) against random descriptions."""
     from mechscope.describe.unit_scores import METRICS, sample_units, score_units, steering_units
-    from mechscope.models import load
 
     for spec, kind in ((explainer, "explainer"), (simulator, "simulator")):  # bad specs fail before the load
         if not (spec in ("tokens", "lm") or spec.startswith(("llm:", "lm:"))):
             _unit_agent(spec, kind)
-    with status(f"loading {model}", json_out):
-        m = load(model)
-        expl, simu = _unit_agent(explainer, "explainer", m), _unit_agent(simulator, "simulator", m)
+    m = load_spec(model, json_out, device, dtype)
+    expl, simu = _unit_agent(explainer, "explainer", m), _unit_agent(simulator, "simulator", m)
     chosen: list = [u.strip() for u in units.split(",") if u.strip()] if units else sample_units(m, mlp, resid, seed)
     for path in steering or []:
         chosen += steering_units(str(path))
@@ -260,12 +261,12 @@ def serve_command(
     model: str = typer.Option("smollm2-135m", "--model", "-m", help="model spec to serve"),
     port: int = typer.Option(8080, help="port on 127.0.0.1"),
     max_tokens: int = typer.Option(256, help="cap on generated tokens per reply"),
+    device: Device = None,
+    dtype: Dtype = None,
 ) -> None:
     """Serve a model as an OpenAI-compatible chat endpoint on 127.0.0.1 (for llm: interpreters)."""
     from mechscope.describe.serve import serve
-    from mechscope.models import load
 
-    with status(f"loading {model}"):
-        m = load(model)
+    m = load_spec(model, False, device, dtype)
     err.print(f"serving {model} at http://127.0.0.1:{port}/v1 (Ctrl-C stops)")
     serve(m, port=port, max_tokens=max_tokens)

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from mechscope.cli.options import Device, Dtype, load_spec
 from mechscope.cli.output import out, print_json, progress, status
 from mechscope.cli.runs import method_params, rich_report, with_method_options
 
@@ -31,9 +32,8 @@ def discover_command(
                                f"{_default()})", show_default=False),
     n: int = typer.Option(None, "--n", min=1, help="examples of a built-in task (default 100)"),
     seed: int = typer.Option(0, "--seed", help="seed of the task's examples and split"),
-    device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:N or auto"),
-    dtype: str = typer.Option(None, "--dtype", help="float32, bfloat16 or float16 (default: float32 on CPU, the "
-                              "model's own on a GPU)"),
+    device: Device = None,
+    dtype: Dtype = None,
     out_path: Path = typer.Option(None, "--out", "-o", help="write the circuit JSON here (and a .svg/.png picture)"),
     name: str = typer.Option(None, "--name", help="its name in the experiment store (default: method, task, run hash)"),
     no_record: bool = typer.Option(False, "--no-record", help="do not record the circuit in the experiment store"),
@@ -129,16 +129,17 @@ def evaluate_command(
     model: str = typer.Option(None, "--model", "-m", help="model spec (default: the circuit's own)"),
     split: str = typer.Option("test", "--split", help="train, test or all"),
     n: int = typer.Option(None, "--n", help="examples of a built-in task"),
+    device: Device = None,
+    dtype: Dtype = None,
     json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout and nothing else"),
 ) -> None:
     """Re-evaluate a saved circuit, possibly on another task file or model version."""
     from mechscope.discover import Circuit, evaluate_circuit
     from mechscope.graph import Graph
-    from mechscope.models import load
 
     circuit = Circuit.load(circuit_path)
     t = circuit_task(circuit, task, n)
-    m = load(model or circuit.model_spec)
+    m = load_spec(model or circuit.model_spec, json_out, device, dtype)
     with status("evaluating", json_out):
         res = evaluate_circuit(Graph.from_model(m), circuit, t, split=split)
     doc = {"circuit": str(circuit_path), "model": m.spec, **res}

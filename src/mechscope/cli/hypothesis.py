@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from mechscope.cli.discovery import circuit_task
+from mechscope.cli.options import Device, Dtype, load_spec
 from mechscope.cli.output import out, print_json, progress, status
 from mechscope.errors import MechscopeError
 
@@ -36,13 +37,14 @@ def test_circuit_command(
     complement: bool = typer.Option(False, "--complement", help="necessity: draw random circuits from the edges "
                                     "outside the circuit (advisable for circuits of a few edges)"),
     batch_size: int = typer.Option(16, "--batch-size"),
+    device: Device = None,
+    dtype: Dtype = None,
     json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout and nothing else"),
 ) -> None:
     """Test a circuit: equivalence, independence, minimality, sufficiency and partial necessity (Shi et al. 2024)."""
     from mechscope.discover import Circuit
     from mechscope.graph import Graph
     from mechscope.hypothesis.criteria import check_tests, planned_runs, test_circuit
-    from mechscope.models import load
 
     names = check_tests([t.strip() for t in tests.split(",") if t.strip()])
     if split not in ("train", "test", "all"):
@@ -50,8 +52,7 @@ def test_circuit_command(
     circuit = Circuit.load(circuit_path)
     t = circuit_task(circuit, task, n)
     spec = model or circuit.model_spec
-    with status(f"loading {spec}", json_out):
-        m = load(spec)
+    m = load_spec(spec, json_out, device, dtype)
     if m.fingerprint != circuit.model_fingerprint:
         raise MechscopeError(
             f"circuit {circuit_path} was found on model {circuit.model_fingerprint} ({circuit.model_spec}), got "

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import typer
 from rich.table import Table
 
+from mechscope.cli.options import Device, Dtype, load_spec
 from mechscope.cli.output import out, print_json, status
 
 
@@ -32,29 +33,20 @@ app.add_typer(task_app, name="task")
 
 MODEL_HELP = ("model spec: smollm2-135m, hf:<id-or-dir>, gguf:<path>, random:<family>-<tiny|small>[:seed] "
               "(families: llama, mistral, qwen2, qwen3, gemma2, gemma3, olmo2, phi3, gpt2, neox)")
-DEVICE_HELP = "cpu, cuda, cuda:N or auto (CUDA if present)"
-DTYPE_HELP = "float32, bfloat16 or float16 (default: float32 on CPU, the model's own dtype on a GPU)"
 JSON_HELP = "print one JSON document on stdout and nothing else"
-
-
-def _load(spec: str, quiet: bool, device: str | None = None, dtype: str | None = None):
-    from mechscope.models import load
-
-    with status(f"loading {spec}", quiet):
-        return load(spec, device=device, dtype=dtype)
 
 
 @app.command()
 def graph(
     model: str = typer.Argument("smollm2-135m", help=MODEL_HELP),
-    device: str = typer.Option(None, help=DEVICE_HELP),
-    dtype: str = typer.Option(None, help=DTYPE_HELP),
+    device: Device = None,
+    dtype: Dtype = None,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Print node and edge counts of a model's computational graph, by type."""
     from mechscope.graph import Graph
 
-    m = _load(model, json_out, device, dtype)
+    m = load_spec(model, json_out, device, dtype)
     g = Graph.from_model(m)
     doc = {"model": model, "fingerprint": m.fingerprint, "family": m.adapter.family, **g.counts()}
     if json_out:
@@ -81,14 +73,14 @@ def print_graph_summary(doc: dict) -> None:
 def verify(
     model: str = typer.Argument("smollm2-135m", help=MODEL_HELP),
     seed: int = typer.Option(0, help="seed for the random prompts and edges"),
-    device: str = typer.Option(None, help=DEVICE_HELP),
-    dtype: str = typer.Option(None, help=DTYPE_HELP),
+    device: Device = None,
+    dtype: Dtype = None,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Check the patching engine on this model against HF logits and a naive reference."""
     from mechscope.graph.verify import verify as run_verify
 
-    m = _load(model, json_out, device, dtype)
+    m = load_spec(model, json_out, device, dtype)
     with status("verifying edge patching", json_out):
         doc = run_verify(m, seed=seed)
     if json_out:
@@ -122,15 +114,15 @@ def task_show(
     name: str = typer.Argument(..., help="built-in task (ioi, induction, greater-than, ...) or a task file"),
     model: str = typer.Option("smollm2-135m", "--model", "-m", help=MODEL_HELP),
     n: int = typer.Option(None, help="number of examples for a built-in task"),
-    device: str = typer.Option(None, help=DEVICE_HELP),
-    dtype: str = typer.Option(None, help=DTYPE_HELP),
+    device: Device = None,
+    dtype: Dtype = None,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Show a task's size, the model's accuracy and its clean and corrupted metric."""
     from mechscope.tasks import evaluate, load_task
 
     task = load_task(name, n=n)
-    m = _load(model, json_out, device, dtype)
+    m = load_spec(model, json_out, device, dtype)
     t0 = time.perf_counter()
     with status(f"running {model} on {len(task.examples)} examples", json_out):
         stats = evaluate(m, task)

@@ -61,7 +61,7 @@ def with_method_options(kind: str, exclude: tuple[str, ...] = ()) -> Callable:
     n_methods = len(methods(kind))
 
     def decorate(fn: Callable) -> Callable:
-        hints = typing.get_type_hints(fn)
+        hints = typing.get_type_hints(fn, include_extras=True)  # keep Annotated options (cli/options.py)
         sig = inspect.signature(fn)
         base = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in sig.parameters.values()
                 if p.name != "method_values"]

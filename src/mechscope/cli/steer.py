@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from mechscope.cli.options import Device, Dtype, load_spec
 from mechscope.cli.output import err, out, print_json, progress, status
 from mechscope.errors import MechscopeError
 
@@ -16,13 +17,6 @@ steer_app = typer.Typer(help="Steer a model toward a concept; measure the effect
 
 MODEL_HELP = "model spec: smollm2-135m, hf:<id-or-dir>, gguf:<path>, random:<family>-<size>[:seed]"
 JSON_HELP = "print one JSON document on stdout and nothing else"
-
-
-def _load_model(spec: str, quiet: bool):
-    from mechscope.models import load
-
-    with status(f"loading {spec}", quiet):
-        return load(spec)
 
 
 def _sentences(value: str | None, concept, attr: str, what: str) -> list[str]:
@@ -70,6 +64,8 @@ def fit_command(
     out_path: Path = typer.Option(..., "--out", "-o", help="steering file to write (.safetensors)"),
     name: str = typer.Option(None, "--name", help="its name in the experiment store (default: the file's stem)"),
     no_record: bool = typer.Option(False, "--no-record", help="do not record the file in the experiment store"),
+    device: Device = None,
+    dtype: Dtype = None,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Fit a steering method on source and target sentences and write a steering file (also recorded in the
@@ -80,7 +76,7 @@ def fit_command(
     src = _sentences(source, c, "source", "source")
     tgt = _sentences(target, c, "target", "target")
     steering = make_method(method, sites=sites, layers=layers, pooling=pooling, **parse_params(method, param or []))
-    m = _load_model(model, json_out)
+    m = load_spec(model, json_out, device, dtype)
     t0 = time.perf_counter()
     trained = getattr(steering, "steps", None)
     if trained:  # trained through the model: a progress bar over its steps
@@ -131,11 +127,16 @@ def fit_command(
     out.print(table)
 
 
-def _open(file: Path, model: str | None, quiet: bool, other_model: bool):
+def _open(file: Path, model: str | None, quiet: bool, other_model: bool, device: str | None = None,
+          dtype: str | None = None):
+    """The steering file and the model to apply it to: by default the model it was fitted on, in the dtype it was
+    fitted in (a bfloat16 model is another model than its float32 self: other bytes, another fingerprint)."""
     from mechscope.steer import SteeringFile
 
     sf = SteeringFile.load(file)
-    m = _load_model(model or sf.manifest["model"]["spec"], quiet)
+    if dtype is None and model is None:
+        dtype = sf.manifest["model"].get("dtype")
+    m = load_spec(model or sf.manifest["model"]["spec"], quiet, device, dtype)
     sf.method.check_model(m, strict=not other_model)
     return sf, m
 
@@ -153,12 +154,14 @@ def generate_command(
     compare: bool = typer.Option(False, "--compare", help="also generate without steering (same prompt and seed)"),
     other_model: bool = typer.Option(False, "--other-model", help="allow a model other than the one fitted on "
                                      "(same architecture)"),
+    device: Device = None,
+    dtype: Dtype = None,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Generate from prompts with steering (and, with --compare, without)."""
     from mechscope.steer import generate, read_sentences
 
-    sf, m = _open(file, model, json_out, other_model)
+    sf, m = _open(file, model, json_out, other_model, device, dtype)
     ps = read_sentences(prompts)
     kw = dict(max_new_tokens=max_new_tokens, seed=seed, temperature=temperature)
     s = sf.default_strength if strength is None else strength
@@ -210,6 +213,8 @@ def eval_command(
                                 "of it appears"),
     calibrate_with: str = typer.Option(None, "--concept-sentences", help="sentences about the concept for the "
                                        "--axes judge (default: the file's concept target sentences)"),
+    device: Device = None,
+    dtype: Dtype = None,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Sweep strengths: effect and damage per strength, and the strongest within the damage budget; prompting and
@@ -218,7 +223,7 @@ def eval_command(
 
     if max_ppl_rise < 0:
         raise MechscopeError(f"--max-ppl-rise must be a fraction >= 0 (0.25 = +25%); got {max_ppl_rise:g}")
-    sf, m = _open(file, model, json_out, other_model)
+    sf, m = _open(file, model, json_out, other_model, device, dtype)
     words = read_sentences(lexicon) if lexicon else sf.manifest.get("lexicon")
     chosen_scorer = scorer or sf.manifest.get("scorer") or "lexicon"
     c = _concept(sf.manifest.get("concept")) if sf.manifest.get("concept") else None
@@ -360,6 +365,8 @@ def pair_command(
     neutral: str = typer.Option("heldout.txt", "--neutral", help="held-out neutral text for perplexity, KL, top-1"),
     max_new_tokens: int = typer.Option(30, "--max-new-tokens", help="tokens to generate per prompt"),
     seed: int = typer.Option(0, "--seed", help="sampling seed"),
+    device: Device = None,
+    dtype: Dtype = None,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Apply two steering files together (e.g. a concept up and another down): each one's concept rate and the
@@ -368,7 +375,8 @@ def pair_command(
     from mechscope.steer.compose import evaluate_pair
 
     files = [SteeringFile.load(first), SteeringFile.load(second)]
-    m = _load_model(files[0].manifest["model"]["spec"], json_out)
+    own = files[0].manifest["model"]
+    m = load_spec(own["spec"], json_out, device, dtype or own.get("dtype"))
     each_s = _floats(each, "--each")
     pair = Composition(files, each_s)
     with status("evaluating the pair and each file alone", json_out):

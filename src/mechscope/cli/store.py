@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
+from mechscope.cli.options import Device
 from mechscope.cli.output import out, print_json, status
 from mechscope.errors import MechscopeError
 
@@ -39,9 +40,13 @@ def make_command(
     calibration: str = typer.Option("generated", "--calibration",
                                     help="wanda: 'generated' (sampled from the base) or a task"),
     replace: bool = typer.Option(False, "--replace", help="overwrite a version of the same name"),
+    device: Device = None,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Make a version of a model and record it with its provenance."""
+    """Make a version of a model and record it with its provenance.
+
+    A version is made from the base's float32 weights (no --dtype); load it in another dtype with the --dtype of
+    the command that uses it."""
     from mechscope.compare import make_version, operation_label, parse_prune
     from mechscope.store import check_name, checkpoint_version, load_model, save_version
 
@@ -55,7 +60,7 @@ def make_command(
         raise MechscopeError(f"a version named {name!r} already exists; pick another name or pass --replace")
     t0 = time.perf_counter()
     with status(f"loading {base}", json_out):
-        model = load_model(store, base)
+        model = load_model(store, base, device, "float32")
     if checkpoint is not None:
         with status(f"loading {checkpoint}", json_out):
             version, _ = checkpoint_version(model, name, checkpoint, base_name=base)

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from mechscope.cli.options import Device, Dtype
 from mechscope.cli.output import err, out, print_json, progress
 from mechscope.errors import MechscopeError
 
@@ -50,8 +51,8 @@ def sweep_command(
     n: int = typer.Option(None, "--n", help="examples of each built-in task (default 100)"),
     spec_file: Path = typer.Option(None, "--spec", help="a YAML or JSON sweep file (models, tasks, methods, params, "
                                    "seeds, n); flags given as well override it"),
-    device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:N or auto (every cell)"),
-    dtype: str = typer.Option(None, "--dtype", help="float32, bfloat16 or float16 (every cell)"),
+    device: Device = None,
+    dtype: Dtype = None,
     executor: str = typer.Option("inprocess", "--executor", help="inprocess, local (a process pool) or ray"),
     workers: int = typer.Option(None, "--workers", help="processes of the local pool or Ray (default: one per core)"),
     ray_address: str = typer.Option(None, "--ray-address", help="join the Ray cluster at ADDR instead of starting one"),

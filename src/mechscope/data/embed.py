@@ -137,34 +137,18 @@ class ModelEmbedder(Embedder):
     def _pooled(self, texts: list[str], batch_size: int, progress=None) -> np.ndarray:
         import torch
 
-        from mechscope.steer.activations import encode, pool
-        from mechscope.steer.sites import get_hidden
+        from mechscope.steer.activations import encode, pool, run_to_last_site
 
-        module = _layer_module(self.model, self.layer)
-        captured = {}
-
-        class _Stop(Exception):
-            pass
-
-        def hook(_m, _a, output):
-            captured["h"] = get_hidden(output)
-            raise _Stop
-
+        site = _layer_site(self.model, self.layer)
         out = []
-        handle = module.register_forward_hook(hook)
-        try:
-            for start in range(0, len(texts), batch_size):
-                enc = encode(self.model, texts[start:start + batch_size], padding_side="right")
-                with torch.no_grad():
-                    try:
-                        self.model.hf(**enc.model_inputs(), use_cache=False)
-                    except _Stop:
-                        pass
-                out.append(pool(captured["h"].float(), enc.attention_mask, "mean").cpu().numpy())
-                if progress:
-                    progress("embedding", min(start + batch_size, len(texts)), len(texts))
-        finally:
-            handle.remove()
+        for start in range(0, len(texts), batch_size):
+            enc = encode(self.model, texts[start:start + batch_size], padding_side="right")
+            captured = {}
+            with torch.no_grad():
+                run_to_last_site(self.model, [site], enc.model_inputs(), lambda _s, h: captured.update(h=h))
+            out.append(pool(captured["h"].float(), enc.attention_mask, "mean").cpu().numpy())
+            if progress:
+                progress("embedding", min(start + batch_size, len(texts)), len(texts))
         return np.concatenate(out).astype(np.float32)
 
     def embed(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
@@ -173,10 +157,10 @@ class ModelEmbedder(Embedder):
         return normalise_rows(self._pooled(texts, batch_size, progress) - self._centre)
 
 
-def _layer_module(model, layer: int):
-    from mechscope.steer.sites import resolve_sites, site_module
+def _layer_site(model, layer: int):
+    from mechscope.steer.sites import resolve_sites
 
-    return site_module(model, resolve_sites(model, "block", str(layer))[0])
+    return resolve_sites(model, "block", str(layer))[0]
 
 
 def _version() -> str:

@@ -53,6 +53,11 @@ class Model:
         return next(self.hf.parameters()).device
 
     @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the model's floating-point weights (float32, bfloat16, ...)."""
+        return next(p.dtype for p in self.hf.parameters() if p.is_floating_point())
+
+    @property
     def name(self) -> str:
         return getattr(self.hf.config, "_name_or_path", "") or self.spec
 

@@ -124,14 +124,14 @@ def compute(spec, report: Report | None = None) -> dict:
         done[0] += 1
 
     step(f"loading {spec.model}")
-    base_model = load_model(store, spec.model)
+    base_model = load_model(store, spec.model, spec.device, spec.dtype)
     baseline = Baseline(base_model, tasks, settings, name=spec.model, find=find, step=step, probes=probes)
     del base_model
 
     def loaded():
         for v in p.versions:
             step(f"loading {v}")
-            yield (load_version(store, v) if is_version(store, v) else None), load_model(store, v)
+            yield (load_version(store, v) if is_version(store, v) else None), load_model(store, v, spec.device, spec.dtype)
 
     result = method.run(baseline, loaded(), step=step)
     report(total, total, "recording the comparison")

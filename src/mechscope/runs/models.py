@@ -15,21 +15,13 @@ _CACHE: dict = {}
 def cached_model(spec: str, store=None, device: str | None = None, dtype: str | None = None):
     """The model `spec` names (a model spec or a version of the store) on `device` in `dtype`, the same object as
     last time if it was."""
-    from mechscope.models import load
-    from mechscope.store import Store, is_version, load_model
+    from mechscope.store import Store, load_model
 
     store = store or Store()
     key = (spec, str(store.root), device, dtype)
     if key not in _CACHE:
         _CACHE.clear()
-        if is_version(store, spec):
-            if dtype is not None:
-                from mechscope.runs.registry import ParameterError
-
-                raise ParameterError("dtype", f"is for model specs; version {spec!r} loads as its base does")
-            _CACHE[key] = load_model(store, spec, device=device)
-        else:
-            _CACHE[key] = load(spec, device=device, dtype=dtype)
+        _CACHE[key] = load_model(store, spec, device=device, dtype=dtype)
     return _CACHE[key]
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from mechscope.errors import MechscopeError
-from mechscope.steer.sites import Site, get_hidden, site_module
+from mechscope.steer.sites import Site, get_hidden, hook_site, set_hidden
 
 POOLINGS = ("mean", "last", "tokens")
 
@@ -80,7 +80,52 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> to
 
 
 class _Stop(Exception):
-    """Raised by the last fitting hook: nothing after the last site needs to run."""
+    """Raised after the last site: nothing later in the model is needed."""
+
+
+def run_to_last_site(model, sites: list[Site], inputs: dict,
+                     on_value: Callable[[Site, torch.Tensor], torch.Tensor | None]) -> None:
+    """One forward pass of `inputs` that calls ``on_value(site, hidden)`` at each site, in forward order.
+
+    ``hidden`` is the site's hidden state ``[batch, seq, d]``; a returned tensor replaces it (None
+    keeps it). The pass stops right after the last site, and a site that never ran is a one-line
+    error. Gradients flow only if the caller enables them.
+
+    >>> from mechscope.models import load
+    >>> from mechscope.steer.sites import resolve_sites
+    >>> m = load("random:llama-tiny")
+    >>> seen = []
+    >>> run_to_last_site(m, resolve_sites(m, "block", "0,1"), encode(m, ["a b"]).model_inputs(),
+    ...                  lambda site, h: seen.append((site.key, tuple(h.shape))))
+    >>> seen
+    [('model.layers.0', (1, 2, 64)), ('model.layers.1', (1, 2, 64))]
+    """
+    done: set[str] = set()
+
+    def hook(site: Site):
+        def apply(value):
+            new = on_value(site, get_hidden(value))
+            done.add(site.key)
+            if len(done) == len(sites):
+                raise _Stop
+            return None if new is None else set_hidden(value, new)
+        return apply
+
+    handles = []
+    try:
+        for site in sites:
+            handles.append(hook_site(model, site, hook(site)))
+        try:
+            model.hf(**inputs, use_cache=False)
+        except _Stop:
+            pass
+    finally:
+        for h in handles:
+            h.remove()
+    missing = [s.key for s in sites if s.key not in done]
+    if missing:
+        raise MechscopeError(f"sites {missing[:3]} never ran in a forward pass of {model.spec}; choose modules "
+                             "that the model calls (module lists and unused heads are not called)")
 
 
 def fit_pass(model, sites: list[Site], source: list[str], target: list[str], pooling: str,
@@ -98,50 +143,24 @@ def fit_pass(model, sites: list[Site], source: list[str], target: list[str], poo
     """
     enc = encode(model, list(source) + list(target), padding_side="right")
     n_source = len(source)
-    done: set[str] = set()
-    handles = []
 
-    def make_hook(site: Site):
-        def fit(value):
-            h = get_hidden(value)
-            if h.dim() != 3 or h.shape[0] != enc.input_ids.shape[0]:
-                raise MechscopeError(
-                    f"site {site.key!r} gives hidden states of shape {tuple(h.shape)}, not [batch, seq, d]; "
-                    "choose modules whose output is a per-token hidden state")
-            if pooling == "tokens":  # every real token is a sample
-                real = enc.attention_mask.bool()
-                src, tgt = h[:n_source][real[:n_source]].float(), h[n_source:][real[n_source:]].float()
-            else:
-                pooled = pool(h.float(), enc.attention_mask, pooling)
-                src, tgt = pooled[:n_source], pooled[n_source:]
-            transform = fit_site(site, src, tgt)
-            done.add(site.key)
-            if len(done) == len(sites):
-                raise _Stop
-            if transform is None:
-                return None
-            new = h.clone()
-            new[:n_source] = transform(h[:n_source])
-            return (new, *value[1:]) if isinstance(value, tuple) else new
-        return fit
+    def fit(site: Site, h: torch.Tensor) -> torch.Tensor | None:
+        if h.dim() != 3 or h.shape[0] != enc.input_ids.shape[0]:
+            raise MechscopeError(
+                f"site {site.key!r} gives hidden states of shape {tuple(h.shape)}, not [batch, seq, d]; "
+                "choose modules whose output is a per-token hidden state")
+        if pooling == "tokens":  # every real token is a sample
+            real = enc.attention_mask.bool()
+            src, tgt = h[:n_source][real[:n_source]].float(), h[n_source:][real[n_source:]].float()
+        else:
+            pooled = pool(h.float(), enc.attention_mask, pooling)
+            src, tgt = pooled[:n_source], pooled[n_source:]
+        transform = fit_site(site, src, tgt)
+        if transform is None:
+            return None
+        new = h.clone()
+        new[:n_source] = transform(h[:n_source])
+        return new
 
-    try:
-        for site in sites:
-            module = site_module(model, site)
-            hook = make_hook(site)
-            if site.on_input:
-                handles.append(module.register_forward_pre_hook(lambda _m, args, hook=hook: hook(args)))
-            else:
-                handles.append(module.register_forward_hook(lambda _m, _a, out, hook=hook: hook(out)))
-        with torch.no_grad():
-            try:
-                model.hf(**enc.model_inputs(), use_cache=False)
-            except _Stop:
-                pass
-    finally:
-        for h in handles:
-            h.remove()
-    missing = [s.key for s in sites if s.key not in done]
-    if missing:
-        raise MechscopeError(f"sites {missing[:3]} never ran in a forward pass of {model.spec}; choose modules "
-                             "that the model calls (module lists and unused heads are not called)")
+    with torch.no_grad():
+        run_to_last_site(model, sites, enc.model_inputs(), fit)

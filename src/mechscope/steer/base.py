@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ClassVar
 
@@ -31,6 +31,28 @@ def data_hash(source: list[str], target: list[str]) -> str:
     True
     """
     return hashlib.sha256(json.dumps([list(source), list(target)]).encode()).hexdigest()[:16]
+
+
+def train_steps(steps: int, step: Callable[[int], float],
+                on_step: Callable[[int, float], None] | None = None) -> list[float]:
+    """Run ``step(i) -> loss`` `steps` times and return the losses; the training loop of trained methods.
+
+    Ctrl-C ends training early and keeps what was learned (before the first step it propagates).
+    `on_step(i, loss)` reports progress.
+
+    >>> train_steps(3, lambda i: 1.0 / (i + 1))
+    [1.0, 0.5, 0.3333333333333333]
+    """
+    history: list[float] = []
+    try:
+        for i in range(steps):
+            history.append(float(step(i)))
+            if on_step is not None:
+                on_step(i, history[-1])
+    except KeyboardInterrupt:
+        if not history:
+            raise
+    return history
 
 
 class SteeringMethod:
@@ -102,14 +124,19 @@ class SteeringMethod:
         fit_pass(model, sites, source, target, self.pooling, fit_site)
         self.sites_ = [s.key for s in sites]
         self.state_ = state
+        self._record_fit(model, source, target)
+        return self
+
+    def _record_fit(self, model, source: list[str], target: list[str]) -> None:
+        """Remember what the fit saw: the model, its shapes and the sentences (every file's provenance)."""
         self.model_fingerprint_ = model.fingerprint
         self.model_spec_ = model.spec
+        self.model_dtype_ = str(model.dtype).removeprefix("torch.")
         self.family_ = model.adapter.family
         self.d_model_ = model.adapter.d_model
         self.n_layers_ = model.adapter.n_layers
         self.data_hash_ = data_hash(source, target)
         self.n_source_, self.n_target_ = len(source), len(target)
-        return self
 
     def _resolve(self, model) -> list[Site]:
         return resolve_sites(model, self.sites, self.layers)

@@ -49,6 +49,7 @@ class SteeringFile:
             "format": FORMAT, "method": method.name, "params": method.get_params(),
             "mechscope_version": mechscope.__version__,
             "model": {"spec": method.model_spec_, "fingerprint": method.model_fingerprint_,
+                      "dtype": getattr(method, "model_dtype_", "float32"),
                       "family": method.family_, "d_model": method.d_model_, "n_layers": method.n_layers_},
             "sites": method.sites_, "pooling": method.pooling,
             "default_strength": method.default_strength, "strength_range": list(method.strength_range),
@@ -120,6 +121,7 @@ class SteeringFile:
         model = manifest["model"]
         method.sites_, method.state_ = list(manifest["sites"]), state
         method.model_fingerprint_, method.model_spec_ = model["fingerprint"], model["spec"]
+        method.model_dtype_ = model.get("dtype", "float32")
         method.family_, method.d_model_, method.n_layers_ = model["family"], model["d_model"], model["n_layers"]
         data = manifest["data"]
         method.data_hash_, method.n_source_, method.n_target_ = data["hash"], data["n_source"], data["n_target"]

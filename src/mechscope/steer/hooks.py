@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from mechscope.errors import MechscopeError
-from mechscope.steer.sites import Site, get_hidden, set_hidden, site_module
+from mechscope.steer.sites import Site, get_hidden, hook_site, set_hidden
 
 POSITIONS = ("all", "prompt", "generated")
 
@@ -110,12 +110,7 @@ def steering_hooks(model, transforms: dict[Site, Transform], positions: str = "a
     try:
         state.handles.append(model.hf.register_forward_pre_hook(track, with_kwargs=True))
         for site, fn in transforms.items():
-            module = site_module(model, site)
-            apply = wrap(fn)
-            if site.on_input:
-                state.handles.append(module.register_forward_pre_hook(lambda _m, args, apply=apply: apply(args)))
-            else:
-                state.handles.append(module.register_forward_hook(lambda _m, _a, out, apply=apply: apply(out)))
+            state.handles.append(hook_site(model, site, wrap(fn)))
         yield state
     finally:
         for handle in state.handles:

@@ -28,9 +28,9 @@ from collections.abc import Callable
 import torch
 
 from mechscope.errors import MechscopeError
-from mechscope.steer.activations import encode, pool
-from mechscope.steer.base import SteeringMethod, data_hash
-from mechscope.steer.sites import Site, get_hidden, set_hidden, site_module
+from mechscope.steer.activations import encode, pool, run_to_last_site
+from mechscope.steer.base import SteeringMethod, train_steps
+from mechscope.steer.sites import Site
 
 
 def wasserstein_1d(steered: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -62,10 +62,6 @@ def prox_sparse_group(param: torch.Tensor, l1: float, group: float) -> torch.Ten
         norm = x.norm()
         x = x * (1 - group / norm).clamp(min=0) if norm > 0 else x
     return x
-
-
-class _Stop(Exception):
-    """Raised after the last site: nothing later in the model is needed for the loss."""
 
 
 class LinEAS(SteeringMethod):
@@ -148,24 +144,20 @@ class LinEAS(SteeringMethod):
         flat = [p for site in params.values() for p in site.values()]
         opt = torch.optim.Adam(flat, lr=self.lr)
         enc = encode(model, src, padding_side="right")
-        history: list[float] = []
-        try:
-            for step in range(self.steps):
-                opt.zero_grad()
-                steered = _steered_pass(model, sites, params, scale, enc, self.pooling, bounds)
-                loss = sum(wasserstein_1d(steered[k], targets[k]).mean() / scale[k] ** 2 for k in steered)
-                loss.backward()
-                opt.step()
-                with torch.no_grad():
-                    for site in params.values():
-                        for p in site.values():
-                            p.copy_(prox_sparse_group(p, self.lr * self.l1, self.lr * self.group))
-                history.append(float(loss.detach()))
-                if on_step is not None:
-                    on_step(step, history[-1])
-        except KeyboardInterrupt:
-            if not history:
-                raise
+
+        def step(_i: int) -> float:
+            opt.zero_grad()
+            steered = _steered_pass(model, sites, params, scale, enc, self.pooling, bounds)
+            loss = sum(wasserstein_1d(steered[k], targets[k]).mean() / scale[k] ** 2 for k in steered)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                for site in params.values():
+                    for p in site.values():
+                        p.copy_(prox_sparse_group(p, self.lr * self.l1, self.lr * self.group))
+            return float(loss.detach())
+
+        history = train_steps(self.steps, step, on_step)
         self.sites_ = [s.key for s in sites]
         self.state_ = {k: {"w": v["w"].detach().float().cpu().contiguous(),
                            "b": (v["b"] * scale[k]).detach().float().cpu().contiguous()} for k, v in params.items()}
@@ -174,13 +166,7 @@ class LinEAS(SteeringMethod):
                 self.state_[k].update(lo=lo.float().cpu().contiguous(), hi=hi.float().cpu().contiguous())
         self.loss_history_ = history
         self.fit_seconds_ = time.perf_counter() - t0
-        self.model_fingerprint_ = model.fingerprint
-        self.model_spec_ = model.spec
-        self.family_ = model.adapter.family
-        self.d_model_ = model.adapter.d_model
-        self.n_layers_ = model.adapter.n_layers
-        self.data_hash_ = data_hash(src, tgt)
-        self.n_source_, self.n_target_ = len(src), len(tgt)
+        self._record_fit(model, src, tgt)
         return self
 
     def fit_report(self) -> dict | None:
@@ -212,46 +198,6 @@ def _draw(texts: list[str], n: int, gen: torch.Generator) -> list[str]:
     return [texts[i] for i in idx]
 
 
-def _hook_sites(model, sites: list[Site], on_value: Callable[[Site, torch.Tensor], torch.Tensor | None]):
-    handles = []
-    for site in sites:
-        module = site_module(model, site)
-
-        def apply(value, site=site):
-            new = on_value(site, get_hidden(value))
-            return None if new is None else set_hidden(value, new)
-        if site.on_input:
-            handles.append(module.register_forward_pre_hook(lambda _m, args, f=apply: f(args)))
-        else:
-            handles.append(module.register_forward_hook(lambda _m, _a, out, f=apply: f(out)))
-    return handles
-
-
-def _run_until_last(model, sites: list[Site], enc, on_value) -> None:
-    last = sites[-1].key
-    seen: set[str] = set()
-
-    def wrapped(site: Site, h: torch.Tensor):
-        new = on_value(site, h)
-        seen.add(site.key)
-        if site.key == last or len(seen) == len(sites):
-            raise _Stop
-        return new
-
-    handles = _hook_sites(model, sites, wrapped)
-    try:
-        model.hf(**enc.model_inputs(), use_cache=False)
-    except _Stop:
-        pass
-    finally:
-        for h in handles:
-            h.remove()
-    missing = [s.key for s in sites if s.key not in seen]
-    if missing:
-        raise MechscopeError(f"sites {missing[:3]} never ran in a forward pass of {model.spec}; choose modules "
-                             "that the model calls")
-
-
 @torch.no_grad()
 def _pooled_sites(model, sites: list[Site], texts: list[str], pooling: str) -> dict[str, torch.Tensor]:
     """Pooled unsteered activations ``{site: [n, units]}`` of `texts`."""
@@ -262,7 +208,7 @@ def _pooled_sites(model, sites: list[Site], texts: list[str], pooling: str) -> d
         out[site.key] = pool(h.float(), enc.attention_mask, pooling)
         return None
 
-    _run_until_last(model, sites, enc, grab)
+    run_to_last_site(model, sites, enc.model_inputs(), grab)
     return out
 
 
@@ -284,7 +230,7 @@ def _steered_pass(model, sites: list[Site], params: dict, scale: dict, enc, pool
         return new
 
     with torch.enable_grad():
-        _run_until_last(model, sites, enc, steer)
+        run_to_last_site(model, sites, enc.model_inputs(), steer)
     return out
 
 

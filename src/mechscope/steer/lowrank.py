@@ -32,7 +32,7 @@ import torch
 
 from mechscope.errors import MechscopeError
 from mechscope.steer.activations import encode
-from mechscope.steer.base import SteeringMethod, data_hash
+from mechscope.steer.base import SteeringMethod, train_steps
 from mechscope.steer.sites import Site, resolve_sites
 from mechscope.steer.hooks import steering_hooks
 from mechscope.steer.primed import continuation_batch, primed_pairs
@@ -109,41 +109,31 @@ class LowRankSteer(SteeringMethod):
             good = [("", t) for t in target]
             bad = [("", s_) for s_ in source]
         n = min(len(good), len(bad)) if self.objective == "preference" else len(good)
-        history: list[float] = []
-        try:
-            for step in range(self.steps):
-                idx = torch.randperm(n, generator=gen)[:self.batch_size].tolist()
-                opt.zero_grad()
-                if self.objective == "lm":
-                    loss = -_mean_logprob(model, sites, params, [good[i] for i in idx], 1.0).mean()
-                else:
-                    pairs = [bad[i] for i in idx] + [good[i] for i in idx]
-                    lp = {s: _mean_logprob(model, sites, params, pairs, s) for s in (1.0, -1.0)}
-                    k = len(idx)
-                    up = lp[1.0][k:] - lp[1.0][:k]  # target over source, edit added
-                    down = lp[-1.0][:k] - lp[-1.0][k:]  # source over target, edit subtracted
-                    loss = -(torch.nn.functional.logsigmoid(self.beta * up).mean()
-                             + torch.nn.functional.logsigmoid(self.beta * down).mean()) / 2
-                loss.backward()
-                opt.step()
-                history.append(float(loss.detach()))
-                if on_step is not None:
-                    on_step(step, history[-1])
-        except KeyboardInterrupt:
-            if not history:
-                raise
+
+        def step(_i: int) -> float:
+            idx = torch.randperm(n, generator=gen)[:self.batch_size].tolist()
+            opt.zero_grad()
+            if self.objective == "lm":
+                loss = -_mean_logprob(model, sites, params, [good[i] for i in idx], 1.0).mean()
+            else:
+                pairs = [bad[i] for i in idx] + [good[i] for i in idx]
+                lp = {s: _mean_logprob(model, sites, params, pairs, s) for s in (1.0, -1.0)}
+                k = len(idx)
+                up = lp[1.0][k:] - lp[1.0][:k]  # target over source, edit added
+                down = lp[-1.0][:k] - lp[-1.0][k:]  # source over target, edit subtracted
+                loss = -(torch.nn.functional.logsigmoid(self.beta * up).mean()
+                         + torch.nn.functional.logsigmoid(self.beta * down).mean()) / 2
+            loss.backward()
+            opt.step()
+            return float(loss.detach())
+
+        history = train_steps(self.steps, step, on_step)
         self.sites_ = [s.key for s in sites]
         self.state_ = {k: {n_: p.detach().float().cpu().contiguous() for n_, p in v.items()}
                        for k, v in params.items()}
         self.loss_history_ = history
         self.fit_seconds_ = time.perf_counter() - t0
-        self.model_fingerprint_ = model.fingerprint
-        self.model_spec_ = model.spec
-        self.family_ = model.adapter.family
-        self.d_model_ = d
-        self.n_layers_ = model.adapter.n_layers
-        self.data_hash_ = data_hash(source, target)
-        self.n_source_, self.n_target_ = len(source), len(target)
+        self._record_fit(model, source, target)
         return self
 
     def fit_report(self) -> dict | None:

@@ -21,6 +21,7 @@ Anything else is a regular expression matched against the full module names.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -144,3 +145,15 @@ def get_hidden(value) -> torch.Tensor:
 def set_hidden(value, hidden: torch.Tensor):
     """`value` with its hidden-state tensor replaced (tuples are rebuilt, never mutated)."""
     return (hidden, *value[1:]) if isinstance(value, tuple) else hidden
+
+
+def hook_site(model, site: Site, apply: Callable) -> torch.utils.hooks.RemovableHandle:
+    """Register ``apply(value) -> new value | None`` on a site's output (or its input, for ``:in`` sites).
+
+    `value` is what the module returns (or its positional arguments); returning None keeps it.
+    The one place where steering, fitting and capture attach to a module; the caller removes the handle.
+    """
+    module = site_module(model, site)
+    if site.on_input:
+        return module.register_forward_pre_hook(lambda _m, args: apply(args))
+    return module.register_forward_hook(lambda _m, _a, out: apply(out))

@@ -126,6 +126,11 @@ class Store:
     def _connect(self, create: bool) -> sqlite3.Connection | None:
         try:
             return self._open(create)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise MechscopeError(f"{self.db_path}: the store stayed locked by another mechscope process for "
+                                     f"{BUSY_SECONDS} s; try again when it has finished") from None
+            raise self._damaged(exc) from None
         except sqlite3.DatabaseError as exc:
             raise self._damaged(exc) from None
 
@@ -136,17 +141,11 @@ class Store:
             self.root.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.db_path, timeout=BUSY_SECONDS, isolation_level=None)
         con.row_factory = sqlite3.Row
-        con.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
-        if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            con.execute("PRAGMA journal_mode=WAL")  # once per store: it stays in the file
-        has_tables = con.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('entries', 'meta', 'files')"
-                                 ).fetchone()[0] == 3
-        if not has_tables:
-            with write_transaction(con):  # writers that start together make the tables one after another
-                for statement in _DDL.split(";"):
-                    if statement.strip():
-                        con.execute(statement)
-                con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+        try:
+            _when_unlocked(lambda: _prepare(con))
+        except BaseException:
+            con.close()
+            raise
         return con
 
     def connect(self) -> sqlite3.Connection:
@@ -307,6 +306,37 @@ class Store:
                 continue
             if rel not in known and stale:
                 shutil.rmtree(p, ignore_errors=True)
+
+
+def _prepare(con: sqlite3.Connection) -> None:
+    """Busy timeout, WAL and the tables, on a fresh connection."""
+    con.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
+    if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        con.execute("PRAGMA journal_mode=WAL")  # once per store: it stays in the file
+    has_tables = con.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('entries', 'meta', 'files')"
+                             ).fetchone()[0] == 3
+    if not has_tables:
+        with write_transaction(con):  # writers that start together make the tables one after another
+            for statement in _DDL.split(";"):
+                if statement.strip():
+                    con.execute(statement)
+            con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+
+
+def _when_unlocked(fn: Callable[[], None], seconds: float = BUSY_SECONDS) -> None:
+    """Call `fn`, again while SQLite says the database is locked, for up to `seconds`.
+
+    Switching a new store to WAL takes an exclusive lock, and SQLite answers "locked" at once,
+    without waiting on the busy timeout, to writers that open the store while another switches it.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @contextmanager

@@ -20,10 +20,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
+
 from mechscope.compare.encoding import Encoded
 from mechscope.compare.version import Version, apply_version, operation_label, parameter_bytes, size_bytes
 from mechscope.errors import MechscopeError
-from mechscope.models import Model, load
+from mechscope.models import Model, load, wrap
+from mechscope.models.loading import resolve_dtype
 from mechscope.store.db import Entry, Store
 
 WEIGHTS_FORMAT = "mechscope.version/1"
@@ -75,16 +78,25 @@ def is_version(store: Store, name: str) -> bool:
     return store.find("version", name) is not None
 
 
-def load_model(store: Store, name: str, device: str | None = None) -> Model:
-    """A version by name (its base chain loaded and applied), or else a model spec.
+def load_model(store: Store, name: str, device: str | None = None, dtype: str | None = None) -> Model:
+    """A version by name (its base chain loaded and applied), or else a model spec, on `device` in `dtype`.
 
-    Checkpoint versions are checked against the fingerprint recorded when they were registered.
+    Checkpoint versions are checked against the fingerprint recorded when they were registered. A version is
+    rebuilt in float32 (the weights its fingerprint was recorded for) and then cast to `dtype` if another is
+    asked for; the cast model's fingerprint is its own.
     """
     if not is_version(store, name):
-        return load(name, device=device)
+        return load(name, device=device, dtype=dtype)
+    model = _load_version_float32(store, name, device)
+    if dtype is None or resolve_dtype(dtype, model.device) == torch.float32:
+        return model
+    return wrap(model.hf, model.tokenizer, spec=model.spec, device=device, dtype=dtype)
+
+
+def _load_version_float32(store: Store, name: str, device: str | None) -> Model:
     version = load_version(store, name)
     if version.checkpoint:
-        model = load(version.checkpoint, device=device)
+        model = load(version.checkpoint, device=device, dtype="float32")
         if model.fingerprint != version.fingerprint:
             raise MechscopeError(f"checkpoint {version.checkpoint} of version {name!r} changed since it was "
                                  f"registered ({version.fingerprint} -> {model.fingerprint}); register it again "
@@ -92,7 +104,9 @@ def load_model(store: Store, name: str, device: str | None = None) -> Model:
                                  f"--name {name} --replace`")
         return Model(spec=f"version:{name}", hf=model.hf, tokenizer=model.tokenizer, adapter=model.adapter,
                      fingerprint=model.fingerprint)
-    return apply_version(load_model(store, version.base, device=device), version)
+    base = _load_version_float32(store, version.base, device) if is_version(store, version.base) \
+        else load(version.base, device=device, dtype="float32")
+    return apply_version(base, version)
 
 
 def checkpoint_version(base: Model, name: str, spec: str, base_name: str | None = None) -> tuple[Version, Model]:

@@ -1,0 +1,74 @@
+"""The options every model-loading command shares: ``--device`` and ``--dtype``, defined and checked once.
+
+A command declares ``device: Device = None, dtype: Dtype = None`` and passes both strings on (to
+`load_spec`, a `RunSpec`, ...). A bad value stops the command before any work, with one line naming the
+flag and the fix (`mechscope.models.loading.resolve_device` / `resolve_dtype` say what is wrong):
+
+    error: invalid value for '--device': device 'cuda:7' asked for, but torch sees no CUDA GPU; use --device cpu
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from mechscope.cli.output import status
+from mechscope.errors import MechscopeError
+
+DEVICE_HELP = "cpu, cuda, cuda:N or auto (CUDA if present)"
+DTYPE_HELP = "float32, bfloat16 or float16 (default: float32 on CPU, the model's own dtype on a GPU)"
+
+
+def check_device(value: str | None) -> str | None:
+    """`value` unchanged when the models layer accepts it as a device; else a usage error naming ``--device``.
+
+    >>> check_device("cpu")
+    'cpu'
+    >>> check_device("gpu")
+    Traceback (most recent call last):
+    ...
+    typer._click.exceptions.BadParameter: device 'gpu' is not understood; use cpu, cuda, cuda:N or auto
+    """
+    from mechscope.models.loading import resolve_device
+
+    if value is None:
+        return None
+    try:
+        resolve_device(value)
+    except MechscopeError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--device'") from None
+    return value
+
+
+def check_dtype(value: str | None) -> str | None:
+    """`value` unchanged when it names a dtype the models layer loads in; else a usage error naming ``--dtype``.
+
+    >>> check_dtype("bfloat16")
+    'bfloat16'
+    """
+    import torch
+
+    from mechscope.models.loading import resolve_dtype
+
+    if value is None:
+        return None
+    try:
+        resolve_dtype(value, torch.device("cpu"))
+    except MechscopeError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--dtype'") from None
+    return value
+
+
+Device = Annotated[Optional[str], typer.Option("--device", help=DEVICE_HELP, callback=check_device,
+                                               show_default=False)]
+Dtype = Annotated[Optional[str], typer.Option("--dtype", help=DTYPE_HELP, callback=check_dtype,
+                                              show_default=False)]
+
+
+def load_spec(spec: str, quiet: bool = False, device: str | None = None, dtype: str | None = None):
+    """`mechscope.models.load(spec, device, dtype)` behind a "loading ..." spinner (none when `quiet`)."""
+    from mechscope.models import load
+
+    with status(f"loading {spec}", quiet):
+        return load(spec, device=device, dtype=dtype)
