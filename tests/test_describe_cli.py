@@ -77,3 +77,9 @@ def test_units_json_on_tiny_model():
     doc = json.loads(res.stdout)
     assert [u["unit"] for u in doc["units"]] == ["mlp.0:1", "resid.1:2"]
     assert set(doc["summary"]["all"]["correlation"]) == {"explained", "random"}
+    res = mechscope("describe", "units", "--model", "random:llama-tiny", "--units", "mlp.0:1,resid.1:2",
+                    "--explainer", "lm", "--simulator", "lm:random:llama-tiny", "--json")  # in process
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert all(u["description"].startswith("fires on ") for u in doc["units"])
+    assert doc["summary"]["all"]["detection"]["explained"]["n"] == 2

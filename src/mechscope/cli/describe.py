@@ -185,7 +185,8 @@ def unit_command(
     out.print(table)
 
 
-def _unit_agent(spec: str, kind: str):
+def _unit_agent(spec: str, kind: str, loaded=None):
+    """`tokens`, `llm:URL#MODEL` (a chat endpoint) or `lm[:MODEL]` (in process; plain `lm` is the --model itself)."""
     from mechscope.describe import simulate as sim
     from mechscope.describe.llm import parse_spec
 
@@ -194,7 +195,13 @@ def _unit_agent(spec: str, kind: str):
     if spec.startswith("llm:"):
         url, name = parse_spec(spec)
         return sim.LLMExplainer(url, name) if kind == "explainer" else sim.LLMSimulator(url, name)
-    raise MechscopeError(f"unknown {kind} {spec!r}; use 'tokens' or 'llm:URL#MODEL'")
+    if spec == "lm" or spec.startswith("lm:"):
+        from mechscope.describe.simulate_lm import LMExplainer, LMSimulator
+        from mechscope.models import load
+
+        lm = loaded if spec == "lm" or (loaded is not None and spec[3:] == loaded.spec) else load(spec[3:])
+        return LMExplainer(lm) if kind == "explainer" else LMSimulator(lm)
+    raise MechscopeError(f"unknown {kind} {spec!r}; use 'tokens', 'llm:URL#MODEL' or 'lm:MODEL' (in process)")
 
 
 @describe_app.command("units")
@@ -204,8 +211,8 @@ def units_command(
     mlp: int = typer.Option(20, "--mlp", help="MLP neurons to sample when --units is not given"),
     resid: int = typer.Option(10, "--resid", help="residual dimensions to sample when --units is not given"),
     steering: list[Path] = typer.Option(None, "--steering", help="steering file whose vectors are scored too"),
-    explainer: str = typer.Option("tokens", help="tokens (offline) or llm:URL#MODEL"),
-    simulator: str = typer.Option("tokens", help="tokens (offline) or llm:URL#MODEL"),
+    explainer: str = typer.Option("tokens", help="tokens (offline), llm:URL#MODEL or lm[:MODEL] (in process)"),
+    simulator: str = typer.Option("tokens", help="tokens (offline), llm:URL#MODEL or lm[:MODEL] (in process)"),
     seed: int = typer.Option(0, help="seed for the unit sample and the corpus split"),
     records: Path = typer.Option(None, "--records", help="also write every unit's description and scores here"),
     device: Device = None,
@@ -215,8 +222,11 @@ def units_command(
     """Score descriptions of units (explainer/simulator protocol) against random descriptions."""
     from mechscope.describe.unit_scores import METRICS, sample_units, score_units, steering_units
 
-    expl, simu = _unit_agent(explainer, "explainer"), _unit_agent(simulator, "simulator")
+    for spec, kind in ((explainer, "explainer"), (simulator, "simulator")):  # bad specs fail before the load
+        if not (spec in ("tokens", "lm") or spec.startswith(("llm:", "lm:"))):
+            _unit_agent(spec, kind)
     m = load_spec(model, json_out, device, dtype)
+    expl, simu = _unit_agent(explainer, "explainer", m), _unit_agent(simulator, "simulator", m)
     chosen: list = [u.strip() for u in units.split(",") if u.strip()] if units else sample_units(m, mlp, resid, seed)
     for path in steering or []:
         chosen += steering_units(str(path))

@@ -215,10 +215,12 @@ def split_records(records: list[Record], seed: int = 0) -> Split:
 def score_description(description: str, split: Split, simulator, seed: int = 0) -> dict:
     """Correlation, detection and fuzzing scores of one description on a unit's held-out texts."""
     scored = split.held_top + split.held_random
-    sims = {id(r): np.asarray(simulator.simulate(description, r.tokens), dtype=float) for r in scored}
-    for r in split.held_low:
-        if id(r) not in sims:
-            sims[id(r)] = np.asarray(simulator.simulate(description, r.tokens), dtype=float)
+    texts = list({id(r): r for r in scored + split.held_low}.values())
+    if hasattr(simulator, "simulate_many"):  # one call for every text (a model reuses the description's cache)
+        preds = simulator.simulate_many(description, [r.tokens for r in texts])
+    else:
+        preds = [simulator.simulate(description, r.tokens) for r in texts]
+    sims = {id(r): np.asarray(p, dtype=float) for r, p in zip(texts, preds)}
     true = np.concatenate([r.acts for r in scored]) if scored else np.zeros(0)
     pred = np.concatenate([sims[id(r)] for r in scored]) if scored else np.zeros(0)
     detection = auroc(
