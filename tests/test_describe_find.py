@@ -96,6 +96,29 @@ def test_random_index_functions_are_found_and_scored_by_distribution():
     assert good["find_score"] < 1.0  # one recorded call: a right random answer rarely draws the same index
 
 
+@pytest.mark.parametrize("perm", ["mulqawkgnibzrtsfcpjvhodeyx", "bcdefghijklmnopqrstuvwxyza"])
+def test_a_random_step_then_a_learned_character_map_is_found_and_scored_by_distribution(perm):
+    program = [["find:sub_order_to_inx", None], ["find:map_string", perm]]  # map_string's table is learned
+    ref = lambda s: run_program(program, s)  # noqa: E731
+    ans = interpret_strings(ref)
+    assert ans.evidence["random"] and ans.evidence["program"] == [program[0]] and ans.evidence["learned"] == "charmap"
+    assert ans.description.startswith(fs.FIND_PRIMITIVES["find:sub_order_to_inx"].describe(None) + ", then ")
+    inputs = ["Hello World", "banana", "Quick brown Fox", "zebra 42"]
+    item = {"domain": "strings", "random": True, "test_inputs": inputs, "one_call": [ref(s) for s in inputs]}
+    assert score_code(item, ans.code, ref)["score"] == 1.0
+    other = [program[0], ["find:map_string", perm[1:] + perm[0]]]  # another table: every input mismatches
+    assert score_code(item, ans.code, lambda s: run_program(other, s))["score"] == 0.0
+
+
+def test_char_map_after_a_random_step_is_refused_when_no_map_explains_the_outputs():
+    from mechscope.describe.strings_learned import learn_char_map_after
+
+    m = learn_char_map_after([{"ab", "bb"}, {"aa"}], [{"XY", "YY"}, {"XX"}])
+    assert m is not None and m["table"] == {"a": "X", "b": "Y"}
+    assert learn_char_map_after([{"ab"}, {"aa"}], [{"XY"}, {"YY"}]) is None  # 'a' cannot map to both X and Y
+    assert learn_char_map_after([{"ab"}], [{"XYZ"}]) is None  # no middle of the output's length
+
+
 def test_find_protocol_scores_against_the_recorded_call():
     ref = lambda x: 2.0 * np.asarray(x)  # noqa: E731
     item = {"domain": "numeric", "one_call": [float(y) for y in 2.0 * TEST_X + 100.0]}  # noisy, say

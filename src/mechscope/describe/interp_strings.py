@@ -25,7 +25,7 @@ from functools import lru_cache
 from mechscope.describe.find_strings import FIND_PRIMITIVES, random_support
 from mechscope.describe.interpretation import RAISED, Interpretation, as_json, observe
 from mechscope.describe.strings_inverse import inverse
-from mechscope.describe.strings_learned import learned_source, learned_steps
+from mechscope.describe.strings_learned import describe_char_map, learn_char_map_after, learned_source, learned_steps
 from mechscope.describe.strings_lib import PRIMITIVES, describe_program, primitive, program_source
 
 PROBES = [
@@ -183,7 +183,11 @@ class _Search:
 
 
 def _random_search(samples: list[set], heldout: frozenset[str]):
-    """A program with one random-index step that can give every observed output."""
+    """A program with one random-index step that can give every observed output.
+
+    Returns a program, or (program, learned outer step) when only a character map learned after the random
+    step explains the outputs; None when nothing does.
+    """
     rand = [n for n, prim in FIND_PRIMITIVES.items() if prim.random and n not in heldout]
     steps, vecs = _library()
     steps = [st for st in steps if st[0] not in heldout]
@@ -210,6 +214,10 @@ def _random_search(samples: list[set], heldout: frozenset[str]):
             mid = vecs[_key(st)]
             if fits(lambda i, r=r, mid=mid: sup(r, mid[i])):
                 return [list(st), [r, None]]
+    for r in rand:  # random inner, then a character map learned from the outputs (FIND's map_string)
+        table = learn_char_map_after([sup(r, s) for s in PROBES], samples)
+        if table is not None:
+            return [[r, None]], (("charmap", table), describe_char_map(table))
     return None
 
 
@@ -224,6 +232,8 @@ def interpret_strings(f: Callable[[str], str], heldout: frozenset[str] = frozens
         samples = [obs | {observe(f, s) for _ in range(SAMPLES)} for obs, s in zip(samples, PROBES)]
         program = _random_search(samples, heldout)
         evidence = {"random": True, "outputs_seen": sum(len(o) for o in samples)}
+        if isinstance(program, tuple):  # a random step, then a learned one
+            return _answer(*program, 0, evidence)
         if program is not None:
             return _answer(program, None, 0, evidence)
         return Interpretation("", "", None, None, {**evidence, "consistent": False, "probes": len(PROBES)})

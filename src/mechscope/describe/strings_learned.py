@@ -55,6 +55,45 @@ def learn_char_map(inputs: list[str], outputs: list[str]) -> dict | None:
     return {"rules": rules, "table": others}
 
 
+def learn_char_map_after(middles: list[set], observed: list[set]) -> dict | None:
+    """A character map m with every observed output some m(middle) of its probe's middles (a random inner step).
+
+    `middles[i]` are the outputs an inner step can give on probe i, `observed[i]`
+    the outputs seen there (other values, such as a raise, must be among the
+    middles as they are). Each output is paired with the middle of its length
+    whose characters agree best with the map that all candidate pairs vote for;
+    the map learned from those pairs is kept only if it explains every output.
+
+    >>> learn_char_map_after([{"abc", "abd"}, {"ba", "ca"}], [{"ABC", "ABD"}, {"CA"}])["rules"]
+    {'lower': [0, 'upper']}
+    """
+    votes: dict[str, dict[str, float]] = {}
+    cands = []
+    for mids, obs in zip(middles, observed):
+        for o in obs:
+            if not isinstance(o, str):
+                continue
+            c = [m for m in mids if isinstance(m, str) and len(m) == len(o)]
+            if not c:
+                return None
+            cands.append((c, o))
+            for m in c:
+                for a, b in zip(m, o):
+                    votes.setdefault(a, {})[b] = votes.get(a, {}).get(b, 0.0) + 1.0 / len(c)
+    if not cands:
+        return None
+    best = {a: max(bs, key=bs.get) for a, bs in votes.items()}
+    pairs = [(max(c, key=lambda m: sum(best[a] == b for a, b in zip(m, o))), o) for c, o in cands]
+    table = learn_char_map([m for m, _ in pairs], [o for _, o in pairs])
+    if table is None:
+        return None
+    for mids, obs in zip(middles, observed):
+        can = {apply_char_map(table, m) if isinstance(m, str) else m for m in mids}
+        if not obs <= can:
+            return None
+    return table
+
+
 def _cls(c: str) -> str:
     return "lower" if c.islower() else "upper" if c.isupper() else "digit"
 
@@ -74,7 +113,8 @@ def apply_char_map(m: dict, s: str) -> str:
     return "".join(out)
 
 
-def _describe_map(m: dict) -> str:
+def describe_char_map(m: dict) -> str:
+    """A learned character map in the benchmark's description language."""
     parts = []
     lo, up = m["rules"].get("lower", [0, None]), m["rules"].get("upper", [0, None])
     cases = (lo[1] or "lower", up[1] or "upper")
@@ -118,7 +158,7 @@ def learned_steps(inputs: list, outputs: list):
         yield ("affix", p, q), text, lambda s, p=p, q=q: p + s + q
     m = learn_char_map(inputs, outputs)
     if m is not None:
-        yield ("charmap", m), _describe_map(m), lambda s, m=m: apply_char_map(m, s)
+        yield ("charmap", m), describe_char_map(m), lambda s, m=m: apply_char_map(m, s)
 
 
 def _affix(inputs: list[str], outputs: list[str]):
