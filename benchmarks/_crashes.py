@@ -317,7 +317,7 @@ def write_kill_trial(v: Variant, folder: Path, template: Path | None, mode: str,
     """Run `v` with its `nth` atomic write killed from inside (`_writekill.py`: ``rename`` = temporary complete,
     killed before its rename; ``half`` = temporary half-written), then check what it left as `trial` does, and
     run the same command again, unrigged: it must succeed with its outputs whole and a store `store check` finds
-    clean. `landed` is false when the command made fewer than `nth` writes (it then exited 0)."""
+    clean. `landed` is false when the command made fewer than `nth` writes (it then exited 0; no rerun)."""
     from mechscope.store import Store
 
     home, work = prepare(folder, template)
@@ -332,6 +332,8 @@ def write_kill_trial(v: Variant, folder: Path, template: Path | None, mode: str,
                store_problems=verdict["problems"], leftovers=verdict["leftovers"],
                clean_before_repair=verdict["clean_before_repair"], clean_after_repair=verdict["clean_after_repair"],
                phase=phase(v, work, temps, verdict, entries_before) if res["landed"] else "exited first")
+    if not res["landed"]:  # it finished: running it again would meet its own entry (a name taken, v-base gone)
+        return {**res, "rerun_ok": None, "rerun_stderr": ""}
     again = run_signalled(v, home, work, None, k=k)
     after = store_verdict(home)
     res.update(rerun_ok=again["returncode"] == 0 and outputs_whole(v, work) == [] and after["clean_before_repair"],
@@ -359,7 +361,7 @@ def write_kill_trials(folder: Path, modes: tuple[str, ...] = ("rename", "half"),
                     f"; outputs {'whole/absent' if res['outputs_ok'] else res['output_problems']}, store problems "
                     f"{len(res['store_problems'])}, leftovers {res['leftovers']}, temporaries "
                     f"{len(res['temporaries'])}, clean after repair {res['clean_after_repair']}, "
-                    f"rerun {'ok' if res['rerun_ok'] else 'FAILED'}")
+                    f"rerun {'-' if res['rerun_ok'] is None else 'ok' if res['rerun_ok'] else 'FAILED'}")
                 if not res["landed"]:
                     break
     return out

@@ -287,7 +287,7 @@ def main() -> None:
               f"{sum(t['outputs_ok'] for t in w)}/{len(w)}, store without broken entries in "
               f"{sum(not t['store_problems'] for t in w)}/{len(w)}, clean after `--repair` in "
               f"{sum(t['clean_after_repair'] for t in w)}/{len(w)}, rerun succeeded in "
-              f"{sum(t['rerun_ok'] for t in w)}/{len(w)}", flush=True)
+              f"{sum(bool(t['rerun_ok']) for t in hit)}/{len(hit)} of those killed", flush=True)
     if "kill" in parts:
         k = report["kill"] = _crashes.kill_trials(args.kills, _folder("kill9"), log=_log)
         print(kill_summary(k), flush=True)
