@@ -29,8 +29,8 @@ from mechscope.atomic import atomic_folder
 from mechscope.errors import MechscopeError
 from mechscope.models.adapters import Adapter
 from mechscope.models.families import FAMILIES, adapter_for, layout_overrides, random_config
-from mechscope.models.placement import (MAP_PREFIX, dispatch, input_device, is_dispatched, parse_device_map,
-                                        tensor_value)
+from mechscope.models.placement import (MAP_PREFIX, dispatch, input_device, is_dispatched, offload_folder,
+                                        parse_device_map, tensor_value)
 
 DEFAULT_MODEL = "smollm2-135m"
 _CACHE_FORMAT = 1
@@ -323,19 +323,13 @@ def _load_hf(name: str, device: torch.device, dtype, device_map=None, max_memory
     dtype = resolve_dtype(dtype, device, config)  # load in it: an 8B model never passes through float32
     try:
         placement = {} if device_map is None else {"device_map": device_map, "max_memory": max_memory,
-                                                   "offload_folder": _offload_folder()}
+                                                   "offload_folder": str(offload_folder())}
         hf = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=dtype, **placement)
         tok = AutoTokenizer.from_pretrained(source, local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - transformers raises many kinds for a broken folder
         raise MechscopeError(f"model 'hf:{name}' cannot be loaded ({_first_line(exc)}); check that the folder holds "
                              "the weights (model.safetensors) and tokenizer files that match its config.json") from None
     return hf, tok, dtype
-
-
-def _offload_folder() -> str:
-    import tempfile
-
-    return tempfile.mkdtemp(prefix="mechscope-offload-")
 
 
 def _first_line(exc: BaseException) -> str:

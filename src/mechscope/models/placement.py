@@ -120,8 +120,6 @@ def dispatch(hf: nn.Module, device_map, max_memory: dict | None = None) -> nn.Mo
     starts on the CPU, they compute on the CPU and GPU entries on their GPU. ``"disk"`` modules are offloaded
     to a temporary folder.
     """
-    import tempfile
-
     from accelerate import dispatch_model, infer_auto_device_map
 
     if isinstance(device_map, str):
@@ -134,7 +132,7 @@ def dispatch(hf: nn.Module, device_map, max_memory: dict | None = None) -> nn.Mo
         device_map = infer_auto_device_map(hf, no_split_module_classes=no_split, **kwargs)
     offload = None
     if "disk" in set(map(str, device_map.values())):
-        offload = tempfile.mkdtemp(prefix="mechscope-offload-")
+        offload = str(offload_folder())
     placed = [d for d in device_map.values() if str(d) != "disk"]
     main = placed[0] if placed else "cpu"
     main = f"cuda:{main}" if isinstance(main, int) else main
@@ -149,3 +147,12 @@ def on_device_of(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     True
     """
     return t if t.device == like.device else t.to(like.device)
+
+
+def offload_folder():
+    """A fresh folder under the system's temporary directory for weights offloaded to disk."""
+    import tempfile
+
+    from mechscope.atomic import temp_folder
+
+    return temp_folder(tempfile.gettempdir(), "mechscope-offload")
