@@ -63,3 +63,63 @@ def test_discover_cli_says_what_it_chose():
     bad = subprocess.run(args + ["--max-memory", "1KB"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: one example of"), bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("method", ["eap", "eap-ig"])
+@pytest.mark.parametrize("family", ["llama", "gpt2"])
+def test_an_example_above_the_budget_is_scored_in_chunks_of_sources(method, family):
+    """Batch 1 and a budget for a third of the sources: the scores of the chunked passes equal one pass."""
+    model = load(f"random:{family}-tiny")
+    graph = Graph.from_model(model)
+    enc = load_task("ioi", n=4).encode(model.tokenizer)
+    seq = int(enc.positions.max()) + 1
+    buffers = 5 if method == "eap-ig" else 3
+    budget = bytes_per_example(graph, seq, grad=True, buffers=buffers, sources=graph.n_sources // 3)
+    plan = plan_batch(graph, seq, 4, budget, buffers=buffers, chunkable=True)
+    assert plan.batch_size == 1 and plan.source_chunk == graph.n_sources // 3 and len(plan.chunks()) in (3, 4)
+    assert "sources in" in plan.note and f"chunks of up to {plan.source_chunk}" in plan.note
+    fn = eap if method == "eap" else (lambda g, e, **kw: eap_ig(g, e, steps=2, **kw))
+    whole = fn(graph, enc, batch_size=4, max_memory="64GiB")
+    chunked = fn(graph, enc, batch_size=4, max_memory=budget)
+    for name in whole:
+        assert torch.allclose(chunked[name], whole[name], rtol=1e-5, atol=1e-7), name
+    assert max(float(t.abs().max()) for t in whole.values()) > 1e-3
+
+
+def test_no_chunks_where_a_pass_needs_every_source(setup):
+    graph, enc, seq = setup  # gemma2: post-norms
+    with pytest.raises(MechscopeError, match=r"gemma2 has norms after attention or MLP.*raise --max-memory to at "
+                                             r"least .*--device map:auto"):
+        plan_batch(graph, seq, 4, "1KiB", chunkable=True)
+    with pytest.raises(MechscopeError, match=r"a patched forward reads every source in one pass"):
+        plan_batch(graph, seq, 4, "1KiB", grad=False)
+    llama = Graph.from_model(load("random:llama-tiny"))
+    with pytest.raises(MechscopeError, match=r"even with one source per pass"):
+        plan_batch(llama, seq, 4, "1KiB", chunkable=True)
+
+
+def test_engine_source_chunks_equal_one_pass():
+    """`run(..., sources=)`: each chunk's columns equal the full gradient's; the others are zero."""
+    from mechscope.graph import EdgeMask, run, source_outputs
+    from mechscope.tasks import metric_values
+
+    model = load("random:qwen3-tiny")
+    graph = Graph.from_model(model)
+    enc = load_task("ioi", n=3).encode(model.tokenizer)
+
+    def grads(sources=None):
+        m = EdgeMask.zeros(graph, requires_grad=True)
+        patch = source_outputs(graph, enc.corrupt_ids, enc.attention_mask, sources=sources)
+        metric_values(run(graph, enc.clean_ids, enc.attention_mask, patch=patch, mask=m, positions=enc.positions,
+                          sources=sources), enc).sum().backward()
+        return {k: t.grad for k, t in m.tensors.items()}
+
+    full = grads()
+    chunk = [1, 2, 5, 7]
+    part = grads(chunk)
+    for k, t in full.items():
+        cols = [j for j in chunk if j < t.shape[1]]
+        rest = [j for j in range(t.shape[1]) if j not in chunk]
+        assert torch.allclose(part[k][:, cols], t[:, cols], atol=1e-7) and not part[k][:, rest].any(), k
+    assert torch.equal(source_outputs(graph, enc.corrupt_ids, enc.attention_mask, sources=chunk),
+                       source_outputs(graph, enc.corrupt_ids, enc.attention_mask)[chunk])

@@ -15,7 +15,7 @@ from mechscope.errors import MechscopeError
 from mechscope.graph import EdgeMask, Graph, run, source_outputs
 from mechscope.tasks import EncodedTask, metric_values
 from mechscope.tasks.patching import (
-    Progress, check_ablation, edge_gradients, mean_source_outputs, patch_for, planned_batch_size,
+    Progress, check_ablation, edge_gradients, mean_source_outputs, patch_for, planned,
 )
 
 Scores = dict[str, torch.Tensor]
@@ -76,8 +76,9 @@ def eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablation: str = "r
     check_ablation(ablation)
     # over inputs a batch holds five [n_sources, ...] buffers: patch, clean outputs, their
     # difference, the engine's diff and its gradient correction
-    batch_size = planned_batch_size(graph, enc, batch_size, max_memory, grad=True,
-                                    buffers=5 if interpolate == "inputs" else 3)
+    plan = planned(graph, enc, batch_size, max_memory, grad=True, buffers=5 if interpolate == "inputs" else 3,
+                   chunkable=interpolate == "inputs")
+    batch_size = plan.batch_size
     if interpolate == "edges":
         total = {g.name: torch.zeros(g.shape) for g in graph.groups}
         for k in range(steps):
@@ -90,24 +91,33 @@ def eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablation: str = "r
     mean = mean_source_outputs(graph, enc, batch_size) if ablation == "mean" else None
     total = {g.name: torch.zeros(g.shape) for g in graph.groups}
     n = len(enc)
+    # one pass of every source, or (an example too large for the budget) a chunk at a time; the embedding,
+    # whose edges interpolate the input, is in every chunk and its scores are taken from the first
+    chunks = list(zip(plan.chunks(), plan.chunks(always=(0,)))) if plan.source_chunk is not None else [(None, None)]
     for batch in enc.batches(batch_size):
-        with torch.no_grad():
-            patch = patch_for(graph, batch, ablation, mean)
-            clean_out = source_outputs(graph, batch.clean_ids, batch.attention_mask)
-            score_diff = patch - clean_out
-            clean_logits = None
-            if batch.metric == "kl":
+        clean_logits = None
+        if batch.metric == "kl":
+            with torch.no_grad():
                 clean_logits = run(graph, batch.clean_ids, batch.attention_mask, positions=batch.positions)
-        for k in ks:
-            m = EdgeMask.zeros(graph)
-            for t in m.tensors.values():
-                t[:, 0] = 1.0 - k / steps  # interpolate the embedding input
-                t.requires_grad_(True)
-            logits = run(graph, batch.clean_ids, batch.attention_mask, patch=patch, mask=m,
-                         positions=batch.positions, score_diff=score_diff)
-            (metric_values(logits, batch, clean_logits=clean_logits).sum() / (n * steps)).backward()
-            for name, t in m.tensors.items():
-                total[name] += t.grad.float().cpu()
+        for own, sources in chunks:
+            with torch.no_grad():
+                patch = patch_for(graph, batch, ablation, mean, sources=sources)
+                clean_out = source_outputs(graph, batch.clean_ids, batch.attention_mask, sources=sources)
+                score_diff = patch - clean_out
+                del clean_out
+            for k in ks:
+                m = EdgeMask.zeros(graph)
+                for t in m.tensors.values():
+                    t[:, 0] = 1.0 - k / steps  # interpolate the embedding input
+                    t.requires_grad_(True)
+                logits = run(graph, batch.clean_ids, batch.attention_mask, patch=patch, mask=m,
+                             positions=batch.positions, score_diff=score_diff, sources=sources)
+                (metric_values(logits, batch, clean_logits=clean_logits).sum() / (n * steps)).backward()
+                for name, t in m.tensors.items():
+                    g = t.grad.float().cpu()
+                    if own is not None and 0 not in own:
+                        g[:, 0] = 0  # the embedding's columns: counted in the first chunk
+                    total[name] += g
         if progress:
             progress(len(batch))
     return total

@@ -13,6 +13,14 @@ memory of the model's device) into the largest batch that fits, never above the 
 asked for. Scores are means over examples, so any batch size gives the same scores
 up to float rounding (tests/test_memory.py checks 1e-6).
 
+When one example does not fit, gradients taken where every mask column holds one
+value (EAP at the clean run, EAP-IG over inputs) are taken for a chunk of the
+sources at a time (`run(..., sources=...)`): the buffers then hold the chunk's rows
+only, the clean forward and backward run once per chunk, and each edge's score is
+the same as in one pass (a score reads one source's difference and one receiver's
+gradient). A patched forward, or a gradient at a mask that differs within a column,
+reads every source in one pass: those need the whole buffer (the error says so).
+
 >>> from mechscope.models import load
 >>> from mechscope.graph import Graph
 >>> graph = Graph.from_model(load("random:gpt2-tiny"))
@@ -71,18 +79,20 @@ def default_budget(device: torch.device) -> int:
     return int(DEFAULT_SHARE * free_memory(device))
 
 
-def bytes_per_example(graph: Graph, seq: int, grad: bool, buffers: int | None = None) -> int:
+def bytes_per_example(graph: Graph, seq: int, grad: bool, buffers: int | None = None,
+                      sources: int | None = None) -> int:
     """Estimated peak bytes that one example of `seq` tokens adds to a patched run.
 
     `buffers`: how many ``[n_sources, seq, d_model]`` buffers the caller holds (default
-    2 without gradients, 3 with; EAP-IG over inputs holds 5).
+    2 without gradients, 3 with; EAP-IG over inputs holds 5); `sources`: their rows
+    when a chunk of the sources is held (default all).
     """
     a = graph.adapter
     elt = torch.tensor([], dtype=next(graph.model.hf.parameters()).dtype).element_size()
     if buffers is None:
         buffers = 3 if grad else 2
     d_mlp = max(a.mlp_width(graph.model.hf, 0), a.d_model)
-    sources = buffers * graph.n_sources * seq * a.d_model
+    sources = buffers * (graph.n_sources if sources is None else sources) * seq * a.d_model
     # each layer: receivers' inputs and their normed copies (kept for backward), plus the
     # model's own activations (q/k/v/o, MLP hidden, attention scores in float32)
     receivers = (a.n_heads + 2 * a.n_kv_heads + 1) * seq * a.d_model * (2 if grad else 1)
@@ -109,12 +119,30 @@ class BatchPlan:
     requested: int
     budget: int
     per_example: int
+    source_chunk: int | None = None  # sources per pass when one example needs chunks (None: all in one)
+    n_sources: int | None = None
 
     @property
     def note(self) -> str:
         verb = "kept" if self.batch_size == self.requested else f"split to {self.batch_size}"
-        return (f"memory budget {human_bytes(self.budget)}, about {human_bytes(self.per_example)} per example: "
+        text = (f"memory budget {human_bytes(self.budget)}, about {human_bytes(self.per_example)} per example: "
                 f"batch {self.requested} {verb}")
+        if self.source_chunk is not None:
+            text += f", sources in {len(self.chunks())} chunks of up to {self.source_chunk}"
+        return text
+
+    def chunks(self, always: tuple[int, ...] = ()) -> list[list[int]]:
+        """Sorted source indices of each pass (one pass of every source without chunking); `always` (sources the
+        forward pass reads, e.g. the embedding in EAP-IG over inputs) joins every chunk.
+
+        >>> BatchPlan(1, 4, 100, 200, source_chunk=4, n_sources=10).chunks(always=(0,))
+        [[0, 1, 2, 3], [0, 4, 5, 6, 7], [0, 8, 9]]
+        """
+        n = self.n_sources
+        if self.source_chunk is None:
+            return [list(range(n))] if n is not None else []
+        return [sorted(set(always) | set(range(i, min(n, i + self.source_chunk))))
+                for i in range(0, n, self.source_chunk)]
 
 
 def plan_batch(
@@ -124,21 +152,43 @@ def plan_batch(
     budget: int | str | None = None,
     grad: bool = True,
     buffers: int | None = None,
+    chunkable: bool = False,
 ) -> BatchPlan:
     """The largest batch size up to `requested` whose patched run fits `budget` bytes.
 
-    `budget` None: `default_budget` of the model's device. A budget that cannot hold
-    even one example is a one-line error naming both sizes.
+    `budget` None: `default_budget` of the model's device. With `chunkable` (a gradient
+    at one value per mask column, on a pre-norm family) an example that does not fit
+    gets batch 1 and the largest chunk of sources that fits. A budget that cannot
+    hold one example (or one source of it) is a one-line error naming the sizes.
     """
+    from mechscope.graph.engine import _fast
+
     if budget is None:
         budget = default_budget(graph.model.device)
     budget = parse_bytes(budget)
     per = bytes_per_example(graph, seq, grad, buffers)
     size = min(requested, budget // per)  # the weights are already loaded: the free count excludes them
-    if size < 1:
-        raise MechscopeError(
-            f"one example of {seq} tokens needs about {human_bytes(per)} for a patched run of "
-            f"{graph.n_edges:,} edges, more than the memory budget of {human_bytes(budget)}; raise --max-memory, "
-            "use shorter prompts or a smaller dtype (--dtype bfloat16)"
-        )
-    return BatchPlan(int(size), int(requested), int(budget), int(per))
+    n = graph.n_sources
+    if size >= 1:
+        return BatchPlan(int(size), int(requested), int(budget), int(per), n_sources=n)
+    fast = _fast(graph.adapter)
+    if chunkable and fast:
+        one = bytes_per_example(graph, seq, grad, buffers, sources=1)
+        if one <= budget:
+            lo, hi = 1, n  # the largest chunk that fits: bytes grow with the chunk
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                fits = bytes_per_example(graph, seq, grad, buffers, sources=mid) <= budget
+                lo, hi = (mid, hi) if fits else (lo, mid - 1)
+            return BatchPlan(1, int(requested), int(budget), int(per), source_chunk=int(lo), n_sources=n)
+        per, why = one, " even with one source per pass"
+    elif chunkable:
+        why = f" ({graph.adapter.family} has norms after attention or MLP: its scores read every source at once)"
+    else:
+        why = " (a patched forward reads every source in one pass)"
+    raise MechscopeError(
+        f"one example of {seq} tokens needs about {human_bytes(per)} for a patched run of "
+        f"{graph.n_edges:,} edges{why}, more than the memory budget of {human_bytes(budget)}; raise --max-memory "
+        f"to at least {human_bytes(per)}, "
+        "spread the model over devices (--device map:auto), use shorter prompts or --dtype bfloat16"
+    )

@@ -133,9 +133,10 @@ for _name, _fn, _params, _units, _summary in (
     ("node", "node", CircuitParams, _n_sources, "activation patching of nodes: an edge scores as its source"),
 ):
     # sized: the circuit is chosen by a size from ranked scores (ACDC's is the edges it kept, one size only);
-    # buffers: activation copies per example a gradient batch holds (for the memory plan)
+    # buffers: activation copies per example a gradient batch holds (for the memory plan); chunkable: its gradient
+    # (at one value per mask column) can be taken a chunk of sources at a time when one example does not fit
     register(Method("discover", _name, _discover(_fn), _params, _units, _summary,
-                    {"sized": _name != "acdc", **({"buffers": 5 if _name == "eap-ig" else 3}
+                    {"sized": _name != "acdc", **({"buffers": 5 if _name == "eap-ig" else 3, "chunkable": True}
                                                   if issubclass(_params, GradientParams) else {})}))
 
 # MIB's shared-task winners (mechscope/discover/winners.py)
@@ -188,9 +189,10 @@ def compute(spec, report: Report | None = None):
         from mechscope.graph.memory import plan_batch
 
         # integrating over edge masks holds the buffers of a plain gradient
-        buffers = 3 if values.get("interpolate") == "edges" else method.extra.get("buffers")
+        edges = values.get("interpolate") == "edges"
+        buffers = 3 if edges else method.extra.get("buffers")
         plan = plan_batch(graph, int(enc.positions.max()) + 1, values["batch_size"], values["max_memory"],
-                          buffers=buffers)
+                          buffers=buffers, chunkable=method.extra.get("chunkable", False) and not edges)
         report(0, total, plan.note)
     report(0, total, message)
     t0 = time.perf_counter()
