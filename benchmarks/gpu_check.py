@@ -129,19 +129,10 @@ def _device_options(device: str) -> list[dict]:
 
 def _halves(model, first: str, second: str) -> dict:
     """A device map: the embedding and the first half of the layers on `first`, the rest on `second`."""
-    a = model.adapter
-    parent = a.layers.rpartition(".")[0]
-    dm = {}
-    for name, _ in model.hf.get_submodule(parent).named_children():
-        full = f"{parent}.{name}"
-        if full == a.layers:
-            dm.update({f"{full}.{i}": first if i < a.n_layers // 2 else second for i in range(a.n_layers)})
-        else:
-            dm[full] = first if "emb" in name or name in ("wte", "wpe") else second
-    for name, _ in model.hf.named_children():
-        if name != parent.split(".")[0]:
-            dm[name] = second
-    return dm
+    from mechscope.models.placement import layered_device_map
+
+    half = model.adapter.n_layers // 2
+    return layered_device_map(model, lambda i: first if i < half else second, embed=first, rest=second, head=second)
 
 
 def _compare_placements(spec: str, reference_device: str, device_map, label: str) -> dict:

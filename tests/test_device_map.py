@@ -18,24 +18,13 @@ from mechscope.graph import Graph
 from mechscope.graph.engine import run, source_outputs
 from mechscope.graph.mask import EdgeMask
 from mechscope.models import load
+from mechscope.models.placement import layered_device_map
 from mechscope.tasks import load_task
 
 
 def offload_map(model) -> dict:
     """Every top-level module on the CPU, except layer 1 and the unembedding: on disk."""
-    a = model.adapter
-    parent = a.layers.rpartition(".")[0]
-    dm = {}
-    for name, _ in model.hf.get_submodule(parent).named_children():
-        full = f"{parent}.{name}"
-        if full == a.layers:
-            dm.update({f"{full}.{i}": "disk" if i == 1 else "cpu" for i in range(a.n_layers)})
-        else:
-            dm[full] = "cpu"
-    for name, _ in model.hf.named_children():
-        if name != parent.split(".")[0]:
-            dm[name] = "disk"
-    return dm
+    return layered_device_map(model, lambda i: "disk" if i == 1 else "cpu", embed="cpu", rest="cpu", head="disk")
 
 
 def max_err(a, b) -> float:

@@ -64,16 +64,16 @@ def learn_char_map_after(middles: list[set], observed: list[set]) -> dict | None
     whose characters agree best with the map that all candidate pairs vote for;
     the map learned from those pairs is kept only if it explains every output.
 
-    >>> learn_char_map_after([{"abc", "abd"}, {"ba", "ca"}], [{"ABC", "ABD"}, {"CA"}])["rules"]
-    {'lower': [0, 'upper']}
+    >>> learn_char_map_after([{"ab", "bb"}, {"aa"}], [{"XY", "YY"}, {"XX"}])["table"] == {"a": "X", "b": "Y"}
+    True
     """
     votes: dict[str, dict[str, float]] = {}
     cands = []
     for mids, obs in zip(middles, observed):
-        for o in obs:
+        for o in sorted(obs, key=repr):  # sorted: ties are broken the same way whatever the sets' order
             if not isinstance(o, str):
                 continue
-            c = [m for m in mids if isinstance(m, str) and len(m) == len(o)]
+            c = sorted(m for m in mids if isinstance(m, str) and len(m) == len(o))
             if not c:
                 return None
             cands.append((c, o))
@@ -82,7 +82,7 @@ def learn_char_map_after(middles: list[set], observed: list[set]) -> dict | None
                     votes.setdefault(a, {})[b] = votes.get(a, {}).get(b, 0.0) + 1.0 / len(c)
     if not cands:
         return None
-    best = {a: max(bs, key=bs.get) for a, bs in votes.items()}
+    best = {a: max(sorted(bs), key=bs.get) for a, bs in votes.items()}
     pairs = [(max(c, key=lambda m: sum(best[a] == b for a, b in zip(m, o))), o) for c, o in cands]
     table = learn_char_map([m for m, _ in pairs], [o for _, o in pairs])
     if table is None:

@@ -49,7 +49,7 @@ class PatchedRunner:
                 self.batches.append(_Batch(b, patch_for(graph, b, ablation, mean), clean))
         self._memo: dict[str, torch.Tensor] = {}
         self.clean = torch.cat([metric_values(b.clean_logits, b.enc, clean_logits=b.clean_logits) for b in self.batches])
-        self.corrupt = self.metric(EdgeMask.ones(graph))
+        self.corrupt = self._computed(EdgeMask.ones(graph))
 
     def logits(self, mask: EdgeMask) -> list[torch.Tensor]:
         with torch.no_grad():
@@ -68,16 +68,19 @@ class PatchedRunner:
         state = _mask_state(mask)
         if state == "zeros":
             return self.clean
-        if state == "ones" and hasattr(self, "corrupt"):
+        if state == "ones":
             return self.corrupt
         key = _mask_digest(mask)
         if key not in self._memo:
             if len(self._memo) >= _MEMO:
                 self._memo.pop(next(iter(self._memo)))
-            self._memo[key] = torch.cat([
-                metric_values(lg, b.enc, clean_logits=b.clean_logits) for lg, b in zip(self.logits(mask), self.batches)
-            ])
+            self._memo[key] = self._computed(mask)
         return self._memo[key]
+
+    def _computed(self, mask: EdgeMask) -> torch.Tensor:
+        return torch.cat([
+            metric_values(lg, b.enc, clean_logits=b.clean_logits) for lg, b in zip(self.logits(mask), self.batches)
+        ])
 
     def kl(self, mask: EdgeMask) -> torch.Tensor:
         if _mask_state(mask) == "zeros":  # the clean run itself

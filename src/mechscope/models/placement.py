@@ -20,7 +20,7 @@ torch.Size([2, 2])
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -156,3 +156,30 @@ def offload_folder():
     from mechscope.atomic import temp_folder
 
     return temp_folder(tempfile.gettempdir(), "mechscope-offload")
+
+
+def layered_device_map(model, layer: Callable[[int], str], *, embed: str, rest: str, head: str) -> dict[str, str]:
+    """An explicit device map of `model` (a `mechscope.models.Model`) over its top-level modules, layer by layer.
+
+    Decoder layer ``i`` goes to ``layer(i)``; the embeddings beside the layers to `embed`, every other module
+    beside them (the final norm, rotary tables) to `rest`; the modules above them (the unembedding) to `head`.
+
+    >>> from mechscope.models import load
+    >>> dm = layered_device_map(load("random:llama-tiny"), lambda i: "disk" if i == 1 else "cpu",
+    ...                         embed="cpu", rest="cpu", head="disk")
+    >>> dm["model.layers.1"], dm["model.embed_tokens"], dm["lm_head"]
+    ('disk', 'cpu', 'disk')
+    """
+    a = model.adapter
+    parent = a.layers.rpartition(".")[0]
+    dm = {}
+    for name, _ in model.hf.get_submodule(parent).named_children():
+        full = f"{parent}.{name}"
+        if full == a.layers:
+            dm.update({f"{full}.{i}": layer(i) for i in range(a.n_layers)})
+        else:
+            dm[full] = embed if "emb" in name or name in ("wte", "wpe") else rest
+    for name, _ in model.hf.named_children():
+        if name != parent.split(".")[0]:
+            dm[name] = head
+    return dm

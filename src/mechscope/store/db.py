@@ -127,7 +127,7 @@ class Store:
         try:
             return self._open(create)
         except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
+            if _locked(exc):
                 raise MechscopeError(f"{self.db_path}: the store stayed locked by another mechscope process for "
                                      f"{BUSY_SECONDS} s; try again when it has finished") from None
             raise self._damaged(exc) from None
@@ -334,9 +334,14 @@ def _when_unlocked(fn: Callable[[], None], seconds: float = BUSY_SECONDS) -> Non
         try:
             return fn()
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+            if not _locked(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    """SQLite's "database is locked" (or busy): another connection holds the lock."""
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 @contextmanager
