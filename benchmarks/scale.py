@@ -14,7 +14,8 @@ high-water mark (VmHWM, reset after loading the model and prompts) above the RSS
 
 With ``--chunked`` a fourth row runs EAP under a memory budget of a third of one
 prompt's estimate: batches of one prompt, each scored a chunk of sources at a time
-(the plan is printed); its peak memory is the budget's, its scores those of one pass.
+(the plan is printed); its peak memory is the budget's, and it prints the largest difference of its
+scores from EAP in one pass per prompt, relative to the largest score.
 
     python benchmarks/scale.py                      # all four shapes (about 15 minutes on 2 cores)
     python benchmarks/scale.py --only qwen2.5-0.5b --prompts 8
@@ -113,20 +114,25 @@ def _measure(name: str, stage: str, layers: int | None, n_prompts: int) -> dict:
     elif stage == "eap":
         eap(graph, enc, batch_size=n_prompts, max_memory="1TiB")
     else:  # eap-chunked: a budget of a third of one prompt
-        from mechscope.graph.memory import plan_batch
+        from mechscope.discover import gradient_plan
 
         budget = bytes_per_example(graph, seq, grad=True) // 3
-        plan = plan_batch(graph, seq, n_prompts, budget, chunkable=True)
-        eap(graph, enc, batch_size=n_prompts, max_memory=budget)
+        plan = gradient_plan(graph, enc, "eap", batch_size=n_prompts, max_memory=budget)
+        chunked = eap(graph, enc, batch_size=n_prompts, max_memory=budget)
     seconds = time.perf_counter() - t0
     peak = _status_kib("VmHWM")
+    difference = None
+    if stage == "eap-chunked":  # the same scores from one pass per prompt (outside the peak measured above)
+        whole = eap(graph, enc, batch_size=1, max_memory="1TiB")
+        difference = max(float((chunked[k] - whole[k]).abs().max()) for k in whole)
+        difference /= max(float(t.abs().max()) for t in whole.values())
     params = sum(p.numel() for p in hf.parameters())
     return {"model": name, "stage": stage, "layers": graph.adapter.n_layers, "params": params,
             "edges": graph.n_edges, "edges_full": _edges_of(_config(name, SHAPES[name][2], len(tok))),
             "seconds": seconds, "peak_mib": (peak - base) / 1024, "load_mib": base / 1024, "seq": seq,
             "estimate_mib": (bytes_per_example(graph, seq, grad=True) * n_prompts / 2**20 if stage == "eap" else
                              budget / 2**20 if stage == "eap-chunked" else None),
-            "plan": plan.note if stage == "eap-chunked" else None}
+            "plan": plan.note if stage == "eap-chunked" else None, "max_relative_difference": difference}
 
 
 def main() -> None:
@@ -157,7 +163,8 @@ def main() -> None:
                   f"edges {r['edges']:>9,} (full {r['edges_full']:>9,})  {r['seconds']:7.2f} s  "
                   f"peak +{r['peak_mib']:8.0f} MiB (load {r['load_mib']:6.0f} MiB)"
                   + (f"  estimate {r['estimate_mib']:.0f} MiB" if r["estimate_mib"] else "")
-                  + (f"  ({r['plan']})" if r.get("plan") else ""), flush=True)
+                  + (f"  ({r['plan']}; max |chunked - one pass| / max |score| {r['max_relative_difference']:.1e})"
+                     if r.get("plan") else ""), flush=True)
     print(json.dumps(rows))
 
 

@@ -8,9 +8,9 @@ import sys
 import pytest
 import torch
 
-from mechscope.discover import eap, eap_ig
+from mechscope.discover import eap, eap_ig, gradient_plan
 from mechscope.errors import MechscopeError
-from mechscope.graph import Graph
+from mechscope.graph import Graph, run
 from mechscope.graph.memory import bytes_per_example, parse_bytes, plan_batch
 from mechscope.models import load
 from mechscope.tasks import load_task
@@ -65,25 +65,73 @@ def test_discover_cli_says_what_it_chose():
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("method", ["eap", "eap-ig"])
+CHUNK_RTOL, CHUNK_ATOL = 1e-5, 1e-7  # chunked vs one pass: the same sums in another order
+
+
+@pytest.mark.parametrize("method,ablation", [("eap", "resample"), ("eap", "mean"), ("eap-ig", "resample")])
 @pytest.mark.parametrize("family", ["llama", "gpt2"])
-def test_an_example_above_the_budget_is_scored_in_chunks_of_sources(method, family):
+def test_an_example_above_the_budget_is_scored_in_chunks_of_sources(method, ablation, family, monkeypatch):
     """Batch 1 and a budget for a third of the sources: the scores of the chunked passes equal one pass."""
+    import mechscope.discover.attribution as attribution
+    import mechscope.tasks.patching as patching
+
     model = load(f"random:{family}-tiny")
     graph = Graph.from_model(model)
     enc = load_task("ioi", n=4).encode(model.tokenizer)
     seq = int(enc.positions.max()) + 1
-    buffers = 5 if method == "eap-ig" else 3
-    budget = bytes_per_example(graph, seq, grad=True, buffers=buffers, sources=graph.n_sources // 3)
-    plan = plan_batch(graph, seq, 4, budget, buffers=buffers, chunkable=True)
-    assert plan.batch_size == 1 and plan.source_chunk == graph.n_sources // 3 and len(plan.chunks()) in (3, 4)
-    assert "sources in" in plan.note and f"chunks of up to {plan.source_chunk}" in plan.note
+    chunk = graph.n_sources // 3
+    budget = bytes_per_example(graph, seq, grad=True, buffers=5 if method == "eap-ig" else 3, sources=chunk)
+    plan = gradient_plan(graph, enc, method, batch_size=4, max_memory=budget)
+    assert plan.batch_size == 1 and plan.source_chunk == chunk and len(plan.chunks()) >= 3
+    assert f"{graph.n_sources} sources in {len(plan.chunks())} chunks of up to {chunk}" in plan.note
+    # every source is scored in exactly one chunk (EAP-IG's embedding is in each, counted once)
+    seen = sorted(j for c in plan.chunks() for j in c if not (method == "eap-ig" and j == 0))
+    assert seen == list(range(1 if method == "eap-ig" else 0, graph.n_sources))
+    assert all(len(c) <= chunk for c in plan.chunks())
+
+    passes = []  # the sources of each patched pass the methods take
+
+    def spy(*args, sources=None, **kw):
+        passes.append(sources)
+        return run(*args, sources=sources, **kw)
+
+    monkeypatch.setattr(patching, "run", spy)
+    monkeypatch.setattr(attribution, "run", spy)
     fn = eap if method == "eap" else (lambda g, e, **kw: eap_ig(g, e, steps=2, **kw))
-    whole = fn(graph, enc, batch_size=4, max_memory="64GiB")
-    chunked = fn(graph, enc, batch_size=4, max_memory=budget)
+    whole = fn(graph, enc, batch_size=4, max_memory="64GiB", ablation=ablation)
+    assert passes and all(p is None for p in passes)
+    passes.clear()
+    chunked = fn(graph, enc, batch_size=4, max_memory=budget, ablation=ablation)
+    steps = 2 if method == "eap-ig" else 1
+    assert passes == [c for _ in range(len(enc)) for c in plan.chunks() for _ in range(steps)]
     for name in whole:
-        assert torch.allclose(chunked[name], whole[name], rtol=1e-5, atol=1e-7), name
+        assert torch.allclose(chunked[name], whole[name], rtol=CHUNK_RTOL, atol=CHUNK_ATOL), name
     assert max(float(t.abs().max()) for t in whole.values()) > 1e-3
+
+
+def test_the_run_layer_says_it_chunked_and_scores_as_one_pass():
+    from mechscope.runs.discovery import compute
+    from mechscope.runs.spec import RunSpec
+
+    model = load("random:llama-tiny")
+    graph = Graph.from_model(model)
+    train = load_task("ioi", n=6).split("train").encode(model.tokenizer)
+    budget = bytes_per_example(graph, int(train.positions.max()) + 1, grad=True, buffers=5,
+                               sources=graph.n_sources // 2)
+
+    def discover(max_memory):
+        spec = RunSpec("discover", "eap-ig", "random:llama-tiny", task="ioi", n=6,
+                       params={"max_memory": str(max_memory), "edges": 5, "curve": False, "steps": 2})
+        return compute(spec)
+
+    circuit, scores = discover(budget)
+    assert "batch 16 split to 1" in circuit.params["batch_plan"], circuit.params["batch_plan"]
+    assert "chunks of up to" in circuit.params["batch_plan"], circuit.params["batch_plan"]
+    one, one_scores = discover("64GiB")
+    assert "chunks" not in one.params["batch_plan"]
+    for name in one_scores:
+        assert torch.allclose(scores[name], one_scores[name], rtol=CHUNK_RTOL, atol=CHUNK_ATOL), name
+    assert sorted(circuit.edges) == sorted(one.edges)  # the same circuit
 
 
 def test_no_chunks_where_a_pass_needs_every_source(setup):

@@ -350,9 +350,25 @@ def _to_model(graph: Graph, *tensors):
     return tuple(None if t is None else t.to(device) for t in tensors)
 
 
+def takes_source_chunks(graph: Graph) -> bool:
+    """Whether `run` and `source_outputs` take a chunk of the sources (``sources=[...]``).
+
+    Families whose heads and MLPs read pre-norms do: an edge's gradient there reads one
+    source's difference and one receiver's input. Post-norm families (Gemma-2/3, OLMo-2)
+    recompute each head from the whole stream, so their passes need every source.
+
+    >>> from mechscope.models import load
+    >>> takes_source_chunks(Graph.from_model(load("random:llama-tiny")))
+    True
+    >>> takes_source_chunks(Graph.from_model(load("random:gemma2-tiny")))
+    False
+    """
+    return _fast(graph.adapter)
+
+
 def _chunk(graph: Graph, sources: list[int]) -> list[bool]:
     """``[n_sources]`` flags of a chunk of sources given as sorted indices; only where the fast paths run."""
-    if not _fast(graph.adapter):
+    if not takes_source_chunks(graph):
         raise MechscopeError(f"{graph.adapter.family} has norms after its attention or MLP, so its edge scores need "
                              "every source at once: chunks of sources are for pre-norm families; raise --max-memory "
                              "or spread the model over devices (--device map:auto)")
@@ -413,6 +429,8 @@ def source_outputs(
     if only is not None:
         only.check(graph)
     if sources is not None:
+        if only is not None:
+            raise MechscopeError("source_outputs takes only= or sources=, not both")
         chosen = _chunk(graph, sources)
         state = ForwardState(record_used=chosen, record_rows=[0, *torch.cumsum(torch.tensor(chosen), 0).tolist()])
         state.record = torch.empty((len(sources), *shape[1:]), device=input_ids.device, dtype=dtype)

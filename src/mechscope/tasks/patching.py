@@ -47,29 +47,25 @@ def mean_source_outputs(graph: Graph, enc: EncodedTask, batch_size: int = 16) ->
     return (total / count)[:, None, None, :]
 
 
-def planned_batch_size(graph: Graph, enc: EncodedTask, batch_size: int, max_memory: int | str | None,
-                       grad: bool, buffers: int | None = None) -> int:
-    """`batch_size`, or fewer examples per batch if a batch would not fit `max_memory`.
+def task_plan(graph: Graph, enc: EncodedTask, batch_size: int, max_memory: int | str | None, *, grad: bool,
+              buffers: int | None = None, chunkable: bool = False, pinned: tuple[int, ...] = ()) -> BatchPlan:
+    """`mechscope.graph.memory.plan_batch` for this task's longest prompt: `batch_size`, or fewer examples
+    per batch if a batch would not fit `max_memory`, and with `chunkable` the chunks of sources when one
+    example does not fit.
 
     `max_memory`: bytes or a size such as ``"8GiB"``; None: half the device's free
-    memory (`mechscope.graph.memory`). Sized for the task's longest prompt.
+    memory (`mechscope.graph.memory`).
 
     >>> from mechscope.models import load
     >>> from mechscope.tasks import load_task
     >>> model = load("random:gpt2-tiny")
     >>> enc = load_task("ioi", n=4).encode(model.tokenizer)
-    >>> planned_batch_size(Graph.from_model(model), enc, 16, "20GiB", grad=True)
+    >>> task_plan(Graph.from_model(model), enc, 16, "20GiB", grad=True).batch_size
     16
     """
-    return planned(graph, enc, batch_size, max_memory, grad, buffers).batch_size
-
-
-def planned(graph: Graph, enc: EncodedTask, batch_size: int, max_memory: int | str | None, grad: bool,
-            buffers: int | None = None, chunkable: bool = False) -> BatchPlan:
-    """`mechscope.graph.memory.plan_batch` for this task's longest prompt: the batch size and, with
-    `chunkable`, the chunks of sources when one example does not fit."""
     seq = int(enc.positions.max()) + 1 if len(enc) else 1
-    return plan_batch(graph, seq, batch_size, max_memory, grad=grad, buffers=buffers, chunkable=chunkable)
+    return plan_batch(graph, seq, batch_size, max_memory, grad=grad, buffers=buffers, chunkable=chunkable,
+                      pinned=pinned)
 
 
 def patch_for(graph: Graph, batch: EncodedTask, ablation: str, mean: torch.Tensor | None = None,
@@ -100,7 +96,7 @@ def patched_metric(
     """The task metric per example with the edges in `mask` patched: ``[n_examples]``.
 
     Batches hold at most `batch_size` examples, fewer if they would not fit
-    `max_memory` (see `planned_batch_size`).
+    `max_memory` (see `task_plan`).
 
     >>> from mechscope.models import load
     >>> from mechscope.tasks import load_task
@@ -109,7 +105,7 @@ def patched_metric(
     >>> patched_metric(graph, enc, EdgeMask.zeros(graph)).shape
     torch.Size([4])
     """
-    batch_size = planned_batch_size(graph, enc, batch_size, max_memory, grad=False)
+    batch_size = task_plan(graph, enc, batch_size, max_memory, grad=False).batch_size
     if ablation == "mean" and mean is None:
         mean = mean_source_outputs(graph, enc, batch_size)
     values = []
@@ -141,8 +137,8 @@ def edge_gradients(
 
     Evaluated at `mask` (default: all zeros, the clean run, which is what EAP
     needs). Returns one ``[n_receivers, n_sources]`` tensor per receiver group.
-    Batches are split to fit `max_memory` (see `planned_batch_size`); at the clean
-    run an example that does not fit is scored a chunk of sources at a time. The
+    Batches are split to fit `max_memory` (see `task_plan`); at the clean run
+    an example that does not fit is scored a chunk of sources at a time. The
     result is a sum over examples, the same for any split up to float rounding.
 
     >>> from mechscope.models import load
@@ -153,7 +149,7 @@ def edge_gradients(
     >>> grads["logits"].shape
     torch.Size([1, 11])
     """
-    plan = planned(graph, enc, batch_size, max_memory, grad=True, chunkable=mask is None)
+    plan = task_plan(graph, enc, batch_size, max_memory, grad=True, chunkable=mask is None)
     batch_size = plan.batch_size
     if ablation == "mean" and mean is None:
         mean = mean_source_outputs(graph, enc, batch_size)
