@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from mechscope.discover.acdc import acdc
-from mechscope.discover.attribution import Scores, eap, eap_ig, exact, node, node_scores
+from mechscope.discover.attribution import Scores, eap, eap_ig, exact, gradient_plan, node, node_scores
 from mechscope.discover.circuit import Circuit, circuit_mask, kept_count, prune, top_edges
 from mechscope.discover.faithfulness import (
     AUTO_TARGET, MIB_FRACTIONS, choose_size, curve_areas, faithfulness, faithfulness_curve, mib_areas, select,
@@ -33,7 +33,7 @@ __all__ = [
     "AUTO_TARGET", "Circuit", "METHODS", "MIB_FRACTIONS", "PatchedRunner", "Scores", "acdc", "choose_size",
     "circuit_from_scores", "circuit_mask", "curve_areas", "encode", "mib_areas",
     "bootstrap_signs", "eap", "eap_ig", "edge_pruning", "evaluate_circuit", "exact", "faithfulness",
-    "faithfulness_curve", "find_circuit", "marginal_gain",
+    "faithfulness_curve", "find_circuit", "gradient_plan", "marginal_gain",
     "kept_count", "node", "node_scores", "prune", "score_edges", "select", "smallest_faithful", "top_edges",
 ]
 

@@ -130,11 +130,8 @@ for _name, _fn, _params, _units, _summary in (
     ("acdc", "acdc", AcdcParams, _n_edges, "ACDC: remove edges one by one while the loss stays within tau"),
     ("node", "node", CircuitParams, _n_sources, "activation patching of nodes: an edge scores as its source"),
 ):
-    # sized: the circuit is chosen by a size from ranked scores (ACDC's is the edges it kept, one size only);
-    # buffers: activation copies per example a gradient batch holds (for the memory plan)
-    register(Method("discover", _name, _discover(_fn), _params, _units, _summary,
-                    {"sized": _name != "acdc", **({"buffers": 5 if _name == "eap-ig" else 3}
-                                                  if issubclass(_params, GradientParams) else {})}))
+    # sized: the circuit is chosen by a size from ranked scores (ACDC's is the edges it kept, one size only)
+    register(Method("discover", _name, _discover(_fn), _params, _units, _summary, {"sized": _name != "acdc"}))
 
 # MIB's shared-task winners (mechscope/discover/winners.py)
 for _name, _fn, _params, _units, _summary in (
@@ -182,13 +179,11 @@ def compute(spec, report: Report | None = None):
     extra = {k: v for k, v in scoring.items() if k not in ("ablation", "batch_size", "max_memory")}
     enc = train.encode(graph.model.tokenizer)
     plan = None
-    if "max_memory" in values:  # what the gradient batches will be split to (a too-small budget fails here)
-        from mechscope.graph.memory import plan_batch
+    if "max_memory" in values:  # how the gradient batches will fit the budget (a too-small budget fails here)
+        from mechscope.discover import gradient_plan
 
-        # integrating over edge masks holds the buffers of a plain gradient
-        buffers = 3 if values.get("interpolate") == "edges" else method.extra.get("buffers")
-        plan = plan_batch(graph, int(enc.positions.max()) + 1, values["batch_size"], values["max_memory"],
-                          buffers=buffers)
+        plan = gradient_plan(graph, enc, spec.method, batch_size=values["batch_size"],
+                             max_memory=values["max_memory"], interpolate=values.get("interpolate", "inputs"))
         report(0, total, plan.note)
     report(0, total, message)
     t0 = time.perf_counter()
