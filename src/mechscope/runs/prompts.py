@@ -121,13 +121,33 @@ def _one(model, task, params) -> int:
 
 register(Method("map", "map", _map, MapParams, _one, "embed, project (UMAP), cluster (HDBSCAN), find empty regions "
                 "and, with a reference, the rows no prompt covers", {"file_params": ("reference",)}))
-for _name, _params, _summary, _files in (
+# `targets`: what on a map each method aims at (the web app's choices: an empty region, the uncovered reference
+# rows, two prompts, a concept over seed rows)
+for _name, _params, _summary, _files, _targets in (
     ("llm", LlmParams, "the instruct model writes prompts aimed at uncovered reference rows or an empty region",
-     ("reference",)),
-    ("interpolate", InterpolateParams, "prompts between two rows, written by the instruct model", ()),
-    ("concept", ConceptParams, "rows rewritten toward a concept (steering, or the concept's examples)", ("concept",)),
+     ("reference",), ("region", "reference")),
+    ("interpolate", InterpolateParams, "prompts between two rows, written by the instruct model", (), ("between",)),
+    ("concept", ConceptParams, "rows rewritten toward a concept (steering, or the concept's examples)", ("concept",),
+     ("concept",)),
 ):
-    register(Method("augment", _name, _augment(_name), _params, _one, _summary, {"file_params": _files}))
+    register(Method("augment", _name, _augment(_name), _params, _one, _summary,
+                    {"file_params": _files, "targets": _targets}))
+
+
+def augment_method_for(target: str) -> str:
+    """The augmentation method that aims at `target` (what a user picked on a map), from the records' ``targets``.
+
+    >>> augment_method_for("between")
+    'interpolate'
+    """
+    from mechscope.errors import closest
+    from mechscope.runs.registry import methods
+
+    by_target = {t: m.name for m in methods("augment") for t in m.extra.get("targets", ())}
+    if target not in by_target:
+        raise ParameterError("target", f"names an unknown target {target!r}{closest(target, by_target)}; aim at "
+                             f"a {', '.join(by_target)}")
+    return by_target[target]
 
 
 def _check_task(spec) -> None:
