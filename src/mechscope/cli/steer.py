@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
@@ -386,46 +385,6 @@ steer_app.command("generate")(generate_command)
 steer_app.command("eval")(eval_command)
 steer_app.command("export")(export_command)
 steer_app.command("pair")(pair_command)
-
-
-# The best method measured on SmolLM2 within the 25% budget (docs/steering.md, "Measured on SmolLM2-135M"):
-# The low-rank intervention trained on the model's own primed continuations (lowrank's defaults) reaches 52.5% of 40
-# generations on ocean at strength 0.875 and +23.7% neutral perplexity (unsteered 0%; docs/steering.md). The demo
-# sweeps three strengths and keeps the strongest within +25%.
-DEMO = {"concept": "ocean", "method": "lowrank", "params": {}, "strengths": [0.0, 0.5, 0.8],
-        "prompts": 8, "tokens": 24}
-
-
-def run_steering_demo(model, out_dir: Path | None = None) -> dict:
-    """`mechscope demo`'s steering step: fit on a shipped concept, sweep a few strengths (effect and damage),
-    generate with and without steering at the chosen one; the file and its evaluation go into the store."""
-    from mechscope.steer import SteeringFile, evaluate_steering, load_concept, make_method
-
-    c = load_concept(DEMO["concept"])
-    t0 = time.perf_counter()
-    method = make_method(DEMO["method"], **DEMO["params"]).fit(model, c.source, c.target)
-    prompts = c.prompts[:DEMO["prompts"]]
-    doc = evaluate_steering(model, method, prompts, c.neutral, strengths=DEMO["strengths"], lexicon=c.lexicon,
-                            max_new_tokens=DEMO["tokens"], seed=0, keep_texts=True)
-    chosen = doc["chosen"] or doc["sweep"][-1]
-    record = None
-    if out_dir is not None:
-        from mechscope.store import Store, record_steering
-
-        sf = SteeringFile.from_method(method, concept=c.name, lexicon=c.lexicon, instruction=c.instruction,
-                                      scorer=c.scorer)
-        sf.manifest["default_strength"] = chosen["strength"]
-        path = Path(out_dir) / f"{c.name}-{method.name}.safetensors"
-        sf.save(path)
-        record = record_steering(Store(), path, name=f"demo-{c.name}-{method.name}", evaluation=doc).name
-    return {"concept": c.name, "method": method.name, "sites": method.sites_, "strength": chosen["strength"],
-            "lexicon_rate": {"unsteered": doc["unsteered"]["effect"], "steered": chosen["effect"]},
-            "base_ppl": doc["base_ppl"], "steered_ppl": chosen["ppl"], "delta_ppl": chosen["delta_ppl"],
-            "kl": chosen["kl"], "top1_agreement": chosen["top1_agreement"],
-            "sweep": [{k: r[k] for k in ("strength", "effect", "delta_ppl", "kl")} for r in doc["sweep"]],
-            "examples": [{"prompt": p, "steered": s, "unsteered": u}
-                         for p, s, u in zip(prompts, chosen["texts"], doc["unsteered"]["texts"])],
-            "record": record, "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def print_steering_demo(doc: dict) -> None:
