@@ -12,7 +12,11 @@ MODEL_COMMANDS = [
     ("graph",), ("verify",), ("task", "show"), ("discover",), ("evaluate",), ("sweep",), ("test-circuit",),
     ("compare",), ("describe", "unit"), ("describe", "units"), ("describe", "serve"),
     ("steer", "fit"), ("steer", "generate"), ("steer", "eval"), ("steer", "pair"),
+    ("data", "map"), ("data", "augment"),
 ]
+# parameters that name a model a command loads: a spec (--model, a BASE argument, sweep's --models), the
+# generator of `data augment`, or an embedding space that can be a model's (`--embed model:<spec>@<layer>`)
+MODEL_PARAMS = {"model", "base", "models", "generator", "embed"}
 
 
 def _leaf_commands():
@@ -41,15 +45,16 @@ def test_every_model_loading_command_has_the_shared_device_and_dtype_options():
         assert params["device"].opts == ["--device"] and params["dtype"].opts == ["--dtype"], path
         assert params["device"].help == DEVICE_HELP and params["dtype"].help == DTYPE_HELP, path
         assert params["device"].default is None and params["dtype"].default is None, path
-    # and the rule that picks them: a command that takes a model spec (--model or a BASE argument) loads one.
+    # and the rule that picks them: a command with a parameter naming a model (MODEL_PARAMS) loads one.
     # Not these: export-mib's --model-name is only a name; version make edits float32 weights (--device only);
-    # demo and data map run the embedded model on the CPU (docs/model-families.md, "Devices and precision").
+    # demo runs the embedded model as loaded by default (docs/model-families.md, "Devices and precision").
     assert {p.name for p in commands[("version", "make")].params} >= {"device"}
-    for path, cmd in commands.items():
-        names = {p.name for p in cmd.params}
-        if names & {"model", "base"} and path not in {("store", "export-mib"), ("version", "make"), ("demo",),
-                                                      ("data", "map")}:
-            assert path in MODEL_COMMANDS, f"{' '.join(path)} takes a model but is not checked for --device/--dtype"
+    exempt = {("store", "export-mib"), ("version", "make"), ("demo",)}
+    loading = {path for path, cmd in commands.items() if {p.name for p in cmd.params} & MODEL_PARAMS}
+    assert ("sweep",) in loading and ("data", "augment") in loading  # the rule sees every kind of model parameter
+    for path in sorted(loading - exempt):
+        assert path in MODEL_COMMANDS, f"{' '.join(path)} takes a model but is not checked for --device/--dtype"
+    assert set(MODEL_COMMANDS) <= set(commands)  # no stale entry
     assert check_dtype("float16") == "float16" and check_device("auto") == "auto"
 
 
@@ -65,6 +70,11 @@ def test_every_model_loading_command_has_the_shared_device_and_dtype_options():
     (["evaluate", "--dtype", "half", "c.json"], "invalid value for '--dtype'"),
     (["steer", "generate", "--device", "gpu0", "f.safetensors"], "invalid value for '--device'"),
     (["discover", "--dtype", "bf16"], "invalid value for '--dtype': dtype 'bf16'"),
+    (["data", "map", "prompts.txt", "--device", "tpu"], "invalid value for '--device': device 'tpu'"),
+    (["data", "map", "prompts.txt", "--dtype", "fp16", "--embed", "model:random:llama-tiny@1"],
+     "invalid value for '--dtype': dtype 'fp16'"),
+    (["data", "augment", "prompts.txt", "--method", "llm", "--out", "new.jsonl", "--dtype", "int4"],
+     "invalid value for '--dtype': dtype 'int4'"),
 ])
 def test_a_bad_device_or_dtype_is_one_line_naming_the_flag(cli, error_line, tmp_path, monkeypatch, args, words):
     monkeypatch.chdir(tmp_path)
@@ -174,3 +184,24 @@ def test_a_version_loads_in_bfloat16_from_its_float32_weights(tmp_path):
     w32 = dict(v32.hf.named_parameters())
     for name, p in v16.hf.named_parameters():
         assert torch.equal(p, w32[name].to(torch.bfloat16)), name
+
+
+def test_data_map_on_cpu_in_float32_is_the_default_and_bfloat16_reaches_the_model(cli, tmp_path, monkeypatch):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("\n".join(f"{w} number {i} is on the {p}" for i, (w, p) in enumerate(
+        (w, p) for w in ("The cat", "A dog", "My car", "Her book") for p in ("table", "road", "hill", "boat"))))
+
+    def mapped(name, *flags):
+        monkeypatch.setenv("MECHSCOPE_CACHE", str(tmp_path / f"cache-{name}"))  # no embedding reused across runs
+        code, out, err = cli("data", "map", str(prompts), "--embed", "model:random:llama-tiny@1", "--regions", "2",
+                             "--out", str(tmp_path / name), "--json", *flags)
+        assert code == 0, err
+        doc = json.loads(out)
+        return {k: v for k, v in doc.items() if k not in ("files", "seconds")}
+
+    default = mapped("default")
+    assert mapped("explicit", "--device", "cpu", "--dtype", "float32") == default
+    half = mapped("half", "--device", "cpu", "--dtype", "bfloat16")
+    assert half["n"] == default["n"] == 16
+    assert half["embed"]["fingerprint"] != default["embed"]["fingerprint"]  # the bfloat16 model's own weights
+

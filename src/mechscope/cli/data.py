@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from mechscope.atomic import atomic_folder
+from mechscope.cli.options import Device, Dtype
 from mechscope.cli.output import out, print_json, progress
 from mechscope.cli.runs import method_names, method_params, rich_report
 from mechscope.errors import MechscopeError
@@ -65,13 +66,16 @@ def map_command(
                               "toxicity, task or module:function"),
     lexicon: str = typer.Option(None, "--lexicon", help="words for --score lexicon, comma-separated (* = any ending)"),
     model: str = typer.Option("smollm2-135m", "--model", "-m", help="model run by --score"),
+    device: Device = None,
+    dtype: Dtype = None,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Map a prompt set: embedding, UMAP projection, HDBSCAN clusters with c-TF-IDF labels, empty regions and,
     with --reference, the reference rows no prompt covers. Writes map.parquet (with embeddings) and map.json."""
     params = {"reference": str(reference) if reference else None, "embed": embed, "text_column": text_column,
               "regions": regions, "coverage_quantile": quantile, "score": score, "lexicon": _words(lexicon)}
-    m = _run(RunSpec("map", default_method("map"), model, str(file), None, _given(params), seed), json_out)
+    m = _run(RunSpec("map", default_method("map"), model, str(file), None, _given(params), seed, device, dtype),
+             json_out)
     target = out_dir or Path(f"{Path(file).stem}.map")
     with atomic_folder(target, replace=True) as tmp:  # the folder appears whole, or not at all
         paths = m.write(tmp, final_dir=target)
@@ -131,6 +135,8 @@ def augment_command(
     embed: str = typer.Option("minilm", "--embed", help=EMBED_HELP),
     text_column: str = typer.Option(None, "--text-column", help=COLUMN_HELP),
     max_candidates: int = typer.Option(None, "--max-candidates", help="stop after this many (default 10 n, >= 64)"),
+    device: Device = None,
+    dtype: Dtype = None,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Generate new prompts aimed at a target, check each against it, and write the kept ones to a new file."""
@@ -141,7 +147,7 @@ def augment_command(
              "concept": concept, "seeds": _ints(seeds, "--seeds"), "scorer": scorer, "lexicon": _words(lexicon),
              "strength": strength, "embed": embed, "max_candidates": max_candidates, "text_column": text_column}
     own = method_params("augment", method, _given(given))  # an option of another method is refused, by its flag
-    result = _run(RunSpec("augment", method, generator, str(file), None, own, seed), json_out)
+    result = _run(RunSpec("augment", method, generator, str(file), None, own, seed, device, dtype), json_out)
     written = result.write(out_path)
     doc = {**result.to_dict(), "out": str(written)}
     if json_out:

@@ -99,7 +99,8 @@ def augment(source: str | Path | PromptSet, method: str, *, n: int = 10, referen
             seeds: list[int] | None = None, scorer: str | Callable | None = None, lexicon: list[str] | None = None,
             strength: float | None = None, seed: int = 0, generator=DEFAULT_GENERATOR, embed: str = DEFAULT_EMBED,
             coverage_quantile: float = DEFAULT_QUANTILE, max_candidates: int | None = None, batch_size: int = 32,
-            text_column: str | None = None, progress: Progress | None = None) -> Augmentation:
+            text_column: str | None = None, progress: Progress | None = None, device: str | None = None,
+            dtype: str | None = None) -> Augmentation:
     """Generate `n` new prompts aimed at a target and checked against it (see docs/data.md).
 
     - ``llm`` with `reference` (uncovered reference rows) or `region` (an empty region's id, as in
@@ -109,6 +110,7 @@ def augment(source: str | Path | PromptSet, method: str, *, n: int = 10, referen
       `seeds` are the rows to rewrite (default: the first 20), `scorer` the concept scorer.
 
     Sampling stops when `n` are kept or `max_candidates` (default 10 n, at least 64) were generated.
+    `device` and `dtype` place the models it loads (the generator, a ``model:`` embedding).
 
     >>> a = augment("everyday.jsonl", "interpolate", between=(0, 30), n=1, generator="random:llama-tiny",
     ...             embed="words", max_candidates=4, batch_size=4)
@@ -130,8 +132,8 @@ def augment(source: str | Path | PromptSet, method: str, *, n: int = 10, referen
     prompts = load_set(source, text_column)
     if len(prompts) < MIN_PROMPTS:
         raise too_small(len(prompts))
-    gen = Generator.load(generator)
-    embedder = get_embedder(embed)
+    gen = Generator.load(generator, device=device, dtype=dtype)
+    embedder = get_embedder(embed, device=device, dtype=dtype)
     emb, space = embed_prompts(prompts, embedder)
     existing = [emb]
     texts_seen = {normalise(x) for x in prompts.texts}

@@ -118,10 +118,11 @@ class MiniLMEmbedder(Embedder):
 class ModelEmbedder(Embedder):
     """A mechscope model's mean-pooled residual stream after one decoder layer (``model:<spec>@<layer>``)."""
 
-    def __init__(self, spec: str, layer: int, model=None):
+    def __init__(self, spec: str, layer: int, model=None, device: str | None = None, dtype: str | None = None):
         from mechscope.models import load
 
-        self.model = model if model is not None else load(spec)
+        # the fingerprint of a model in another dtype is its own, so its embeddings are cached apart
+        self.model = model if model is not None else load(spec, device=device, dtype=dtype)
         n = self.model.adapter.n_layers
         if not 0 <= layer < n:
             raise MechscopeError(f"layer {layer} is out of range for {spec} ({n} layers); use 0..{n - 1}, "
@@ -213,25 +214,33 @@ def parse_embed(spec: str) -> tuple[str, str | None, int | None]:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_embedder(spec: str) -> Embedder:
+def _cached_embedder(spec: str, device: str | None = None, dtype: str | None = None) -> Embedder:
     kind, model_spec, layer = parse_embed(spec)
-    if kind == "minilm":
-        return MiniLMEmbedder()
+    if kind == "minilm":  # MiniLM keeps float32 (its cached embeddings are keyed without a dtype)
+        from mechscope.models.loading import resolve_device
+
+        return MiniLMEmbedder(None if device is None else str(resolve_device(device)))
     if kind == "words":
         return WordsEmbedder()
-    return ModelEmbedder(model_spec, layer)
+    return ModelEmbedder(model_spec, layer, device=device, dtype=dtype)
 
 
-def get_embedder(spec: str = DEFAULT_EMBED, model=None) -> Embedder:
+def get_embedder(spec: str = DEFAULT_EMBED, model=None, device: str | None = None,
+                 dtype: str | None = None) -> Embedder:
     """The embedder for a spec (loaded once per process); `model` reuses a loaded model for ``model:``.
+
+    `device` and `dtype` (as ``--device``/``--dtype`` take them) place the model a ``model:`` embedding
+    loads; MiniLM takes the device only and always runs in float32.
 
     >>> get_embedder("words").space.dim
     4096
+    >>> get_embedder("model:random:llama-tiny@1", device="cpu", dtype="bfloat16").model.dtype
+    torch.bfloat16
     """
     kind, model_spec, layer = parse_embed(spec)
     if kind == "model" and model is not None and model.spec == model_spec:
         return ModelEmbedder(model_spec, layer, model=model)
-    return _cached_embedder(spec)
+    return _cached_embedder(spec, device, dtype)
 
 
 def embeddings_cache_dir() -> Path:

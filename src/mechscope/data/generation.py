@@ -63,15 +63,16 @@ class Generator:
     model: object
 
     @classmethod
-    def load(cls, spec_or_model=DEFAULT_GENERATOR) -> Generator:
-        """A generator from a model spec, a loaded `mechscope.models.Model`, or a Generator (returned as is)."""
+    def load(cls, spec_or_model=DEFAULT_GENERATOR, device: str | None = None, dtype: str | None = None) -> Generator:
+        """A generator from a model spec (loaded on `device` in `dtype`), a loaded `mechscope.models.Model`,
+        or a Generator (returned as is)."""
         if isinstance(spec_or_model, Generator):
             return spec_or_model
         if not isinstance(spec_or_model, str):
             return cls(spec_or_model)
         from mechscope.models import load
 
-        return cls(load(spec_or_model))
+        return cls(load(spec_or_model, device=device, dtype=dtype))
 
     def provenance(self) -> dict:
         return {"spec": self.model.spec, "fingerprint": self.model.fingerprint}

@@ -190,12 +190,15 @@ def map_prompts(source: str | Path | PromptSet, reference: str | Path | PromptSe
                 embed: str = DEFAULT_EMBED, seed: int = 0, n_regions: int = 10,
                 coverage_quantile: float = DEFAULT_QUANTILE, score: str | Callable | None = None,
                 lexicon: list[str] | None = None, model=None, text_column: str | None = None,
-                progress: Progress | None = None) -> PromptMap:
+                progress: Progress | None = None, device: str | None = None, dtype: str | None = None
+                ) -> PromptMap:
     """Map a prompt set: embed (cached), project with UMAP, cluster with HDBSCAN, label clusters by
     c-TF-IDF, find empty regions and, with `reference`, which reference rows no prompt covers.
 
     `score` runs `model` (a loaded model or a spec; default smollm2-135m) on every prompt and scores it
     (see `mechscope.data.behaviour`). `progress(stage, done, total)` is called as work proceeds.
+    `device` and `dtype` place the models it loads (``--device``/``--dtype``: the scoring model and a
+    ``model:`` embedding; MiniLM takes the device only).
 
     >>> m = map_prompts("everyday.jsonl", embed="words", n_regions=2)
     >>> m.n, len(m.empty_regions), sorted(m.to_dict())[:4]
@@ -210,7 +213,7 @@ def map_prompts(source: str | Path | PromptSet, reference: str | Path | PromptSe
     ref = load_set(reference, text_column) if reference is not None else None
     loaded = model if model is not None and not isinstance(model, str) else None
     with step("embedding"):
-        embedder = get_embedder(embed, model=loaded)
+        embedder = get_embedder(embed, model=loaded, device=device, dtype=dtype)
         if ref is not None:
             check_reference_space(ref, embedder.space)  # before any work
         emb, space = embed_prompts(prompts, embedder, progress=progress)
@@ -235,16 +238,16 @@ def map_prompts(source: str | Path | PromptSet, reference: str | Path | PromptSe
         with step("behaviour"):
             from mechscope.data.behaviour import score_prompts
 
-            lm = loaded if loaded is not None else _load_model(model)
+            lm = loaded if loaded is not None else _load_model(model, device, dtype)
             behaviour = score_prompts(lm, prompts, score, lexicon=lexicon, progress=progress)
     return PromptMap(prompts, space, emb, xy, labels, clusters, nn_d[:, 0], regions, region_xy, seed, cov, ref,
                      ref_emb, ref_xy, behaviour, step.seconds)
 
 
-def _load_model(spec: str | None):
+def _load_model(spec: str | None, device: str | None = None, dtype: str | None = None):
     from mechscope.models import load
 
-    return load(spec or "smollm2-135m")
+    return load(spec or "smollm2-135m", device=device, dtype=dtype)
 
 
 class _Stages:

@@ -92,7 +92,8 @@ def _map(spec, p, report):
 
     m = map_prompts(spec.task, reference=p.reference, embed=p.embed, seed=spec.seed, n_regions=p.regions,
                     coverage_quantile=p.coverage_quantile, score=p.score, lexicon=p.lexicon,
-                    model=spec.model if p.score else None, text_column=p.text_column, progress=progress)
+                    model=spec.model if p.score else None, text_column=p.text_column, progress=progress,
+                    device=spec.device, dtype=spec.dtype)
     report(len(stages), len(stages), "mapped")
     return m
 
@@ -110,7 +111,8 @@ def _augment(method: str):
             report(done, total, f"{stage}: {done} of {total} kept")
 
         report(0, n, f"loading {spec.model}")
-        return augment(spec.task, method, seed=spec.seed, generator=spec.model, progress=progress, **kw)
+        return augment(spec.task, method, seed=spec.seed, generator=spec.model, progress=progress,
+                       device=spec.device, dtype=spec.dtype, **kw)
 
     return run
 
