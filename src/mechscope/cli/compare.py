@@ -40,6 +40,7 @@ def compare_command(
     from mechscope.cli.runs import rich_report
     from mechscope.runs import RunSpec, execute
     from mechscope.runs.execute import compute
+    from mechscope.runs.registry import default_method
 
     params = {"versions": list(versions), "tasks": list(tasks), "circuits": circuits, "circuit_edges": circuit_edges,
               "selection": selection, "steps": steps, "batch_size": batch_size,
@@ -47,7 +48,7 @@ def compare_command(
               "steer_prompts": steer_prompts, "steer_neutral": steer_neutral, "cache_circuits": record}
     if circuit_method is not None:
         params["circuit_method"] = circuit_method
-    spec = RunSpec("compare", "versions", base, None, n, params, device=device, dtype=dtype)
+    spec = RunSpec("compare", default_method("compare"), base, None, n, params, device=device, dtype=dtype)
     spec.normalized()
     with progress(not json_out) as bar:
         report = rich_report(bar, bar.add_task(f"loading {base}", total=None))

@@ -62,10 +62,14 @@ def _list(text: str) -> list[str]:
     return [d.strip() for d in text.split(",") if d.strip()]
 
 
-def _describe(method: str, model: str | None, params: dict, seed: int, quiet: bool, device: str | None = None,
+def _describe(command: str, model: str | None, params: dict, seed: int, quiet: bool, device: str | None = None,
               dtype: str | None = None) -> dict:
-    """Execute a description run with a progress bar; its document."""
+    """Execute the description run of the method the registry offers through `command`, with a progress bar; its
+    document."""
     from mechscope.runs import RunSpec, execute
+    from mechscope.runs.registry import method_for
+
+    method = method_for("describe", "command", command)
 
     given = {k: v for k, v in params.items() if v is not None}
     spec = RunSpec("describe", method, *([model] if model else []), params=given, seed=seed, device=device,
@@ -92,7 +96,7 @@ def run_command(
     """Interpret every benchmark function and print per-category scores."""
     params = {"interpreter": interpreter, "bench": str(bench_dir) if bench_dir else None, "domains": _list(domains),
               "limit": limit, "heldout": heldout, "rounds": rounds, "judge": judge}
-    res = _describe("find-bench", None, params, 0, json_out)
+    res = _describe("run", None, params, 0, json_out)
     bench = Path(res["bench"])
     if records is not None:
         write_json(records, {"interpreter": interpreter, "heldout": heldout, "judge": judge, **res}, default=str)
@@ -125,7 +129,7 @@ def unit_command(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Describe one unit of a model from the inputs that activate it most."""
-    doc = _describe("top-inputs", model, {"unit": unit, "top_k": top_k}, 0, json_out, device, dtype)
+    doc = _describe("unit", model, {"unit": unit, "top_k": top_k}, 0, json_out, device, dtype)
     if json_out:
         print_json(doc)
         return
@@ -159,7 +163,7 @@ def units_command(
     params = {"units": _list(units) if units else None, "mlp": mlp, "resid": resid,
               "steering": [str(p) for p in steering] if steering else None, "explainer": explainer,
               "simulator": simulator}
-    res = _describe("explain-simulate", model, params, seed, json_out, device, dtype)
+    res = _describe("units", model, params, seed, json_out, device, dtype)
     if records is not None:
         write_json(records, {"model": model, "explainer": explainer, "simulator": simulator, "seed": seed, **res},
                    default=str)

@@ -34,35 +34,23 @@ def _names(only: str | None) -> list[str]:
 
 def _build_all(names: list[str], force: bool, quiet: bool, executor: str = "inprocess", workers: int | None = None,
                ray_address: str | None = None) -> list:
-    """Build (or load) each named model, with one progress bar per trained model; with an executor other than
-    inprocess, the models not yet built are built in parallel on it (`mechscope.runs`), then loaded."""
-    from mechscope.hypothesis.groundtruth.zoo import PLANTED_BY_NAME, build, is_built
+    """Build the named models the cache does not hold (all of them with `force`) as runs on `executor`
+    (`mechscope.runs`; one progress bar per model), then load each from the cache."""
+    from mechscope.hypothesis.groundtruth.zoo import is_built, load_zoo_model
 
-    if executor != "inprocess" or ray_address:
-        _build_on(executor, [n for n in names if force or not is_built(n)], force, quiet, workers, ray_address)
-        force = False
-    truths = []
-    with progress(not quiet) as bar:
-        for name in names:
-            spec = PLANTED_BY_NAME.get(name)
-            todo = force or not is_built(name)
-            job = bar.add_task(f"{'building' if todo else 'loading'} {name}", total=spec.steps if spec and todo else 1)
-            t0 = time.perf_counter()
-            truth = build(name, force=force, progress=lambda step, parts: bar.update(job, completed=step))
-            bar.update(job, completed=bar.tasks[job].total)
-            truth.info.setdefault("seconds", round(time.perf_counter() - t0, 1))
-            truths.append(truth)
-    return truths
+    _build_on(executor, [n for n in names if force or not is_built(n)], force, quiet, workers, ray_address)
+    return [load_zoo_model(name) for name in names]
 
 
 def _build_on(executor: str, names: list[str], force: bool, quiet: bool, workers: int | None,
               ray_address: str | None) -> None:
     from mechscope.runs import RunSpec, make_executor
+    from mechscope.runs.registry import default_method
 
     if not names:
         return
     ex = make_executor(executor, workers=workers, address=ray_address)
-    specs = [RunSpec("groundtruth", "build", name, params={"force": force}) for name in names]
+    specs = [RunSpec("groundtruth", default_method("groundtruth"), name, params={"force": force}) for name in names]
     failed = []
     with progress(not quiet) as bar:
         overall = bar.add_task(f"building {len(names)} zoo models on {ex.name}", total=len(names))

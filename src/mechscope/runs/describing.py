@@ -162,13 +162,15 @@ def _one(model, task, params) -> int:
     return 1
 
 
-for _name, _fn, _params, _summary in (
-    ("top-inputs", _top_inputs, TopInputsParams, "describe one unit from the inputs that activate it most"),
+# `command`: the `mechscope describe` command that offers each method (its options are the method's parameters)
+for _name, _fn, _params, _summary, _command in (
+    ("top-inputs", _top_inputs, TopInputsParams, "describe one unit from the inputs that activate it most", "unit"),
     ("explain-simulate", _explain_simulate, ExplainSimulateParams,
-     "score unit descriptions by explaining and simulating activations, against random descriptions"),
-    ("find-bench", _find_bench, FindBenchParams, "interpret the FIND-style benchmark's functions and score them"),
+     "score unit descriptions by explaining and simulating activations, against random descriptions", "units"),
+    ("find-bench", _find_bench, FindBenchParams, "interpret the FIND-style benchmark's functions and score them",
+     "run"),
 ):
-    register(Method("describe", _name, _fn, _params, _one, _summary))
+    register(Method("describe", _name, _fn, _params, _one, _summary, {"command": _command}))
 
 
 def compute(spec, report: Report | None = None) -> dict:

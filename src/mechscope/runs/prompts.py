@@ -143,34 +143,11 @@ def augment_method_for(target: str) -> str:
     'interpolate'
     """
     from mechscope.errors import closest
-    from mechscope.runs.registry import methods
+    from mechscope.runs.registry import method_for, methods
 
-    by_target = {t: m.name for m in methods("augment") for t in m.extra.get("targets", ())}
-    if target not in by_target:
-        raise ParameterError("target", f"names an unknown target {target!r}{closest(target, by_target)}; aim at "
-                             f"a {', '.join(by_target)}")
-    return by_target[target]
-
-
-def _check_task(spec) -> None:
-    if spec.task is None:
-        raise ParameterError("task", f"is missing; a {spec.kind} run needs a prompt set (a file or a shipped set "
-                             "such as everyday.jsonl)")
-
-
-def compute(spec, report: Report | None = None):
-    """The `PromptMap` (kind ``map``) or `Augmentation` (kind ``augment``) of `spec`."""
-    method = spec.method_record()
-    p = method.validate(spec.params)
-    _check_task(spec)
-    return method.run(spec, p, report or (lambda done, total, message: None))
-
-
-def record(store, spec, digest: str, outcome, name: str | None = None) -> dict:
-    """Nothing is kept in the store: the summary row with the run's spec and hash."""
-    row = {"run": spec.normalized().to_dict(), "run_hash": digest}
-    if spec.kind == "map":
-        return {"kind": "data-map", **row, "n": outcome.n, "clusters": len(outcome.clusters),
-                "uncovered": len(outcome.coverage.uncovered) if outcome.coverage else None}
-    return {"kind": "augmentation", **row, "generated": outcome.generated, "kept": outcome.kept,
-            "rejected": outcome.rejected}
+    name = method_for("augment", "targets", target)
+    if name is None:
+        known = [t for m in methods("augment") for t in m.extra.get("targets", ())]
+        raise ParameterError("target", f"names an unknown target {target!r}{closest(target, known)}; aim at a "
+                             f"{', '.join(known)}")
+    return name

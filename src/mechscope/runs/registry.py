@@ -163,6 +163,20 @@ def methods(kind: str | None = None) -> list[Method]:
     return [m for (k, _), m in REGISTRY.items() if kind is None or k == kind]
 
 
+def method_for(kind: str, key: str, value: str) -> str | None:
+    """The method of `kind` whose record's ``extra[key]`` is `value` (or holds it): how a surface finds the method
+    behind one of its choices (a command, a target picked on a map) without naming it; None if no record says.
+
+    >>> method_for("augment", "targets", "between"), method_for("describe", "command", "unit")
+    ('interpolate', 'top-inputs')
+    """
+    for m in methods(kind):
+        said = m.extra.get(key)
+        if said == value or (isinstance(said, (tuple, list)) and value in said):
+            return m.name
+    return None
+
+
 def kinds() -> list[str]:
     """The kinds that have methods, e.g. ``['discover', ...]``."""
     return list(dict.fromkeys(m.kind for m in methods()))

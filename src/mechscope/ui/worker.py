@@ -63,8 +63,10 @@ def steer_fit_job(p: dict, report: Report) -> dict:
 def compare_job(p: dict, report: Report) -> dict:
     """`mechscope compare BASE VERSION... --task T` on the page's choices: one comparison run, recorded."""
     from mechscope.runs import RunSpec, execute, get_method
+    from mechscope.runs.registry import default_method
 
-    fields = get_method("compare", "versions").params.model_fields
+    method = default_method("compare")
+    fields = get_method("compare", method).params.model_fields
     params = {k: v for k, v in p.items() if k in fields and v not in (None, "")}
     params["versions"] = [v for v in p.get("versions", []) if v]
     if not params["versions"]:
@@ -72,7 +74,7 @@ def compare_job(p: dict, report: Report) -> dict:
                              "`mechscope version make`)")
     params.setdefault("circuits", "base")
     params.setdefault("latency", False)
-    spec = RunSpec("compare", "versions", str(p.get("base") or "smollm2-135m"), None, _int(p, "n", None), params)
+    spec = RunSpec("compare", method, str(p.get("base") or "smollm2-135m"), None, _int(p, "n", None), params)
     result = execute(spec, report=report, name=p.get("name") or None)
     return {"kind": "comparison", "name": result.row["name"], "run_hash": result.hash}
 
