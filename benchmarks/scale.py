@@ -77,7 +77,7 @@ def _measure(name: str, stage: str, layers: int | None, n_prompts: int) -> dict:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from mechscope.discover import eap
+    from mechscope.discover.attribution import eap
     from mechscope.graph import EdgeMask, Graph, run, source_outputs
     from mechscope.graph.memory import bytes_per_example
     from mechscope.models import wrap

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from mechscope.discover import eap, eap_ig
+from mechscope.discover.attribution import eap, eap_ig
 from mechscope.errors import MechscopeError
 from mechscope.graph import Graph
 from mechscope.graph.memory import bytes_per_example, parse_bytes, plan_batch

@@ -51,9 +51,9 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
                                 out_dir / "ioi-circuit", title=f"IOI circuit of {model_spec} (eap-ig)",
                                 n_kv_heads=model.adapter.n_kv_heads, max_edges=150)
         doc["circuit"] = {"edges_kept": len(circuit.edges), "edges_total": graph.n_edges,
-                          "faithfulness": circuit.faithfulness, "spread": circuit.spread,
+                          "faithfulness": circuit.evaluation.faithfulness, "spread": circuit.evaluation.spread,
                           "top_nodes": circuit.top_nodes(8), "file": str(out_dir / "ioi-circuit.json"),
-                          "pictures": [str(p) for p in pictures], "seconds": circuit.seconds["total"]}
+                          "pictures": [str(p) for p in pictures], "seconds": circuit.evaluation.seconds["total"]}
         bar.advance(steps)
 
         bar.update(steps, description="making a Q4_0 and a 50%-pruned version (recorded in the store)")
@@ -74,7 +74,7 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
         doc["data"] = run_data_demo(out_dir)
         bar.advance(steps)
     doc["seconds"] = round(time.perf_counter() - t0, 1)
-    from mechscope.store import home
+    from mechscope.store.db import home
 
     doc["store"] = str(home().resolve())
 

@@ -31,11 +31,11 @@ def build_command(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Generate the benchmark: numeric, string and concept functions with full ground truth."""
-    from mechscope.describe.bench import build
+    from mechscope.describe.bench import build_benchmark
 
     with progress(not json_out) as bar:
         job = bar.add_task("building functions", total=None)
-        bench = build(
+        bench = build_benchmark(
             seed=seed,
             size=size,
             out=out_dir,
@@ -108,14 +108,14 @@ def run_command(
 ) -> None:
     """Interpret every benchmark function and print per-category scores."""
     from mechscope.describe.bench import Benchmark
-    from mechscope.describe.runner import run
+    from mechscope.describe.runner import run_benchmark
 
     bench = Benchmark.load(bench_dir)
     interp = make_interpreter(interpreter, heldout, rounds)
     jdg = make_judge(judge)
     with progress(not json_out) as bar:
         job = bar.add_task(f"interpreting ({interpreter})", total=None)
-        res = run(
+        res = run_benchmark(
             bench,
             interp,
             _domains(domains),

@@ -235,7 +235,7 @@ def get_embedder(spec: str = DEFAULT_EMBED, model=None) -> Embedder:
 
 
 def embeddings_cache_dir() -> Path:
-    from mechscope.models import cache_dir
+    from mechscope.models.loading import cache_dir
 
     return cache_dir() / "embeddings"
 

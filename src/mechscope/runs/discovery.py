@@ -206,12 +206,13 @@ def compute(spec, report: Report | None = None):
     common = dict(ablation=values["ablation"], batch_size=values["batch_size"], **extra)
     circuit = circuit_from_scores(graph, task, scores, spec.method, scoring_seconds=time.perf_counter() - t0,
                                   **size, **common)
-    if auto and circuit.curve:
-        chosen = smallest_faithful_size(circuit.curve)
+    if auto and circuit.evaluation.curve:
+        chosen = smallest_faithful_size(circuit.evaluation.curve)
         if chosen != size["edges"]:
             again = circuit_from_scores(graph, task, scores, spec.method, edges=chosen, selection=size["selection"],
-                                        curve=False, scoring_seconds=circuit.seconds["scoring"], **common)
-            circuit = replace(again, curve=circuit.curve, areas=circuit.areas,
+                                        curve=False, scoring_seconds=circuit.evaluation.seconds["scoring"], **common)
+            circuit = replace(again, evaluation=replace(again.evaluation, curve=circuit.evaluation.curve,
+                                                        areas=circuit.evaluation.areas),
                               params={**again.params, "size_rule": f"smallest reaching {AUTO_TARGET}"})
     if plan is not None:
         circuit = replace(circuit, params={**circuit.params, "batch_plan": plan.note})
@@ -241,9 +242,9 @@ def record(store, spec, digest: str, outcome, name: str | None = None) -> dict:
     name = name or default_name(spec, digest)
     entry = record_circuit(store, circuit, scores, name=name,
                            provenance={"run": spec.normalized().to_dict(), "run_hash": digest})
-    return {"kind": "circuit", "name": entry.name, "faithfulness": circuit.faithfulness,
+    return {"kind": "circuit", "name": entry.name, "faithfulness": circuit.evaluation.faithfulness,
             "edges_kept": len(circuit.edges), "edges_total": circuit.edges_total,
-            "cpr": circuit.areas.get("cpr"), "cmd": circuit.areas.get("cmd"), "seconds": circuit.seconds["total"]}
+            "cpr": circuit.evaluation.areas.get("cpr"), "cmd": circuit.evaluation.areas.get("cmd"), "seconds": circuit.evaluation.seconds["total"]}
 
 
 def default_name(spec, digest: str) -> str:

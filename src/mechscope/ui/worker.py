@@ -105,7 +105,8 @@ def generate_job(p: dict, report: Report) -> dict:
 def data_map_job(p: dict, report: Report) -> dict:
     """`mechscope data map` with the page's choices: embed, project, cluster, find empty regions and (with a
     reference) uncovered rows, optionally score the model's answers; written as a map of the store."""
-    from mechscope.data import DEFAULT_EMBED, map_prompts, read_prompts
+    from mechscope.data import map_prompts, read_prompts
+    from mechscope.data.embed import DEFAULT_EMBED
     from mechscope.store import Store
     from mechscope.ui import data_maps
 
