@@ -12,8 +12,14 @@ Each measurement runs in its own subprocess; its peak memory is the kernel's RSS
 high-water mark (VmHWM, reset after loading the model and prompts) above the RSS then. The EAP row also shows
 `mechscope.graph.memory`'s estimate for the batch, the number `--max-memory` plans with.
 
+With ``--chunked`` a fourth row runs EAP under a memory budget of a third of one
+prompt's estimate: batches of one prompt, each scored a chunk of sources at a time
+(the plan is printed); its peak memory is the budget's, and it prints the largest difference of its
+scores from EAP in one pass per prompt, relative to the largest score.
+
     python benchmarks/scale.py                      # all four shapes (about 15 minutes on 2 cores)
     python benchmarks/scale.py --only qwen2.5-0.5b --prompts 8
+    python benchmarks/scale.py --only qwen2.5-0.5b --prompts 4 --chunked
 """
 
 from __future__ import annotations
@@ -105,15 +111,28 @@ def _measure(name: str, stage: str, layers: int | None, n_prompts: int) -> dict:
         patch = source_outputs(graph, enc.corrupt_ids, enc.attention_mask)
         run(graph, enc.clean_ids, enc.attention_mask, patch=patch, mask=EdgeMask.random(graph, 0.05, seed=0),
             positions=enc.positions)
-    else:
+    elif stage == "eap":
         eap(graph, enc, batch_size=n_prompts, max_memory="1TiB")
+    else:  # eap-chunked: a budget of a third of one prompt
+        from mechscope.discover.attribution import gradient_plan
+
+        budget = bytes_per_example(graph, seq, grad=True) // 3
+        plan = gradient_plan(graph, enc, "eap", batch_size=n_prompts, max_memory=budget)
+        chunked = eap(graph, enc, batch_size=n_prompts, max_memory=budget)
     seconds = time.perf_counter() - t0
     peak = _status_kib("VmHWM")
+    difference = None
+    if stage == "eap-chunked":  # the same scores from one pass per prompt (outside the peak measured above)
+        whole = eap(graph, enc, batch_size=1, max_memory="1TiB")
+        difference = max(float((chunked[k] - whole[k]).abs().max()) for k in whole)
+        difference /= max(float(t.abs().max()) for t in whole.values())
     params = sum(p.numel() for p in hf.parameters())
     return {"model": name, "stage": stage, "layers": graph.adapter.n_layers, "params": params,
             "edges": graph.n_edges, "edges_full": _edges_of(_config(name, SHAPES[name][2], len(tok))),
             "seconds": seconds, "peak_mib": (peak - base) / 1024, "load_mib": base / 1024, "seq": seq,
-            "estimate_mib": bytes_per_example(graph, seq, grad=True) * n_prompts / 2**20 if stage == "eap" else None}
+            "estimate_mib": (bytes_per_example(graph, seq, grad=True) * n_prompts / 2**20 if stage == "eap" else
+                             budget / 2**20 if stage == "eap-chunked" else None),
+            "plan": plan.note if stage == "eap-chunked" else None, "max_relative_difference": difference}
 
 
 def main() -> None:
@@ -121,6 +140,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=16)
     parser.add_argument("--only", choices=list(SHAPES), action="append")
     parser.add_argument("--layers", type=int, default=None, help="layers of every model (default: per model)")
+    parser.add_argument("--chunked", action="store_true", help="also EAP under a budget of a third of one prompt")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -129,7 +149,7 @@ def main() -> None:
         return
     rows = []
     for name in args.only or list(SHAPES):
-        for stage in STAGES:
+        for stage in STAGES + (["eap-chunked"] if args.chunked else []):
             cmd = [sys.executable, __file__, "--model", name, "--stage", stage, "--prompts", str(args.prompts)]
             if args.layers:
                 cmd += ["--layers", str(args.layers)]
@@ -139,10 +159,12 @@ def main() -> None:
                 continue
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
             r = rows[-1]
-            print(f"{name:22s} {stage:8s} layers {r['layers']:>2}/{SHAPES[name][2]:<2} params {r['params'] / 1e6:7.0f}M "
+            print(f"{name:22s} {stage:11s} layers {r['layers']:>2}/{SHAPES[name][2]:<2} params {r['params'] / 1e6:7.0f}M "
                   f"edges {r['edges']:>9,} (full {r['edges_full']:>9,})  {r['seconds']:7.2f} s  "
                   f"peak +{r['peak_mib']:8.0f} MiB (load {r['load_mib']:6.0f} MiB)"
-                  + (f"  estimate {r['estimate_mib']:.0f} MiB" if r["estimate_mib"] else ""), flush=True)
+                  + (f"  estimate {r['estimate_mib']:.0f} MiB" if r["estimate_mib"] else "")
+                  + (f"  ({r['plan']}; max |chunked - one pass| / max |score| {r['max_relative_difference']:.1e})"
+                     if r.get("plan") else ""), flush=True)
     print(json.dumps(rows))
 
 

@@ -8,9 +8,9 @@ import sys
 import pytest
 import torch
 
-from mechscope.discover.attribution import eap, eap_ig
+from mechscope.discover.attribution import eap, eap_ig, gradient_plan
 from mechscope.errors import MechscopeError
-from mechscope.graph import Graph
+from mechscope.graph import Graph, run
 from mechscope.graph.memory import bytes_per_example, parse_bytes, plan_batch
 from mechscope.models import load
 from mechscope.tasks import load_task
@@ -63,3 +63,111 @@ def test_discover_cli_says_what_it_chose():
     bad = subprocess.run(args + ["--max-memory", "1KB"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: one example of"), bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+CHUNK_RTOL, CHUNK_ATOL = 1e-5, 1e-7  # chunked vs one pass: the same sums in another order
+
+
+@pytest.mark.parametrize("method,ablation", [("eap", "resample"), ("eap", "mean"), ("eap-ig", "resample")])
+@pytest.mark.parametrize("family", ["llama", "gpt2"])
+def test_an_example_above_the_budget_is_scored_in_chunks_of_sources(method, ablation, family, monkeypatch):
+    """Batch 1 and a budget for a third of the sources: the scores of the chunked passes equal one pass."""
+    import mechscope.discover.attribution as attribution
+    import mechscope.tasks.patching as patching
+
+    model = load(f"random:{family}-tiny")
+    graph = Graph.from_model(model)
+    enc = load_task("ioi", n=4).encode(model.tokenizer)
+    seq = int(enc.positions.max()) + 1
+    chunk = graph.n_sources // 3
+    budget = bytes_per_example(graph, seq, grad=True, buffers=5 if method == "eap-ig" else 3, sources=chunk)
+    plan = gradient_plan(graph, enc, method, batch_size=4, max_memory=budget)
+    assert plan.batch_size == 1 and plan.source_chunk == chunk and len(plan.chunks()) >= 3
+    assert f"{graph.n_sources} sources in {len(plan.chunks())} chunks of up to {chunk}" in plan.note
+    # every source is scored in exactly one chunk (EAP-IG's embedding is in each, counted once)
+    seen = sorted(j for c in plan.chunks() for j in c if not (method == "eap-ig" and j == 0))
+    assert seen == list(range(1 if method == "eap-ig" else 0, graph.n_sources))
+    assert all(len(c) <= chunk for c in plan.chunks())
+
+    passes = []  # the sources of each patched pass the methods take
+
+    def spy(*args, sources=None, **kw):
+        passes.append(sources)
+        return run(*args, sources=sources, **kw)
+
+    monkeypatch.setattr(patching, "run", spy)
+    monkeypatch.setattr(attribution, "run", spy)
+    fn = eap if method == "eap" else (lambda g, e, **kw: eap_ig(g, e, steps=2, **kw))
+    whole = fn(graph, enc, batch_size=4, max_memory="64GiB", ablation=ablation)
+    assert passes and all(p is None for p in passes)
+    passes.clear()
+    chunked = fn(graph, enc, batch_size=4, max_memory=budget, ablation=ablation)
+    steps = 2 if method == "eap-ig" else 1
+    assert passes == [c for _ in range(len(enc)) for c in plan.chunks() for _ in range(steps)]
+    for name in whole:
+        assert torch.allclose(chunked[name], whole[name], rtol=CHUNK_RTOL, atol=CHUNK_ATOL), name
+    assert max(float(t.abs().max()) for t in whole.values()) > 1e-3
+
+
+def test_the_run_layer_says_it_chunked_and_scores_as_one_pass():
+    from mechscope.runs.discovery import compute
+    from mechscope.runs.spec import RunSpec
+
+    model = load("random:llama-tiny")
+    graph = Graph.from_model(model)
+    train = load_task("ioi", n=6).split("train").encode(model.tokenizer)
+    budget = bytes_per_example(graph, int(train.positions.max()) + 1, grad=True, buffers=5,
+                               sources=graph.n_sources // 2)
+
+    def discover(max_memory):
+        spec = RunSpec("discover", "eap-ig", "random:llama-tiny", task="ioi", n=6,
+                       params={"max_memory": str(max_memory), "edges": 5, "curve": False, "steps": 2})
+        return compute(spec)
+
+    circuit, scores = discover(budget)
+    assert "batch 16 split to 1" in circuit.params["batch_plan"], circuit.params["batch_plan"]
+    assert "chunks of up to" in circuit.params["batch_plan"], circuit.params["batch_plan"]
+    one, one_scores = discover("64GiB")
+    assert "chunks" not in one.params["batch_plan"]
+    for name in one_scores:
+        assert torch.allclose(scores[name], one_scores[name], rtol=CHUNK_RTOL, atol=CHUNK_ATOL), name
+    assert sorted(circuit.edges) == sorted(one.edges)  # the same circuit
+
+
+def test_no_chunks_where_a_pass_needs_every_source(setup):
+    graph, enc, seq = setup  # gemma2: post-norms
+    with pytest.raises(MechscopeError, match=r"gemma2 has norms after attention or MLP.*raise --max-memory to at "
+                                             r"least .*--device map:auto"):
+        plan_batch(graph, seq, 4, "1KiB", chunkable=True)
+    with pytest.raises(MechscopeError, match=r"a patched forward reads every source in one pass"):
+        plan_batch(graph, seq, 4, "1KiB", grad=False)
+    llama = Graph.from_model(load("random:llama-tiny"))
+    with pytest.raises(MechscopeError, match=r"even with one source per pass"):
+        plan_batch(llama, seq, 4, "1KiB", chunkable=True)
+
+
+def test_engine_source_chunks_equal_one_pass():
+    """`run(..., sources=)`: each chunk's columns equal the full gradient's; the others are zero."""
+    from mechscope.graph import EdgeMask, run, source_outputs
+    from mechscope.tasks import metric_values
+
+    model = load("random:qwen3-tiny")
+    graph = Graph.from_model(model)
+    enc = load_task("ioi", n=3).encode(model.tokenizer)
+
+    def grads(sources=None):
+        m = EdgeMask.zeros(graph, requires_grad=True)
+        patch = source_outputs(graph, enc.corrupt_ids, enc.attention_mask, sources=sources)
+        metric_values(run(graph, enc.clean_ids, enc.attention_mask, patch=patch, mask=m, positions=enc.positions,
+                          sources=sources), enc).sum().backward()
+        return {k: t.grad for k, t in m.tensors.items()}
+
+    full = grads()
+    chunk = [1, 2, 5, 7]
+    part = grads(chunk)
+    for k, t in full.items():
+        cols = [j for j in chunk if j < t.shape[1]]
+        rest = [j for j in range(t.shape[1]) if j not in chunk]
+        assert torch.allclose(part[k][:, cols], t[:, cols], atol=1e-7) and not part[k][:, rest].any(), k
+    assert torch.equal(source_outputs(graph, enc.corrupt_ids, enc.attention_mask, sources=chunk),
+                       source_outputs(graph, enc.corrupt_ids, enc.attention_mask)[chunk])

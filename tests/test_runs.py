@@ -96,6 +96,44 @@ def test_a_run_without_a_size_keeps_the_smallest_curve_point_reaching_0_8(tmp_pa
     assert circuit.params["edges"] == expected
 
 
+def test_a_run_without_a_size_is_the_circuit_the_old_two_runner_path_chose(monkeypatch):
+    """The run layer takes discover's choice from the curve with one runner; the circuit and its faithfulness
+    are those of the former path (a first circuit at 1% of the edges with its curve, then the chosen size
+    evaluated again with a second runner), written out here."""
+    import mechscope.discover as discover
+    from mechscope.discover import PatchedRunner, circuit_from_scores
+    from mechscope.graph import Graph
+    from mechscope.models import load
+    from mechscope.runs.execute import compute
+    from mechscope.tasks import load_task
+
+    built = []
+
+    class Counted(PatchedRunner):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(discover, "PatchedRunner", Counted)
+        circuit, scores = compute(RunSpec("discover", "eap", TINY, "ioi", n=8))
+    assert len(built) == 1  # one runner: the curve's; the chosen circuit is a point of it
+    graph, task = Graph.from_model(load(TINY)), load_task("ioi", n=8)
+    first = circuit_from_scores(graph, task, scores, "eap", edges=max(1, round(0.01 * graph.n_edges)))
+    reaching = [p["edges"] for p in first.evaluation.curve if p["faithfulness"] >= 0.8 and p["edges"] > 0]
+    chosen = min(reaching) if reaching else max((p for p in first.evaluation.curve if p["edges"] > 0),
+                                                key=lambda p: p["faithfulness"])["edges"]
+    old = circuit_from_scores(graph, task, scores, "eap", edges=chosen, curve=False)
+    assert circuit.edges.keys() == old.edges.keys()
+    assert all(abs(circuit.edges[e] - old.edges[e]) <= 1e-6 for e in old.edges)
+    assert circuit.evaluation.faithfulness == pytest.approx(old.evaluation.faithfulness, abs=1e-6)
+    assert circuit.evaluation.spread["median"] == pytest.approx(old.evaluation.spread["median"], abs=1e-6)
+    assert [p["edges"] for p in circuit.evaluation.curve] == [p["edges"] for p in first.evaluation.curve]
+    assert all(abs(a["faithfulness"] - b["faithfulness"]) <= 1e-6 for a, b in zip(circuit.evaluation.curve, first.evaluation.curve))
+    assert circuit.evaluation.areas == pytest.approx(first.evaluation.areas, abs=1e-6)
+    assert circuit.params["edges"] == chosen and circuit.params["size"]["edges"] == chosen
+
+
 @pytest.mark.parametrize("method, units", [("node", "n_sources"), ("eap", "n_train"), ("exact", "n_edges")])
 def test_progress_counts_the_methods_own_work_units(method, units):
     from mechscope.graph import Graph

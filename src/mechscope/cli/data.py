@@ -9,7 +9,10 @@ from rich.table import Table
 
 from mechscope.atomic import atomic_folder
 from mechscope.cli.output import out, print_json, progress
+from mechscope.cli.runs import method_names, method_params, rich_report
 from mechscope.errors import MechscopeError
+from mechscope.runs.registry import default_method
+from mechscope.runs.spec import RunSpec
 
 data_app = typer.Typer(help="Explore a prompt set: its map, empty regions and coverage; fill the gaps.",
                        no_args_is_help=True)
@@ -19,16 +22,17 @@ EMBED_HELP = "embedding space: minilm (default), words, or model:<spec>@<layer> 
 COLUMN_HELP = "the text column of a JSONL, CSV or Parquet file (default: text)"
 
 
-def _reporter(bar):
-    """A progress(stage, done, total) callback that drives one rich bar per stage."""
-    tasks: dict[str, int] = {}
+def _given(params: dict) -> dict:
+    return {k: v for k, v in params.items() if v is not None}
 
-    def report(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=total)
-        bar.update(tasks[stage], completed=done, total=total)
 
-    return report
+def _run(spec, quiet: bool):
+    """Execute a data run with a progress bar; its outcome (a map or an augmentation) for this command to write."""
+    from mechscope.runs import execute
+
+    with progress(not quiet) as bar:
+        job = bar.add_task(spec.label(), total=None)
+        return execute(spec, report=rich_report(bar, job)).value
 
 
 def _words(text: str | None) -> list[str] | None:
@@ -65,12 +69,9 @@ def map_command(
 ) -> None:
     """Map a prompt set: embedding, UMAP projection, HDBSCAN clusters with c-TF-IDF labels, empty regions and,
     with --reference, the reference rows no prompt covers. Writes map.parquet (with embeddings) and map.json."""
-    from mechscope.data import map_prompts
-
-    with progress(not json_out) as bar:
-        m = map_prompts(file, reference=reference, embed=embed, seed=seed, n_regions=regions,
-                        coverage_quantile=quantile, score=score, lexicon=_words(lexicon),
-                        model=model if score else None, text_column=text_column, progress=_reporter(bar))
+    params = {"reference": str(reference) if reference else None, "embed": embed, "text_column": text_column,
+              "regions": regions, "coverage_quantile": quantile, "score": score, "lexicon": _words(lexicon)}
+    m = _run(RunSpec("map", default_method("map"), model, str(file), None, _given(params), seed), json_out)
     target = out_dir or Path(f"{Path(file).stem}.map")
     with atomic_folder(target, replace=True) as tmp:  # the folder appears whole, or not at all
         paths = m.write(tmp, final_dir=target)
@@ -111,11 +112,11 @@ def _print_map(doc: dict) -> None:
 
 def augment_command(
     file: Path = typer.Argument(..., help="prompt set: txt, JSONL, CSV, Parquet or a task file"),
-    method: str = typer.Option(..., "--method", help="llm, interpolate or concept"),
+    method: str = typer.Option(..., "--method", help=" or ".join(method_names("augment"))),
     reference: Path = typer.Option(None, "--reference", help="llm: aim at the reference rows no prompt covers"),
     region: int = typer.Option(None, "--region", help="llm: aim at this empty region (its id in `data map`)"),
     between: str = typer.Option(None, "--between", help="interpolate: two row ids, I,J"),
-    t: float = typer.Option(0.5, "--t", help="interpolate: the ratio from row I (0) to row J (1)"),
+    t: float = typer.Option(None, "--t", help="interpolate: the ratio from row I (0) to row J (1) (default 0.5)"),
     concept: str = typer.Option(None, "--concept", help="concept: a steering file, a shipped concept "
                                 "(wedding, ocean, positive) or a file of example sentences"),
     seeds: str = typer.Option(None, "--seeds", help="concept: row ids to rewrite, comma-separated (default 0-19)"),
@@ -133,17 +134,14 @@ def augment_command(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Generate new prompts aimed at a target, check each against it, and write the kept ones to a new file."""
-    from mechscope.data import augment
-
     pair = _ints(between, "--between", 2)
     if out_path.suffix.lower() != ".jsonl":
         raise MechscopeError(f"--out {str(out_path)!r} must be a .jsonl file (one row a line)")
-    with progress(not json_out) as bar:
-        result = augment(file, method, n=n, reference=reference, region=region,
-                         between=tuple(pair) if pair else None, t=t, concept=concept, seeds=_ints(seeds, "--seeds"),
-                         scorer=scorer, lexicon=_words(lexicon), strength=strength, seed=seed, generator=generator,
-                         embed=embed, max_candidates=max_candidates, text_column=text_column,
-                         progress=_reporter(bar))
+    given = {"n": n, "reference": str(reference) if reference else None, "region": region, "between": pair, "t": t,
+             "concept": concept, "seeds": _ints(seeds, "--seeds"), "scorer": scorer, "lexicon": _words(lexicon),
+             "strength": strength, "embed": embed, "max_candidates": max_candidates, "text_column": text_column}
+    own = method_params("augment", method, _given(given))  # an option of another method is refused, by its flag
+    result = _run(RunSpec("augment", method, generator, str(file), None, own, seed), json_out)
     written = result.write(out_path)
     doc = {**result.to_dict(), "out": str(written)}
     if json_out:

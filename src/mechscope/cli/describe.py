@@ -9,14 +9,13 @@ from rich.table import Table
 
 from mechscope.atomic import write_json
 from mechscope.cli.options import Device, Dtype, load_spec
-from mechscope.cli.output import err, out, print_json, progress, status
-from mechscope.errors import MechscopeError
+from mechscope.cli.output import err, out, print_json, progress
+from mechscope.cli.runs import rich_report
 
 describe_app = typer.Typer(
     help="Describe what functions and model units compute; score it on a FIND-style benchmark.", no_args_is_help=True
 )
 JSON_HELP = "print one JSON document on stdout and nothing else"
-DOMAINS = ("numeric", "strings", "concepts")
 
 
 @describe_app.command("build")
@@ -59,39 +58,23 @@ def build_command(
     out.print(f"run a function as a script: python {bench.root / 'numeric' / 'f0000.py'} 1 2 3")
 
 
-def make_interpreter(spec: str, heldout: float, rounds: int):
-    """`baseline` or `llm:URL#MODEL`, as an interpreter object."""
-    from mechscope.describe.interp_strings import heldout_primitives
-    from mechscope.describe.llm import LLMInterpreter, parse_spec
-    from mechscope.describe.runner import BaselineInterpreter
-
-    if spec == "baseline":
-        if not 0.0 <= heldout < 1.0:
-            raise MechscopeError(f"--heldout must be a fraction in [0, 1), got {heldout}; e.g. --heldout 0.25")
-        return BaselineInterpreter(heldout_primitives(heldout))
-    if spec.startswith("llm:"):
-        url, model = parse_spec(spec)
-        return LLMInterpreter(url, model, max_rounds=rounds)
-    raise MechscopeError(f"unknown interpreter {spec!r}; use 'baseline' or 'llm:URL#MODEL'")
+def _list(text: str) -> list[str]:
+    return [d.strip() for d in text.split(",") if d.strip()]
 
 
-def make_judge(spec: str):
-    from mechscope.describe.judge import LLMJudge, RuleJudge
-    from mechscope.describe.llm import parse_spec
+def _describe(method: str, model: str | None, params: dict, seed: int, quiet: bool, device: str | None = None,
+              dtype: str | None = None) -> dict:
+    """Execute a description run with a progress bar; its document."""
+    from mechscope.runs import RunSpec, execute
 
-    if spec == "rule":
-        return RuleJudge()
-    if spec.startswith("llm:"):
-        return LLMJudge(*parse_spec(spec))
-    raise MechscopeError(f"unknown judge {spec!r}; use 'rule' or 'llm:URL#MODEL'")
-
-
-def _domains(text: str) -> tuple[str, ...]:
-    names = tuple(d.strip() for d in text.split(",") if d.strip())
-    bad = [d for d in names if d not in DOMAINS]
-    if bad or not names:
-        raise MechscopeError(f"unknown domain {', '.join(bad) or text!r}; choose from {', '.join(DOMAINS)}")
-    return names
+    given = {k: v for k, v in params.items() if v is not None}
+    spec = RunSpec("describe", method, *([model] if model else []), params=given, seed=seed, device=device,
+                   dtype=dtype)
+    spec.normalized()  # bad parameters are refused before any work
+    with progress(not quiet) as bar:
+        job = bar.add_task(spec.label(), total=None)
+        row = execute(spec, report=rich_report(bar, job)).row
+    return {k: v for k, v in row.items() if k not in ("kind", "run", "run_hash")}
 
 
 @describe_app.command("run")
@@ -107,40 +90,17 @@ def run_command(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Interpret every benchmark function and print per-category scores."""
-    from mechscope.describe.bench import Benchmark
-    from mechscope.describe.runner import run_benchmark
-
-    bench = Benchmark.load(bench_dir)
-    interp = make_interpreter(interpreter, heldout, rounds)
-    jdg = make_judge(judge)
-    with progress(not json_out) as bar:
-        job = bar.add_task(f"interpreting ({interpreter})", total=None)
-        res = run_benchmark(
-            bench,
-            interp,
-            _domains(domains),
-            limit,
-            jdg,
-            progress=lambda done, total: bar.update(job, completed=done, total=total),
-        )
+    params = {"interpreter": interpreter, "bench": str(bench_dir) if bench_dir else None, "domains": _list(domains),
+              "limit": limit, "heldout": heldout, "rounds": rounds, "judge": judge}
+    res = _describe("find-bench", None, params, 0, json_out)
+    bench = Path(res["bench"])
     if records is not None:
-        write_json(
-            records,
-            {
-                "interpreter": interpreter,
-                "heldout": heldout,
-                "judge": judge,
-                "bench": str(bench.root),
-                "seed": bench.manifest["seed"],
-                **res,
-            },
-            default=str,
-        )
+        write_json(records, {"interpreter": interpreter, "heldout": heldout, "judge": judge, **res}, default=str)
     if json_out:
         print_json(res["summary"])
         return
     table = Table(
-        title=f"{interpreter} on {bench.root}" + (f" (held out {heldout:.0%} of primitives)" if heldout else "")
+        title=f"{interpreter} on {bench}" + (f" (held out {heldout:.0%} of primitives)" if heldout else "")
     )
     for col in ("category", "n", "score", "FIND protocol", "interval IoU", "descriptions", "noise type"):
         table.add_column(col, justify="left" if col == "category" else "right")
@@ -165,16 +125,11 @@ def unit_command(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Describe one unit of a model from the inputs that activate it most."""
-    from mechscope.describe.unit import describe_unit
-
-    m = load_spec(model, json_out, device, dtype)
-    with status(f"probing {unit}", json_out):
-        interp = describe_unit(m, unit, top_k=top_k)
-    doc = {"description": interp.description, **interp.evidence}
+    doc = _describe("top-inputs", model, {"unit": unit, "top_k": top_k}, 0, json_out, device, dtype)
     if json_out:
         print_json(doc)
         return
-    out.print(f"[bold]{doc['unit']}[/] of {model}: {interp.description.split(';')[0]}")
+    out.print(f"[bold]{doc['unit']}[/] of {model}: {doc['description'].split(';')[0]}")
     table = Table(title="top-activating inputs")
     table.add_column("word")
     table.add_column("act", justify="right")
@@ -183,25 +138,6 @@ def unit_command(
     for (w, a), (t, b) in zip(doc["top_inputs"], doc["top_texts"]):
         table.add_row(w, f"{a:.3f}", t, f"{b:.3f}")
     out.print(table)
-
-
-def _unit_agent(spec: str, kind: str, loaded=None):
-    """`tokens`, `llm:URL#MODEL` (a chat endpoint) or `lm[:MODEL]` (in process; plain `lm` is the --model itself)."""
-    from mechscope.describe import simulate as sim
-    from mechscope.describe.llm import parse_spec
-
-    if spec == "tokens":
-        return sim.TokenExplainer() if kind == "explainer" else sim.TokenSimulator()
-    if spec.startswith("llm:"):
-        url, name = parse_spec(spec)
-        return sim.LLMExplainer(url, name) if kind == "explainer" else sim.LLMSimulator(url, name)
-    if spec == "lm" or spec.startswith("lm:"):
-        from mechscope.describe.simulate_lm import LMExplainer, LMSimulator
-        from mechscope.models import load
-
-        lm = loaded if spec == "lm" or (loaded is not None and spec[3:] == loaded.spec) else load(spec[3:])
-        return LMExplainer(lm) if kind == "explainer" else LMSimulator(lm)
-    raise MechscopeError(f"unknown {kind} {spec!r}; use 'tokens', 'llm:URL#MODEL' or 'lm:MODEL' (in process)")
 
 
 @describe_app.command("units")
@@ -220,21 +156,10 @@ def units_command(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Score descriptions of units (explainer/simulator protocol) against random descriptions."""
-    from mechscope.describe.unit_scores import METRICS, sample_units, score_units, steering_units
-
-    for spec, kind in ((explainer, "explainer"), (simulator, "simulator")):  # bad specs fail before the load
-        if not (spec in ("tokens", "lm") or spec.startswith(("llm:", "lm:"))):
-            _unit_agent(spec, kind)
-    m = load_spec(model, json_out, device, dtype)
-    expl, simu = _unit_agent(explainer, "explainer", m), _unit_agent(simulator, "simulator", m)
-    chosen: list = [u.strip() for u in units.split(",") if u.strip()] if units else sample_units(m, mlp, resid, seed)
-    for path in steering or []:
-        chosen += steering_units(str(path))
-    if not chosen:
-        raise MechscopeError("no units to score; pass --units mlp.3:120,resid.5:7 or --mlp/--resid counts above 0")
-    with progress(not json_out) as bar:
-        job = bar.add_task(f"explaining and simulating {len(chosen)} units", total=None)
-        res = score_units(m, chosen, expl, simu, seed=seed, progress=lambda d, t: bar.update(job, completed=d, total=t))
+    params = {"units": _list(units) if units else None, "mlp": mlp, "resid": resid,
+              "steering": [str(p) for p in steering] if steering else None, "explainer": explainer,
+              "simulator": simulator}
+    res = _describe("explain-simulate", model, params, seed, json_out, device, dtype)
     if records is not None:
         write_json(records, {"model": model, "explainer": explainer, "simulator": simulator, "seed": seed, **res},
                    default=str)
@@ -242,12 +167,12 @@ def units_command(
         print_json(res)
         return
     table = Table(
-        title=f"descriptions of {len(chosen)} units of {model} ({explainer} explainer, {simulator} simulator)"
+        title=f"descriptions of {len(res['units'])} units of {model} ({explainer} explainer, {simulator} simulator)"
     )
     for col in ("units", "metric", "explained mean", "median", "random mean", "median "):
         table.add_column(col, justify="left" if col in ("units", "metric") else "right")
     for kind, metrics in res["summary"].items():
-        for metric in METRICS:
+        for metric in metrics:
             e, r = metrics[metric]["explained"], metrics[metric]["random"]
             cells = [e.get("mean"), e.get("median"), r.get("mean"), r.get("median")]
             table.add_row(f"{kind} ({e['n']})", metric, *("-" if v is None else f"{v:.3f}" for v in cells))

@@ -157,6 +157,10 @@ from mechscope.cli.sweep import sweep_command  # noqa: E402
 
 app.command("sweep")(sweep_command)
 
+from mechscope.cli.methods import methods_command  # noqa: E402
+
+app.command("methods")(methods_command)
+
 from mechscope.cli.hypothesis import test_circuit_command  # noqa: E402
 
 app.command("test-circuit")(test_circuit_command)

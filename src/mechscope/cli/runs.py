@@ -8,10 +8,11 @@ spelling (``--edges``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import typer
 
@@ -100,6 +101,46 @@ def method_params(kind: str, method: str, values: dict) -> dict:
             raise MechscopeError(f"{flag(name)} is not an option of {kind} method {method} (it is for "
                                  f"{', '.join(takers)})")
     return dict(values)
+
+
+def method_names(kind: str) -> list[str]:
+    """The registered methods of `kind`, for a command's help and choices.
+
+    >>> method_names("discover")[:2]
+    ['eap', 'eap-ig']
+    """
+    from mechscope.runs.registry import methods
+
+    return [m.name for m in methods(kind)]
+
+
+def key_values(items: list[str]) -> dict[str, str]:
+    """``["steps=40", "n-samples=4"]`` -> ``{"steps": "40", "n_samples": "4"}``: the run layer types and checks them.
+
+    >>> key_values(["steps=40", "n-samples=4"])
+    {'steps': '40', 'n_samples': '4'}
+    """
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise MechscopeError(f"--param {item!r} is not KEY=VALUE; e.g. --param steps=40")
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out
+
+
+@contextlib.contextmanager
+def renamed_params(names: dict[str, str]) -> Iterator[None]:
+    """A `ParameterError` about a parameter a command spells otherwise (a steering run's ``task`` is the
+    command's ``--concept``) leaves this block naming the command's spelling."""
+    from mechscope.runs.registry import ParameterError
+
+    try:
+        yield
+    except ParameterError as exc:
+        if exc.param not in names:
+            raise
+        raise ParameterError(names[exc.param], exc.problem, exc.where) from None
 
 
 def flag_message(exc: MechscopeError) -> str:

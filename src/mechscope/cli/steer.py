@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
@@ -10,23 +9,15 @@ from rich.table import Table
 
 from mechscope.cli.options import Device, Dtype, load_spec
 from mechscope.cli.output import err, out, print_json, progress, status
+from mechscope.cli.runs import key_values, renamed_params, rich_report
 from mechscope.errors import MechscopeError
+from mechscope.runs.registry import default_method
 
 steer_app = typer.Typer(help="Steer a model toward a concept; measure the effect and the damage.",
                         no_args_is_help=True)
 
 MODEL_HELP = "model spec: smollm2-135m, hf:<id-or-dir>, gguf:<path>, random:<family>-<size>[:seed]"
 JSON_HELP = "print one JSON document on stdout and nothing else"
-
-
-def _sentences(value: str | None, concept, attr: str, what: str) -> list[str]:
-    from mechscope.steer.concepts import read_sentences
-
-    if value:
-        return read_sentences(value)
-    if concept is not None:
-        return getattr(concept, attr)
-    raise MechscopeError(f"no {what} given; pass --{what} FILE (txt, JSONL or CSV) or --concept NAME")
 
 
 def _concept(name: str | None):
@@ -46,8 +37,8 @@ def _floats(text: str | None, what: str) -> list[float] | None:
 
 def fit_command(
     model: str = typer.Option("smollm2-135m", "--model", "-m", help=MODEL_HELP),
-    method: str = typer.Option("linear-act", "--method", help="linear-act, mean-act, lineas, lowrank, diffmean, "
-                               "actadd, pca-diff, aura or ablation"),
+    method: str = typer.Option(default_method("steer"), "--method", help="a steering method (`mechscope methods steer` "
+                               "lists them with their parameters)"),
     concept: str = typer.Option(None, "--concept", help="a shipped concept (wedding, ocean, positive) for "
                                 "source, target and evaluation defaults"),
     source: str = typer.Option(None, "--source", help="source sentences (txt one a line, JSONL or CSV)"),
@@ -58,9 +49,8 @@ def fit_command(
     pooling: str = typer.Option(None, "--pooling",
                                 help="mean, last or tokens (every token a sample): how sentences are pooled "
                                      "for fitting"),
-    param: list[str] = typer.Option(None, "--param", "-p", help="a method parameter KEY=VALUE, repeatable (lineas: "
-                                    "steps, lr, l1, group, n_samples, seed; lowrank: rank, objective, steps, lr, "
-                                    "beta, batch_size, seed, data (primed|sentences), n_shots)"),
+    param: list[str] = typer.Option(None, "--param", "-p", help="a method parameter KEY=VALUE, repeatable "
+                                    "(`mechscope methods steer` lists each method's)"),
     out_path: Path = typer.Option(..., "--out", "-o", help="steering file to write (.safetensors)"),
     name: str = typer.Option(None, "--name", help="its name in the experiment store (default: the file's stem)"),
     no_record: bool = typer.Option(False, "--no-record", help="do not record the file in the experiment store"),
@@ -70,48 +60,42 @@ def fit_command(
 ) -> None:
     """Fit a steering method on source and target sentences and write a steering file (also recorded in the
     experiment store, $MECHSCOPE_HOME)."""
-    from mechscope.steer import SteeringFile, make_method, parse_params
+    from mechscope.runs import RunSpec
+    from mechscope.runs.execute import compute
+    from mechscope.runs.execute import record as record_run
+    from mechscope.store import Store
+    from mechscope.store.db import check_name
 
-    c = _concept(concept)
-    src = _sentences(source, c, "source", "source")
-    tgt = _sentences(target, c, "target", "target")
-    steering = make_method(method, sites=sites, layers=layers, pooling=pooling, **parse_params(method, param or []))
-    m = load_spec(model, json_out, device, dtype)
-    t0 = time.perf_counter()
-    trained = getattr(steering, "steps", None)
-    if trained:  # trained through the model: a progress bar over its steps
+    given = {"sites": sites, "layers": layers, "pooling": pooling, "source": source, "target": target,
+             **key_values(param or [])}
+    spec = RunSpec("steer", method, model, concept, None, {k: v for k, v in given.items() if v is not None},
+                   device=device, dtype=dtype)
+    with renamed_params({"task": "concept"}):
+        spec.normalized()  # bad parameters are refused before any work
+        store_name = None if no_record else check_name(name or out_path.stem)
         with progress(not json_out) as bar:
-            job = bar.add_task(f"training {method} on {len(src)} source and {len(tgt)} target sentences",
-                               total=trained)
-            steering.fit(m, src, tgt, on_step=lambda i, loss: bar.update(
-                job, completed=i + 1, description=f"training {method}: loss {loss:.4f}"))
-    else:
-        with status(f"fitting {method} on {len(src)} source and {len(tgt)} target sentences", json_out):
-            steering.fit(m, src, tgt)
-    seconds = time.perf_counter() - t0
-    extra = {"concept": concept, "fit_seconds": round(seconds, 2)}
-    if c is not None:
-        extra.update(lexicon=c.lexicon, instruction=c.instruction, scorer=c.scorer)
-    sf = SteeringFile.from_method(steering, **extra)
-    sf.save(out_path)
+            job = bar.add_task(f"loading {model}", total=None)
+            outcome = compute(spec, rich_report(bar, job))
+    sf, _ = outcome
+    sf.save(out_path)  # the file first: a run is recorded only once the file the user asked for exists
     record = None
-    if not no_record:
-        from mechscope.store import Store, record_steering
-
-        entry = record_steering(Store(), out_path, name=name)
-        record = {"kind": entry.kind, "name": entry.name, "id": entry.id}
+    if store_name is not None:
+        row = record_run(Store(), spec, outcome, store_name)
+        record = {k: row[k] for k in ("kind", "name", "id")}
+    seconds = sf.manifest["fit_seconds"]
     doc = {"file": str(out_path), **{k: sf.manifest[k] for k in ("method", "params", "sites", "default_strength")},
-           "model": sf.manifest["model"], "data": sf.manifest["data"], "fit_seconds": round(seconds, 2),
+           "model": sf.manifest["model"], "data": sf.manifest["data"], "fit_seconds": seconds,
            "fit_report": sf.manifest.get("fit_report"), "record": record}
     if json_out:
         print_json(doc)
         return
-    table = Table(title=f"{method} fitted on {model} ({m.fingerprint})")
+    table = Table(title=f"{method} fitted on {model} ({doc['model']['fingerprint']})")
     table.add_column("")
     table.add_column("value")
     table.add_row("sites", f"{len(doc['sites'])}: {doc['sites'][0]} ... {doc['sites'][-1]}"
                   if len(doc["sites"]) > 2 else ", ".join(doc["sites"]))
-    table.add_row("data", f"{len(src)} source, {len(tgt)} target (hash {doc['data']['hash']})")
+    table.add_row("data", f"{doc['data']['n_source']} source, {doc['data']['n_target']} target (hash "
+                  f"{doc['data']['hash']})")
     table.add_row("default strength", f"{doc['default_strength']:g}")
     table.add_row("fit time", f"{seconds:.1f} s")
     rep = doc["fit_report"] or {}
@@ -408,46 +392,6 @@ steer_app.command("generate")(generate_command)
 steer_app.command("eval")(eval_command)
 steer_app.command("export")(export_command)
 steer_app.command("pair")(pair_command)
-
-
-# The best method measured on SmolLM2 within the 25% budget (docs/steering.md, "Measured on SmolLM2-135M"):
-# The low-rank intervention trained on the model's own primed continuations (lowrank's defaults) reaches 52.5% of 40
-# generations on ocean at strength 0.875 and +23.7% neutral perplexity (unsteered 0%; docs/steering.md). The demo
-# sweeps three strengths and keeps the strongest within +25%.
-DEMO = {"concept": "ocean", "method": "lowrank", "params": {}, "strengths": [0.0, 0.5, 0.8],
-        "prompts": 8, "tokens": 24}
-
-
-def run_steering_demo(model, out_dir: Path | None = None) -> dict:
-    """`mechscope demo`'s steering step: fit on a shipped concept, sweep a few strengths (effect and damage),
-    generate with and without steering at the chosen one; the file and its evaluation go into the store."""
-    from mechscope.steer import SteeringFile, evaluate_steering, load_concept, make_method
-
-    c = load_concept(DEMO["concept"])
-    t0 = time.perf_counter()
-    method = make_method(DEMO["method"], **DEMO["params"]).fit(model, c.source, c.target)
-    prompts = c.prompts[:DEMO["prompts"]]
-    doc = evaluate_steering(model, method, prompts, c.neutral, strengths=DEMO["strengths"], lexicon=c.lexicon,
-                            max_new_tokens=DEMO["tokens"], seed=0, keep_texts=True)
-    chosen = doc["chosen"] or doc["sweep"][-1]
-    record = None
-    if out_dir is not None:
-        from mechscope.store import Store, record_steering
-
-        sf = SteeringFile.from_method(method, concept=c.name, lexicon=c.lexicon, instruction=c.instruction,
-                                      scorer=c.scorer)
-        sf.manifest["default_strength"] = chosen["strength"]
-        path = Path(out_dir) / f"{c.name}-{method.name}.safetensors"
-        sf.save(path)
-        record = record_steering(Store(), path, name=f"demo-{c.name}-{method.name}", evaluation=doc).name
-    return {"concept": c.name, "method": method.name, "sites": method.sites_, "strength": chosen["strength"],
-            "lexicon_rate": {"unsteered": doc["unsteered"]["effect"], "steered": chosen["effect"]},
-            "base_ppl": doc["base_ppl"], "steered_ppl": chosen["ppl"], "delta_ppl": chosen["delta_ppl"],
-            "kl": chosen["kl"], "top1_agreement": chosen["top1_agreement"],
-            "sweep": [{k: r[k] for k in ("strength", "effect", "delta_ppl", "kl")} for r in doc["sweep"]],
-            "examples": [{"prompt": p, "steered": s, "unsteered": u}
-                         for p, s, u in zip(prompts, chosen["texts"], doc["unsteered"]["texts"])],
-            "record": record, "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def print_steering_demo(doc: dict) -> None:

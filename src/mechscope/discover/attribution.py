@@ -15,11 +15,40 @@ from mechscope.errors import MechscopeError
 from mechscope.graph import EdgeMask, Graph, run, source_outputs
 from mechscope.tasks import EncodedTask, metric_values
 from mechscope.tasks.patching import (
-    Progress, check_ablation, edge_gradients, mean_source_outputs, patch_for, planned_batch_size,
+    Progress, check_ablation, edge_gradients, mean_source_outputs, patch_for, task_plan,
 )
+from mechscope.graph.memory import BatchPlan
 
 Scores = dict[str, torch.Tensor]
 EXACT_MAX_EDGES = 20_000
+EMBED = 0  # the embedding's source index: the column EAP-IG over inputs interpolates
+
+
+def gradient_plan(graph: Graph, enc: EncodedTask, method: str = "eap", *, batch_size: int = 16,
+                  max_memory: int | str | None = None, interpolate: str = "inputs") -> BatchPlan:
+    """How `eap` or `eap_ig` fits `max_memory` on this task: the batch size and, when one example does not
+    fit, the chunks of sources scored in turn (its `note` is the line the CLI prints).
+
+    EAP holds three ``[n_sources, ...]`` buffers per example (patch, the engine's difference, its
+    gradient correction); EAP-IG over inputs five (also the clean outputs and their fixed difference),
+    with the embedding, whose edges it interpolates, in every chunk. EAP-IG over edges takes EAP's
+    gradient at a mask that differs within a column: no chunks.
+
+    >>> from mechscope.models import load
+    >>> from mechscope.tasks import load_task
+    >>> model = load("random:llama-tiny"); graph = Graph.from_model(model)
+    >>> enc = load_task("ioi", n=4).encode(model.tokenizer)
+    >>> gradient_plan(graph, enc, "eap-ig", max_memory="2MiB").note
+    'memory budget 2.0 MiB, about 873.5 KiB per example: batch 16 split to 2'
+    >>> plan = gradient_plan(graph, enc, "eap-ig", max_memory="700KiB")
+    >>> plan.note
+    'memory budget 700.0 KiB, about 873.5 KiB per example: batch 16 split to 1, 11 sources in 4 chunks of up to 4'
+    >>> plan.chunks()
+    [[0, 1, 2, 3], [0, 4, 5, 6], [0, 7, 8, 9], [0, 10]]
+    """
+    if method == "eap-ig" and interpolate == "inputs":
+        return task_plan(graph, enc, batch_size, max_memory, grad=True, buffers=5, chunkable=True, pinned=(EMBED,))
+    return task_plan(graph, enc, batch_size, max_memory, grad=True, buffers=3, chunkable=method == "eap")
 
 
 def eap(graph: Graph, enc: EncodedTask, *, ablation: str = "resample", batch_size: int = 16,
@@ -74,10 +103,8 @@ def eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablation: str = "r
         raise MechscopeError(f"eap-ig's step rule is 'right' (k = 1..steps) or 'left' (k = 0..steps-1), got {rule!r}")
     ks = range(1, steps + 1) if rule == "right" else range(steps)
     check_ablation(ablation)
-    # over inputs a batch holds five [n_sources, ...] buffers: patch, clean outputs, their
-    # difference, the engine's diff and its gradient correction
-    batch_size = planned_batch_size(graph, enc, batch_size, max_memory, grad=True,
-                                    buffers=5 if interpolate == "inputs" else 3)
+    plan = gradient_plan(graph, enc, "eap-ig", batch_size=batch_size, max_memory=max_memory, interpolate=interpolate)
+    batch_size = plan.batch_size
     if interpolate == "edges":
         total = {g.name: torch.zeros(g.shape) for g in graph.groups}
         for k in range(steps):
@@ -90,24 +117,33 @@ def eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablation: str = "r
     mean = mean_source_outputs(graph, enc, batch_size) if ablation == "mean" else None
     total = {g.name: torch.zeros(g.shape) for g in graph.groups}
     n = len(enc)
+    # one pass of every source, or (an example too large for the budget) a chunk at a time; the embedding,
+    # whose edges interpolate the input, is in every chunk and its scores are taken from the first
+    chunks = plan.chunks() if plan.source_chunk is not None else [None]
     for batch in enc.batches(batch_size):
-        with torch.no_grad():
-            patch = patch_for(graph, batch, ablation, mean)
-            clean_out = source_outputs(graph, batch.clean_ids, batch.attention_mask)
-            score_diff = patch - clean_out
-            clean_logits = None
-            if batch.metric == "kl":
+        clean_logits = None
+        if batch.metric == "kl":
+            with torch.no_grad():
                 clean_logits = run(graph, batch.clean_ids, batch.attention_mask, positions=batch.positions)
-        for k in ks:
-            m = EdgeMask.zeros(graph)
-            for t in m.tensors.values():
-                t[:, 0] = 1.0 - k / steps  # interpolate the embedding input
-                t.requires_grad_(True)
-            logits = run(graph, batch.clean_ids, batch.attention_mask, patch=patch, mask=m,
-                         positions=batch.positions, score_diff=score_diff)
-            (metric_values(logits, batch, clean_logits=clean_logits).sum() / (n * steps)).backward()
-            for name, t in m.tensors.items():
-                total[name] += t.grad.float().cpu()
+        for i, sources in enumerate(chunks):
+            with torch.no_grad():
+                patch = patch_for(graph, batch, ablation, mean, sources=sources)
+                clean_out = source_outputs(graph, batch.clean_ids, batch.attention_mask, sources=sources)
+                score_diff = patch - clean_out
+                del clean_out
+            for k in ks:
+                m = EdgeMask.zeros(graph)
+                for t in m.tensors.values():
+                    t[:, EMBED] = 1.0 - k / steps  # interpolate the embedding input
+                    t.requires_grad_(True)
+                logits = run(graph, batch.clean_ids, batch.attention_mask, patch=patch, mask=m,
+                             positions=batch.positions, score_diff=score_diff, sources=sources)
+                (metric_values(logits, batch, clean_logits=clean_logits).sum() / (n * steps)).backward()
+                for name, t in m.tensors.items():
+                    g = t.grad.float().cpu()
+                    if i > 0:
+                        g[:, EMBED] = 0  # the embedding's columns: counted in the first chunk
+                    total[name] += g
         if progress:
             progress(len(batch))
     return total

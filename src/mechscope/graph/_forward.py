@@ -109,6 +109,15 @@ class ForwardState:
     diff: torch.Tensor | None = None  # [plan.n_rows, B, S, D]: patch - current of used sources
     record: torch.Tensor | None = None  # [n_sources, B, S, D] when recording
     record_used: list[bool] | None = None
+    # compact buffers (a chunk of the sources, see `mechscope.graph.memory`): row of source j = rows[j]
+    record_rows: list[int] | None = None  # record holds only the recorded sources, in order
+    patch_rows: list[int] | None = None  # patch holds only the used sources, in order (plan.prefix)
+
+    def patch_row(self, j: int) -> int:
+        return j if self.patch_rows is None else self.patch_rows[j]
+
+    def record_row(self, j: int) -> int:
+        return j if self.record_rows is None else self.record_rows[j]
     inputs: dict[str, torch.Tensor] = field(default_factory=dict)  # group -> [M, B, S, D]
     mlp_early: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [B, S, D]
     block: dict[int, tuple] = field(default_factory=dict)  # layer -> (n, share of sources < n: [M, B*S*D])
@@ -188,12 +197,12 @@ class ForwardHooks:
         """Record / difference / fold for one residual-stream source ``[B, S, D]``; returns its new output."""
         st = self.state
         if st.record is not None and st.record_used[j]:
-            st.record[j].copy_(current)
+            st.record[st.record_row(j)].copy_(current)
         p = st.plan
         if p is None or not p.used[j]:
             return current
         d = st.diff[p.prefix[j]]
-        sub_into(d, st.patch[j], current)
+        sub_into(d, st.patch[st.patch_row(j)], current)
         f = p.fold[j]
         return current if f == 0 else torch.add(current, on_device_of(d, current), alpha=f)
 
@@ -252,7 +261,7 @@ class ForwardHooks:
             cur = torch.bmm(zh, w)  # [k, BS, D]
             for i, h in enumerate(heads):
                 if st.record_used[first + h]:
-                    st.record[first + h].view(b * s, -1).copy_(cur[i])
+                    st.record[st.record_row(first + h)].view(b * s, -1).copy_(cur[i])
             return None
         p = st.plan
         rows = st.diff[p.prefix[first + patched[0]] : p.prefix[first + patched[-1]] + 1]
@@ -269,10 +278,11 @@ class ForwardHooks:
     def _patch_rows(self, first: int, heads: list[int], b: int, s: int) -> torch.Tensor:
         """Patch values of these heads of one layer as ``[k, B*S | 1, D]``."""
         patch = self.state.patch
-        if heads == list(range(heads[0], heads[-1] + 1)):
-            rows = patch[first + heads[0] : first + heads[-1] + 1]
+        at = [self.state.patch_row(first + h) for h in heads]
+        if at == list(range(at[0], at[-1] + 1)):
+            rows = patch[at[0] : at[-1] + 1]
         else:
-            rows = patch[torch.tensor(heads, device=patch.device) + first]
+            rows = patch[torch.tensor(at, device=patch.device)]
         if rows.shape[1] == 1 and rows.shape[2] == 1:
             return rows.view(rows.shape[0], 1, rows.shape[3])
         return rows.expand(rows.shape[0], b, s, rows.shape[3]).reshape(rows.shape[0], b * s, rows.shape[3])

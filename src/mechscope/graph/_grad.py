@@ -114,7 +114,7 @@ class GradHooks(ForwardHooks):
         st, p = self.state, self.state.plan
         with torch.no_grad():
             d = st.diff[p.prefix[j]]
-            sub_into(d, st.patch[j], current)
+            sub_into(d, st.patch[st.patch_row(j)], current)
             f = p.fold[j]
             add = None if f == 0 else on_device_of(d, current) * f
         return current if add is None else _Fold.apply(current, add, 1.0 - f)
@@ -177,7 +177,15 @@ class GradHooks(ForwardHooks):
     def _mask_grad(self, g: torch.Tensor, lo: int, n: int) -> torch.Tensor:
         """``g [M, B*S*D] @ d[lo:lo+n]^T`` -> ``[M, n]``."""
         d = self.score_diff if self.score_diff is not None else self.state.diff
-        return on_device_of(g, d) @ d[lo : lo + n].reshape(n, -1).T
+        p = self.state.plan
+        first, last = p.prefix[lo], p.prefix[lo + n]
+        if last - first == n:  # every source of the block has its row (no chunk of sources)
+            return on_device_of(g, d) @ d[first:last].reshape(n, -1).T
+        out = g.new_zeros(g.shape[0], n, device=d.device)
+        if last > first:  # a chunk of the sources: the others' gradients are taken in other passes
+            cols = torch.tensor([i for i in range(n) if p.used[lo + i]], device=d.device)
+            out[:, cols] = on_device_of(g, d) @ d[first:last].reshape(last - first, -1).T
+        return out
 
     def _layer_grads(self, layer: int) -> list[torch.Tensor]:
         """Gradients of ``a{layer}.q/k/v`` and ``m{layer}`` masks, from what the layer's receivers stashed."""

@@ -350,6 +350,37 @@ def _to_model(graph: Graph, *tensors):
     return tuple(None if t is None else t.to(device) for t in tensors)
 
 
+def takes_source_chunks(graph: Graph) -> bool:
+    """Whether `run` and `source_outputs` take a chunk of the sources (``sources=[...]``).
+
+    Families whose heads and MLPs read pre-norms do: an edge's gradient there reads one
+    source's difference and one receiver's input. Post-norm families (Gemma-2/3, OLMo-2)
+    recompute each head from the whole stream, so their passes need every source.
+
+    >>> from mechscope.models import load
+    >>> takes_source_chunks(Graph.from_model(load("random:llama-tiny")))
+    True
+    >>> takes_source_chunks(Graph.from_model(load("random:gemma2-tiny")))
+    False
+    """
+    return _fast(graph.adapter)
+
+
+def _chunk(graph: Graph, sources: list[int]) -> list[bool]:
+    """``[n_sources]`` flags of a chunk of sources given as sorted indices; only where the fast paths run."""
+    if not takes_source_chunks(graph):
+        raise MechscopeError(f"{graph.adapter.family} has norms after its attention or MLP, so its edge scores need "
+                             "every source at once: chunks of sources are for pre-norm families; raise --max-memory "
+                             "or spread the model over devices (--device map:auto)")
+    if list(sources) != sorted(set(sources)) or not sources or sources[0] < 0 or sources[-1] >= graph.n_sources:
+        raise MechscopeError(f"sources must be sorted distinct indices in [0, {graph.n_sources}); got "
+                             f"{list(sources)[:5]}...")
+    chosen = [False] * graph.n_sources
+    for j in sources:
+        chosen[j] = True
+    return chosen
+
+
 def _fast(a) -> bool:
     """Families whose heads and MLPs read pre-norms and write the stream directly take the fast paths
     of `_forward` and `_grad`; post-norms (Gemma-2/3, OLMo-2) take the general hooks below."""
@@ -373,6 +404,7 @@ def source_outputs(
     attention_mask: torch.Tensor | None = None,
     *,
     only: EdgeMask | None = None,
+    sources: list[int] | None = None,
 ) -> torch.Tensor:
     """Every node's output on these prompts, from one forward pass.
 
@@ -380,6 +412,9 @@ def source_outputs(
     m0, a1.h0, ...). Use it as the `patch` of `run` (e.g. from corrupted prompts).
     With `only`, just the sources that mask reads are recorded (the other rows
     are zero): patching one node then taps one module instead of every one.
+    With `sources` (sorted source indices), only those are recorded and returned,
+    ``[len(sources), batch, seq, d_model]``: a chunk of the sources, as `run`'s
+    `sources` takes it (families with pre-norms only).
 
     >>> from mechscope.models import load
     >>> graph = Graph.from_model(load("random:gpt2-tiny"))
@@ -393,6 +428,16 @@ def source_outputs(
     shape = (graph.n_sources, b, s, graph.adapter.d_model)
     if only is not None:
         only.check(graph)
+    if sources is not None:
+        if only is not None:
+            raise MechscopeError("source_outputs takes only= or sources=, not both")
+        chosen = _chunk(graph, sources)
+        state = ForwardState(record_used=chosen, record_rows=[0, *torch.cumsum(torch.tensor(chosen), 0).tolist()])
+        state.record = torch.empty((len(sources), *shape[1:]), device=input_ids.device, dtype=dtype)
+        with torch.no_grad(), ForwardHooks(graph, state):
+            _forward(graph.model.hf, input_ids, attention_mask,
+                     positions=torch.zeros(b, dtype=torch.long, device=input_ids.device))
+        return state.record
     if not _fast(graph.adapter):  # post-norms, no pre-norms: the general hooks (record every source)
         state = _RunState()
         state.record = torch.empty(shape, device=input_ids.device, dtype=dtype)
@@ -416,6 +461,7 @@ def run(
     positions: torch.Tensor | None = None,
     score_diff: torch.Tensor | None = None,
     differentiable: bool = False,
+    sources: list[int] | None = None,
 ) -> torch.Tensor:
     """Logits of the model on `input_ids` with the edges in `mask` patched.
 
@@ -434,6 +480,12 @@ def run(
     - differentiable: keep the autograd graph to the model's parameters (and to
       a fixed mask; `patch` is a constant) : training a model through
       a mask, as the planted-circuit models of `mechscope.hypothesis` are.
+    - sources: sorted source indices, with a mask that requires grad and holds one
+      value per column (EAP's zeros, EAP-IG's interpolated embedding): only these
+      columns get their gradient (the others' are zero), and `patch` and
+      `score_diff` hold only their rows, ``[len(sources), ...]``. Chunks of the
+      sources bound the memory of one example (`mechscope.graph.memory`); every
+      source whose column is non-zero must be in each chunk. Pre-norm families only.
 
     >>> from mechscope.models import load
     >>> graph = Graph.from_model(load("random:gpt2-tiny"))
@@ -450,13 +502,17 @@ def run(
         raise MechscopeError("a non-empty edge mask needs patch values: pass patch=source_outputs(graph, corrupt_ids)")
     mask.check(graph)
     b, s = input_ids.shape
-    expect = (graph.n_sources, graph.adapter.d_model)
+    chosen = None if sources is None else _chunk(graph, sources)
+    expect = (graph.n_sources if sources is None else len(sources), graph.adapter.d_model)
     if patch.dim() != 4 or (patch.shape[0], patch.shape[3]) != expect or patch.shape[1] not in (1, b) or patch.shape[2] not in (1, s):
         raise MechscopeError(
-            f"patch has shape {tuple(patch.shape)}, expected [n_sources={expect[0]}, batch={b} or 1, "
+            f"patch has shape {tuple(patch.shape)}, expected [sources={expect[0]}, batch={b} or 1, "
             f"seq={s} or 1, d_model={expect[1]}]; compute it with source_outputs on prompts of the same length"
         )
     grad = differentiable or any(t.requires_grad for t in mask.tensors.values())
+    if chosen is not None and (not grad or differentiable):
+        raise MechscopeError("sources=... chunks the mask gradient: pass a mask that requires grad (and not "
+                             "differentiable=True)")
     dtype = next(graph.model.hf.parameters()).dtype
     patch = patch.to(device=input_ids.device, dtype=dtype)
     # with gradients the mask keeps float32 (or finer), so that edge scores accumulate in it
@@ -473,12 +529,22 @@ def run(
         p = plan(graph, {k: t.detach() for k, t in mask.tensors.items()})
         if GradHooks.applies(p):  # every receiver reads the (folded) residual stream: the model's own backward
             n = graph.n_sources
-            p.used, p.prefix = [True] * n, list(range(n + 1))
-            fwd = ForwardState(plan=p, patch=patch)
-            fwd.diff = torch.empty(n, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
+            if chosen is not None:
+                needed = [j for j in range(n) if p.used[j] and not chosen[j]]
+                if needed:
+                    raise MechscopeError(f"sources {needed[:5]} have non-zero mask columns, so the forward pass "
+                                         "reads them: include them in every chunk of sources")
+                p.used, p.prefix = chosen, [0, *torch.cumsum(torch.tensor(chosen), 0).tolist()]
+            else:
+                p.used, p.prefix = [True] * n, list(range(n + 1))
+            fwd = ForwardState(plan=p, patch=patch, patch_rows=None if chosen is None else p.prefix)
+            fwd.diff = torch.empty(p.n_rows, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
             sd = None if score_diff is None else score_diff.to(device=input_ids.device, dtype=dtype).expand_as(fwd.diff)
             with GradHooks(graph, fwd, mask.tensors, sd):
                 return _forward(graph.model.hf, input_ids, attention_mask, positions)
+    if chosen is not None:
+        raise MechscopeError("a chunk of sources (sources=...) applies to mask gradients at one value per column "
+                             "(EAP, EAP-IG over inputs) on families with pre-norms; this run needs every source")
     state = _RunState(patch=patch)
     n_rows = graph.n_sources
     if not grad:

@@ -22,8 +22,6 @@ from mechscope.runs.registry import Method, Params, ParameterError, Report, regi
 
 STORE_KIND = "circuit"
 CIRCUIT_FIELDS = ("edges", "threshold", "selection", "curve")  # how the circuit is chosen, not how edges are scored
-AUTO_TARGET = 0.8  # with neither edges nor threshold: the smallest curve point reaching this faithfulness
-DEFAULT_FRACTION = 0.01  # (the curve is measured around a first circuit of 1% of the edges)
 
 
 class ScoringParams(Params):
@@ -37,8 +35,8 @@ class ScoringParams(Params):
 class CircuitParams(ScoringParams):
     """A method whose scores rank edges: the circuit is the top ``edges`` (or those scoring ``>= threshold``)."""
 
-    edges: int | None = Field(None, ge=1, description=f"keep the top N edges by score (default: the smallest "
-                              f"curve point reaching faithfulness {AUTO_TARGET}, else the best)")
+    edges: int | None = Field(None, ge=1, description="keep the top N edges by score (default: the smallest "
+                              "curve point reaching faithfulness 0.8, else the best: discover.choose_size)")
     threshold: float | None = Field(None, ge=0, description="keep edges with |score| >= TAU instead")
     selection: Literal["top", "signed", "greedy"] = Field(
         "top", description="top (|score|), signed (most negative score) or greedy (grow from the logits)")
@@ -132,11 +130,8 @@ for _name, _fn, _params, _units, _summary in (
     ("acdc", "acdc", AcdcParams, _n_edges, "ACDC: remove edges one by one while the loss stays within tau"),
     ("node", "node", CircuitParams, _n_sources, "activation patching of nodes: an edge scores as its source"),
 ):
-    # sized: the circuit is chosen by a size from ranked scores (ACDC's is the edges it kept, one size only);
-    # buffers: activation copies per example a gradient batch holds (for the memory plan)
-    register(Method("discover", _name, _discover(_fn), _params, _units, _summary,
-                    {"sized": _name != "acdc", **({"buffers": 5 if _name == "eap-ig" else 3}
-                                                  if issubclass(_params, GradientParams) else {})}))
+    # sized: the circuit is chosen by a size from ranked scores (ACDC's is the edges it kept, one size only)
+    register(Method("discover", _name, _discover(_fn), _params, _units, _summary, {"sized": _name != "acdc"}))
 
 # MIB's shared-task winners (mechscope/discover/winners.py)
 for _name, _fn, _params, _units, _summary in (
@@ -184,54 +179,26 @@ def compute(spec, report: Report | None = None):
     extra = {k: v for k, v in scoring.items() if k not in ("ablation", "batch_size", "max_memory")}
     enc = train.encode(graph.model.tokenizer)
     plan = None
-    if "max_memory" in values:  # what the gradient batches will be split to (a too-small budget fails here)
-        from mechscope.graph.memory import plan_batch
+    if "max_memory" in values:  # how the gradient batches will fit the budget (a too-small budget fails here)
+        from mechscope.discover.attribution import gradient_plan
 
-        # integrating over edge masks holds the buffers of a plain gradient
-        buffers = 3 if values.get("interpolate") == "edges" else method.extra.get("buffers")
-        plan = plan_batch(graph, int(enc.positions.max()) + 1, values["batch_size"], values["max_memory"],
-                          buffers=buffers)
+        plan = gradient_plan(graph, enc, spec.method, batch_size=values["batch_size"],
+                             max_memory=values["max_memory"], interpolate=values.get("interpolate", "inputs"))
         report(0, total, plan.note)
     report(0, total, message)
     t0 = time.perf_counter()
     scores = method.run(graph, enc, progress=advance, **scoring)
     report(total, total, "evaluating the circuit on the test split")
     size = {}
-    auto = "edges" in values and values["edges"] is None and values["threshold"] is None
-    if "edges" in values:
+    if "edges" in values:  # with neither edges nor threshold discover chooses the size from the curve
         size = {"edges": values["edges"], "threshold": values["threshold"], "selection": values["selection"],
-                "curve": values["curve"] or auto}
-        if auto:
-            size["edges"] = max(1, round(DEFAULT_FRACTION * graph.n_edges))
+                "curve": values["curve"]}
     common = dict(ablation=values["ablation"], batch_size=values["batch_size"], **extra)
     circuit = circuit_from_scores(graph, task, scores, spec.method, scoring_seconds=time.perf_counter() - t0,
                                   **size, **common)
-    if auto and circuit.evaluation.curve:
-        chosen = smallest_faithful_size(circuit.evaluation.curve)
-        if chosen != size["edges"]:
-            again = circuit_from_scores(graph, task, scores, spec.method, edges=chosen, selection=size["selection"],
-                                        curve=False, scoring_seconds=circuit.evaluation.seconds["scoring"], **common)
-            circuit = replace(again, evaluation=replace(again.evaluation, curve=circuit.evaluation.curve,
-                                                        areas=circuit.evaluation.areas),
-                              params={**again.params, "size_rule": f"smallest reaching {AUTO_TARGET}"})
     if plan is not None:
         circuit = replace(circuit, params={**circuit.params, "batch_plan": plan.note})
     return circuit, scores
-
-
-def smallest_faithful_size(curve: list[dict], target: float = AUTO_TARGET) -> int:
-    """The circuit size a run without edges or threshold keeps: the smallest point of the faithfulness curve
-    reaching `target`, else the most faithful point.
-
-    >>> smallest_faithful_size([{"edges": 1, "faithfulness": 0.2}, {"edges": 5, "faithfulness": 0.85},
-    ...                         {"edges": 9, "faithfulness": 0.9}])
-    5
-    """
-    reaching = [p for p in curve if p["faithfulness"] is not None and p["faithfulness"] >= target and p["edges"] > 0]
-    if reaching:
-        return min(p["edges"] for p in reaching)
-    scored = [p for p in curve if p["faithfulness"] is not None and p["edges"] > 0]
-    return max(scored, key=lambda p: p["faithfulness"])["edges"] if scored else curve[-1]["edges"]
 
 
 def record(store, spec, digest: str, outcome, name: str | None = None) -> dict:

@@ -27,7 +27,9 @@ from mechscope.runs.spec import RunSpec
 
 # each kind's module: compute(spec, report) -> outcome, record(store, spec, hash, outcome, name) -> row, STORE_KIND
 KIND_MODULES = {"discover": "mechscope.runs.discovery", "steer": "mechscope.runs.steering",
-                "compare": "mechscope.runs.comparison", "groundtruth": "mechscope.runs.groundtruth"}
+                "compare": "mechscope.runs.comparison", "groundtruth": "mechscope.runs.groundtruth",
+                "describe": "mechscope.runs.describing", "map": "mechscope.runs.prompts",
+                "augment": "mechscope.runs.prompts"}
 
 
 def kind_module(kind: str):
@@ -66,8 +68,11 @@ def record(store, spec: RunSpec, outcome, name: str | None = None) -> dict:
 
 def find_run(store, spec: RunSpec):
     """The store entry a run with `spec`'s hash recorded, or None."""
+    kind = kind_module(spec.kind).STORE_KIND
+    if kind is None:  # a kind whose results are not kept in the store
+        return None
     digest = spec.hash()
-    for entry in store.entries(kind_module(spec.kind).STORE_KIND):
+    for entry in store.entries(kind):
         if entry.params.get("run_hash") == digest:
             return entry
     return None
@@ -77,7 +82,7 @@ def row_of(entry) -> dict:
     """The result row of a recorded run, read back from its store entry."""
     m = entry.metrics
     if entry.kind == "steering":
-        return {"kind": entry.kind, "name": entry.name, "default_strength": m.get("default_strength"),
+        return {"kind": entry.kind, "name": entry.name, "id": entry.id, "default_strength": m.get("default_strength"),
                 "chosen_strength": m.get("chosen_strength")}
     return {"kind": entry.kind, "name": entry.name, "faithfulness": m.get("faithfulness"), "edges_kept": m.get("edges"),
             "edges_total": m.get("edges_total"), "cpr": m.get("cpr"), "cmd": m.get("cmd"),

@@ -74,6 +74,10 @@ class Method:
                 known = list(self.params.model_fields)
                 raise ParameterError(param, f"is not taken{closest(param, known)}; it takes "
                                      f"{', '.join(known) or 'no parameters'}", where) from None
+            if first["type"] == "missing":
+                help_text = self.params.model_fields[param].description if param in self.params.model_fields else ""
+                raise ParameterError(param, f"is missing{'; give ' + help_text if help_text else ''}", where) \
+                    from None
             inner = (first.get("ctx") or {}).get("error")
             if isinstance(inner, ParameterError):  # raised by a model validator: it names its own parameter
                 raise ParameterError(inner.param, inner.problem, where) from None
@@ -88,7 +92,8 @@ class Method:
 
 
 def describe_field(model: type[Params], name: str) -> dict:
-    """One parameter as plain data: ``{"name", "type", "default", "help", "choices", "minimum", "maximum"}``."""
+    """One parameter as plain data: ``{"name", "type", "optional", "required", "default", "help", "choices",
+    "minimum", "maximum"}``."""
     info = model.model_fields[name]
     annotation = info.annotation
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
@@ -97,8 +102,10 @@ def describe_field(model: type[Params], name: str) -> dict:
     choices = list(typing.get_args(base)) if typing.get_origin(base) is typing.Literal else None
     kind = ("choice" if choices else "bool" if base is bool else "int" if base is int
             else "float" if base is float else "str")
-    doc = {"name": name, "type": kind, "optional": optional, "default": info.default, "help": info.description or "",
-           "choices": choices, "minimum": None, "maximum": None}
+    required = info.is_required()  # a required parameter has no default (pydantic's marker is not data)
+    doc = {"name": name, "type": kind, "optional": optional, "required": required,
+           "default": None if required else info.default, "help": info.description or "", "choices": choices,
+           "minimum": None, "maximum": None}
     for m in info.metadata:
         for attr, key in (("ge", "minimum"), ("gt", "minimum"), ("le", "maximum"), ("lt", "maximum")):
             if getattr(m, attr, None) is not None:
@@ -107,7 +114,9 @@ def describe_field(model: type[Params], name: str) -> dict:
 
 
 REGISTRY: dict[tuple[str, str], Method] = {}
-DEFAULT_METHODS = {"discover": "eap-ig", "steer": "diffmean", "compare": "versions", "groundtruth": "build"}  # what a surface offers first
+# what a surface offers first (steering: Linear-AcT, the best measured on SmolLM2 within the damage budget)
+DEFAULT_METHODS = {"discover": "eap-ig", "steer": "linear-act", "compare": "versions", "groundtruth": "build",
+                   "describe": "top-inputs", "map": "map", "augment": "llm"}
 
 
 def default_method(kind: str) -> str:
@@ -131,7 +140,9 @@ def register(method: Method) -> Method:
 # the module whose import registers each kind's built-in records (loaded when that kind is first asked for, so
 # listing discovery methods does not import the steering code)
 RECORD_MODULES = {"discover": "mechscope.runs.discovery", "steer": "mechscope.runs.steering",
-                  "compare": "mechscope.runs.comparison", "groundtruth": "mechscope.runs.groundtruth"}
+                  "compare": "mechscope.runs.comparison", "groundtruth": "mechscope.runs.groundtruth",
+                  "describe": "mechscope.runs.describing", "map": "mechscope.runs.prompts",
+                  "augment": "mechscope.runs.prompts"}
 
 
 def _load_records(kind: str | None = None) -> None:

@@ -78,10 +78,15 @@ class RunSpec:
         return cls(**doc)
 
     def hash(self) -> str:
-        """A 16-hex-digit digest of the normalized spec (and of the task file's bytes, when the task is a file)."""
+        """A 16-hex-digit digest of the normalized spec (and of the bytes of the task file and of any file a
+        file parameter names, such as a steering run's ``source``)."""
         doc = self.normalized().to_dict()
         if self.task is not None and Path(self.task).is_file():
             doc["task_file_sha256"] = hashlib.sha256(Path(self.task).read_bytes()).hexdigest()
+        for name in self.method_record().extra.get("file_params", ()):  # e.g. a steering run's sentence files
+            value = doc["params"].get(name)
+            if isinstance(value, str) and Path(value).is_file():
+                doc[f"{name}_file_sha256"] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
         text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 

@@ -6,8 +6,10 @@ takes (how many sentences to fit on, the strengths to sweep, the evaluation's si
 in `METHODS` is registered here without touching this file.
 
 A steering run's ``task`` is a shipped concept (``wedding``, ``ocean``, ...). It fits on the concept's source
-and target sentences; with ``strengths`` it sweeps them (effect and damage per strength) and writes the
-summary and the chosen strength into the file's manifest. The file is recorded in the store.
+and target sentences (or on the ``source`` and ``target`` sentence files, which then need no concept); with
+``strengths`` it sweeps them (effect and damage per strength) and writes the summary and the chosen strength
+into the file's manifest. The file is recorded in the store. A trained method (one with ``steps``) reports
+each step's loss.
 
 >>> from mechscope.runs import get_method
 >>> get_method("steer", "diffmean").validate({"layers": "1", "strengths": [0, 2]}).strengths
@@ -29,6 +31,10 @@ STORE_KIND = "steering"
 
 class SteerRunParams(Params):
     """What every steering run takes, beside its method's own parameters."""
+
+    source: str | None = Field(None, description="source sentences: a txt (one a line), JSONL or CSV file, or a "
+                               "shipped file name (default: the concept's)")
+    target: str | None = Field(None, description="target sentences, as for source (default: the concept's)")
 
     n_sentences: int | None = Field(None, ge=1, description="fit on the concept's first N source and target "
                                     "sentences (default: all)")
@@ -55,14 +61,20 @@ def _params_model(cls) -> type[Params]:
 
 
 def _sentences(model, concept, params) -> int:
-    return 2 + (len(params.strengths) + 1 if params.strengths else 0)
+    """Work units of a steering run: loading, fitting (one per training step of a trained method), each
+    strength of the sweep and its unsteered row."""
+    trained = getattr(params, "steps", None) or 0
+    return 2 + trained + (len(params.strengths) + 1 if params.strengths else 0)
 
 
 def _fit(cls_name: str):
-    def run(model, source, target, **params):
+    def run(model, source, target, on_step=None, **params):
         import mechscope.steer
 
-        return mechscope.steer.METHODS[cls_name](**params).fit(model, source, target)
+        method = mechscope.steer.METHODS[cls_name](**params)
+        if on_step is not None and "on_step" in inspect.signature(method.fit).parameters:
+            return method.fit(model, source, target, on_step=on_step)
+        return method.fit(model, source, target)
 
     return run
 
@@ -72,37 +84,61 @@ def _register_builtins() -> None:
 
     for name, cls in METHODS.items():
         summary = (cls.__doc__ or name).strip().splitlines()[0]
-        register(Method("steer", name, _fit(name), _params_model(cls), _sentences, summary))
+        register(Method("steer", name, _fit(name), _params_model(cls), _sentences, summary,
+                        {"file_params": ("source", "target")}))
 
 
 _register_builtins()
 RUN_FIELDS = tuple(SteerRunParams.model_fields)
+FILE_PARAMS = ("source", "target")  # parameters naming files (their bytes are part of the run's hash)
 
 
 def compute(spec, report: Report | None = None):
     """Fit (and with strengths, sweep) the steering of a spec; returns ``(SteeringFile, evaluation or None)``."""
+    import time
+
     from mechscope.runs.models import cached_model
     from mechscope.steer import SteeringFile, evaluate_steering, load_concept
+    from mechscope.steer.concepts import read_sentences
 
     method = spec.method_record()
     p = method.validate(spec.params)
-    if spec.task is None:
-        raise ParameterError("task", "is missing; a steering run needs a concept (e.g. wedding)")
-    concept = load_concept(spec.task)
+    concept = load_concept(spec.task) if spec.task is not None else None
+    sentences = {}
+    for side in FILE_PARAMS:
+        if getattr(p, side) is not None:
+            sentences[side] = read_sentences(getattr(p, side))
+        elif concept is not None:
+            sentences[side] = getattr(concept, side)
+        else:
+            raise ParameterError(side, f"is missing; give a {side} sentence file (txt, JSONL or CSV) or a concept")
+    if p.strengths and concept is None:
+        raise ParameterError("strengths", "sweeps the concept's prompts and lexicon; give a concept")
+    n = p.n_sentences
+    source, target = sentences["source"][:n], sentences["target"][:n]
     report = report or (lambda done, total, message: None)
     total = method.units(None, concept, p)
     report(0, total, f"loading {spec.model}")
     model = cached_model(spec.model, device=spec.device, dtype=spec.dtype)
     values = p.model_dump()
     own = {k: v for k, v in values.items() if k not in RUN_FIELDS and v is not None}
-    report(1, total, f"fitting {spec.method} on {concept.name}")
-    n = p.n_sentences
-    fitted = method.run(model, concept.source[:n], concept.target[:n], **own)
-    sf = SteeringFile.from_method(fitted, concept=concept.name, lexicon=concept.lexicon,
-                                  instruction=concept.instruction, scorer=concept.scorer)
+    trained = getattr(p, "steps", None) or 0
+    verb = "training" if trained else "fitting"
+    report(1, total, f"{verb} {spec.method} on {len(source)} source and {len(target)} target sentences")
+
+    def on_step(i: int, loss: float) -> None:
+        report(1 + i + 1, total, f"training {spec.method}: loss {loss:.4f}")
+
+    t0 = time.perf_counter()
+    fitted = method.run(model, source, target, on_step=on_step if trained else None, **own)
+    seconds = round(time.perf_counter() - t0, 2)
+    extra = {"concept": concept.name if concept else None, "fit_seconds": seconds}
+    if concept is not None:
+        extra.update(lexicon=concept.lexicon, instruction=concept.instruction, scorer=concept.scorer)
+    sf = SteeringFile.from_method(fitted, **extra)
     evaluation = None
     if p.strengths:
-        done = [2]
+        done = [2 + trained]
 
         def step(message: str) -> None:
             report(done[0], total, message)
@@ -140,10 +176,10 @@ def record(store, spec, digest: str, outcome, name: str | None = None) -> dict:
         sf.save(path)
         entry = record_steering(store, path, name=name, evaluation=evaluation,
                                 provenance={"run": spec.normalized().to_dict(), "run_hash": digest})
-    return {"kind": "steering", "name": entry.name, "default_strength": sf.default_strength,
+    return {"kind": "steering", "name": entry.name, "id": entry.id, "default_strength": sf.default_strength,
             "chosen_strength": (evaluation or {}).get("chosen_strength")}
 
 
 def default_name(spec, digest: str) -> str:
-    """``<concept>-<method>-<hash>``, e.g. ``wedding-diffmean-0123456789ab``."""
-    return f"{spec.task}-{spec.method}-{digest[:12]}"
+    """``<concept>-<method>-<hash>``, e.g. ``wedding-diffmean-0123456789ab`` (``sentences-...`` without one)."""
+    return f"{spec.task or 'sentences'}-{spec.method}-{digest[:12]}"

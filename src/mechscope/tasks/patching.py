@@ -14,7 +14,7 @@ import torch
 
 from mechscope.errors import MechscopeError
 from mechscope.graph import EdgeMask, Graph, run, source_outputs
-from mechscope.graph.memory import plan_batch
+from mechscope.graph.memory import BatchPlan, plan_batch
 from mechscope.tasks.base import EncodedTask, metric_values
 
 ABLATIONS = ("resample", "mean", "zero")
@@ -47,34 +47,39 @@ def mean_source_outputs(graph: Graph, enc: EncodedTask, batch_size: int = 16) ->
     return (total / count)[:, None, None, :]
 
 
-def planned_batch_size(graph: Graph, enc: EncodedTask, batch_size: int, max_memory: int | str | None,
-                       grad: bool, buffers: int | None = None) -> int:
-    """`batch_size`, or fewer examples per batch if a batch would not fit `max_memory`.
+def task_plan(graph: Graph, enc: EncodedTask, batch_size: int, max_memory: int | str | None, *, grad: bool,
+              buffers: int | None = None, chunkable: bool = False, pinned: tuple[int, ...] = ()) -> BatchPlan:
+    """`mechscope.graph.memory.plan_batch` for this task's longest prompt: `batch_size`, or fewer examples
+    per batch if a batch would not fit `max_memory`, and with `chunkable` the chunks of sources when one
+    example does not fit.
 
     `max_memory`: bytes or a size such as ``"8GiB"``; None: half the device's free
-    memory (`mechscope.graph.memory`). Sized for the task's longest prompt.
+    memory (`mechscope.graph.memory`).
 
     >>> from mechscope.models import load
     >>> from mechscope.tasks import load_task
     >>> model = load("random:gpt2-tiny")
     >>> enc = load_task("ioi", n=4).encode(model.tokenizer)
-    >>> planned_batch_size(Graph.from_model(model), enc, 16, "20GiB", grad=True)
+    >>> task_plan(Graph.from_model(model), enc, 16, "20GiB", grad=True).batch_size
     16
     """
     seq = int(enc.positions.max()) + 1 if len(enc) else 1
-    return plan_batch(graph, seq, batch_size, max_memory, grad=grad, buffers=buffers).batch_size
+    return plan_batch(graph, seq, batch_size, max_memory, grad=grad, buffers=buffers, chunkable=chunkable,
+                      pinned=pinned)
 
 
-def patch_for(graph: Graph, batch: EncodedTask, ablation: str, mean: torch.Tensor | None = None) -> torch.Tensor:
-    """Patch values for one batch: ``[n_sources, B|1, S|1, d_model]``."""
+def patch_for(graph: Graph, batch: EncodedTask, ablation: str, mean: torch.Tensor | None = None,
+              sources: list[int] | None = None) -> torch.Tensor:
+    """Patch values for one batch: ``[n_sources, B|1, S|1, d_model]`` (only the rows of `sources`, if given)."""
     check_ablation(ablation)
     if ablation == "resample":
-        return source_outputs(graph, batch.corrupt_ids, batch.attention_mask)
+        return source_outputs(graph, batch.corrupt_ids, batch.attention_mask, sources=sources)
     if ablation == "mean":
         if mean is None:
             raise MechscopeError("mean ablation needs the task mean: pass mean=mean_source_outputs(graph, enc)")
-        return mean
-    return torch.zeros(graph.n_sources, 1, 1, graph.adapter.d_model, device=batch.clean_ids.device)
+        return mean if sources is None else mean[torch.tensor(sources, device=mean.device)]
+    n = graph.n_sources if sources is None else len(sources)
+    return torch.zeros(n, 1, 1, graph.adapter.d_model, device=batch.clean_ids.device)
 
 
 def patched_metric(
@@ -91,7 +96,7 @@ def patched_metric(
     """The task metric per example with the edges in `mask` patched: ``[n_examples]``.
 
     Batches hold at most `batch_size` examples, fewer if they would not fit
-    `max_memory` (see `planned_batch_size`).
+    `max_memory` (see `task_plan`).
 
     >>> from mechscope.models import load
     >>> from mechscope.tasks import load_task
@@ -100,7 +105,7 @@ def patched_metric(
     >>> patched_metric(graph, enc, EdgeMask.zeros(graph)).shape
     torch.Size([4])
     """
-    batch_size = planned_batch_size(graph, enc, batch_size, max_memory, grad=False)
+    batch_size = task_plan(graph, enc, batch_size, max_memory, grad=False).batch_size
     if ablation == "mean" and mean is None:
         mean = mean_source_outputs(graph, enc, batch_size)
     values = []
@@ -132,8 +137,9 @@ def edge_gradients(
 
     Evaluated at `mask` (default: all zeros, the clean run, which is what EAP
     needs). Returns one ``[n_receivers, n_sources]`` tensor per receiver group.
-    Batches are split to fit `max_memory` (see `planned_batch_size`); the result
-    is a sum over examples, the same for any split up to float rounding.
+    Batches are split to fit `max_memory` (see `task_plan`); at the clean run
+    an example that does not fit is scored a chunk of sources at a time. The
+    result is a sum over examples, the same for any split up to float rounding.
 
     >>> from mechscope.models import load
     >>> from mechscope.tasks import load_task
@@ -143,25 +149,30 @@ def edge_gradients(
     >>> grads["logits"].shape
     torch.Size([1, 11])
     """
-    batch_size = planned_batch_size(graph, enc, batch_size, max_memory, grad=True)
+    plan = task_plan(graph, enc, batch_size, max_memory, grad=True, chunkable=mask is None)
+    batch_size = plan.batch_size
     if ablation == "mean" and mean is None:
         mean = mean_source_outputs(graph, enc, batch_size)
     base = mask if mask is not None else EdgeMask.zeros(graph)
     total = {k: torch.zeros_like(t, dtype=torch.float32) for k, t in base.tensors.items()}
     n = len(enc)
+    chunks = plan.chunks() if plan.source_chunk is not None else [None]
     for batch in enc.batches(batch_size):
-        m = EdgeMask({k: t.detach().clone().requires_grad_(True) for k, t in base.tensors.items()})
         clean = None
         if enc.metric == "kl":
             with torch.no_grad():
                 clean = run(graph, batch.clean_ids, batch.attention_mask, positions=batch.positions)
-        with torch.no_grad():
-            patch = patch_for(graph, batch, ablation, mean)
-        logits = run(graph, batch.clean_ids, batch.attention_mask, positions=batch.positions, patch=patch, mask=m)
-        # sum over the batch / n: the gradients of all batches add up to that of the mean
-        (metric_values(logits, batch, clean_logits=clean).sum() / n).backward()
-        for k, t in m.tensors.items():
-            total[k] += t.grad.float()
+        for sources in chunks:  # one pass of every source, or a chunk of them at a time
+            m = EdgeMask({k: t.detach().clone().requires_grad_(True) for k, t in base.tensors.items()})
+            with torch.no_grad():
+                patch = patch_for(graph, batch, ablation, mean, sources=sources)
+            logits = run(graph, batch.clean_ids, batch.attention_mask, positions=batch.positions, patch=patch, mask=m,
+                         sources=sources)
+            # sum over the batch / n: the gradients of all batches add up to that of the mean
+            (metric_values(logits, batch, clean_logits=clean).sum() / n).backward()
+            for k, t in m.tensors.items():
+                total[k] += t.grad.float()  # a chunk's pass leaves the other sources' columns at zero
+            del patch, logits, m
         if progress:
             progress(len(batch))
     return total

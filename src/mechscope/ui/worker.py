@@ -103,10 +103,13 @@ def generate_job(p: dict, report: Report) -> dict:
 
 
 def data_map_job(p: dict, report: Report) -> dict:
-    """`mechscope data map` with the page's choices: embed, project, cluster, find empty regions and (with a
-    reference) uncovered rows, optionally score the model's answers; written as a map of the store."""
-    from mechscope.data import map_prompts, read_prompts
+    """`mechscope data map` with the page's choices: one map run of the run layer (embed, project, cluster, find
+    empty regions and, with a reference, uncovered rows; optionally score the model's answers), written as a map
+    of the store."""
+    from mechscope.data import read_prompts
     from mechscope.data.embed import DEFAULT_EMBED
+    from mechscope.runs import RunSpec, execute
+    from mechscope.runs.registry import default_method
     from mechscope.store import Store
     from mechscope.ui import data_maps
 
@@ -117,51 +120,42 @@ def data_map_job(p: dict, report: Report) -> dict:
         raise MechscopeError("choose a prompt set: a file on the server (txt, JSONL, CSV, Parquet or a task file) "
                              "or a shipped set such as everyday.jsonl")
     reference = str(p.get("reference") or "").strip() or None
-    embed = str(p.get("embed") or DEFAULT_EMBED).strip()
     text_column = str(p.get("text_column") or "").strip() or None
     score = str(p.get("score") or "").strip() or None
-    lexicon = _words(p.get("lexicon"))
-    quantile = _float(p, "coverage_quantile", 0.75)
     name = str(p.get("name") or "").strip()
     if name:
         data_maps.check_map_name(name)
         if (data_maps.maps_root(store) / name).exists():
             raise MechscopeError(f"a data map named {name!r} already exists; pick another name or open it")
-    prompts = read_prompts(source, text_column)
+    prompts = read_prompts(source, text_column)  # its path and hash are the map's provenance
     ref = read_prompts(reference, text_column) if reference else None
-    name = name or data_maps.default_map_name(store, prompts.source, embed)
-    stages = ["embedding", "projection", "clustering", "empty regions"] + (["coverage"] if ref else []) + (
-        ["behaviour"] if score else [])
-    names = {"projection": "projection (UMAP)", "clustering": "clustering (HDBSCAN)",
-             "empty regions": "searching for empty regions", "coverage": "coverage of the reference",
-             "behaviour": "running the model on every prompt"}
-    current = ["embedding"]
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if stage in stages:
-            current[0] = stage
-        inner = f" {done}/{total}" if stage not in stages and total > 1 else ""
-        report(stages.index(current[0]), len(stages), names.get(current[0], current[0]) + inner)
-
-    # seed 0 and 10 regions: the region ids `augment(region=...)` refers to
-    m = map_prompts(prompts, reference=ref, embed=embed, seed=0, n_regions=10,
-                    coverage_quantile=quantile, score=score, lexicon=lexicon,
-                    model=(p.get("model") or "smollm2-135m") if score else None, progress=progress)
-    report(len(stages), len(stages), "writing the map")
-    params = {"source": str(Path(prompts.source).resolve()), "source_hash": prompts.file_hash,
-              "reference": str(Path(ref.source).resolve()) if ref else None,
-              "reference_hash": ref.file_hash if ref else None, "embed": m.space.spec, "text_column": text_column,
-              "coverage_quantile": quantile, "seed": m.seed, "score": score, "lexicon": lexicon,
-              "model": (p.get("model") or "smollm2-135m") if score else None}
-    data_maps.write_map(store, name, m, params)
+    model = (p.get("model") or "smollm2-135m") if score else None
+    # seed 0 and 10 regions: the region ids an augmentation's `region` refers to
+    params = {"reference": str(Path(ref.source).resolve()) if ref else None,
+              "embed": str(p.get("embed") or DEFAULT_EMBED).strip(), "text_column": text_column, "regions": 10,
+              "coverage_quantile": _float(p, "coverage_quantile", 0.75), "score": score,
+              "lexicon": _words(p.get("lexicon"))}
+    spec = RunSpec("map", default_method("map"), *([model] if model else []),
+                   task=str(Path(prompts.source).resolve()), params={k: v for k, v in params.items() if v is not None})
+    m = execute(spec, store=store, report=report).value
+    name = name or data_maps.default_map_name(store, prompts.source, params["embed"])
+    report(1, 1, "writing the map")
+    recorded = {"source": spec.task, "source_hash": prompts.file_hash, "reference": params["reference"],
+                "reference_hash": ref.file_hash if ref else None, "embed": m.space.spec, "text_column": text_column,
+                "coverage_quantile": params["coverage_quantile"], "seed": m.seed, "score": score,
+                "lexicon": params["lexicon"], "model": model}
+    data_maps.write_map(store, name, m, recorded)
     return {"kind": "data-map", "name": name, "route": f"data/{name}", "n": m.n, "clusters": len(m.clusters),
             "uncovered": len(m.coverage.uncovered) if m.coverage else None}
 
 
 def data_augment_job(p: dict, report: Report) -> dict:
     """`mechscope data augment` aimed at what the page picked on a map (an empty region, the uncovered reference
-    rows, two prompts, or a concept over chosen seed rows); every candidate is recorded for review."""
-    from mechscope.data import augment, read_prompts
+    rows, two prompts, or a concept over chosen seed rows): one augmentation run of the run layer, whose method
+    is the one the registry gives that target; every candidate is recorded for review."""
+    from mechscope.data import read_prompts
+    from mechscope.runs import RunSpec, execute
+    from mechscope.runs.prompts import augment_method_for
     from mechscope.store import Store
     from mechscope.ui import data_maps
 
@@ -174,47 +168,39 @@ def data_augment_job(p: dict, report: Report) -> dict:
         raise MechscopeError(f"the prompt set {mp['source']!r} changed since map {map_name!r} was made, so its row "
                              "ids no longer match; make a new map of it")
     target = str(p.get("target") or "")
+    method = augment_method_for(target)
     kw: dict = {}
     if target == "region":
-        method, kw["region"] = "llm", _int(p, "region", None)
+        kw["region"] = _int(p, "region", None)
         if kw["region"] is None:
             raise MechscopeError("pick an empty region on the map (or give its id) to aim at")
     elif target == "reference":
         if not mp.get("reference"):
             raise MechscopeError(f"map {map_name!r} has no reference set; make a map with a reference to aim at the "
                                  "rows it leaves uncovered")
-        method = "llm"
-        kw["reference"] = read_prompts(mp["reference"], mp.get("text_column"))
-        if kw["reference"].file_hash != mp["reference_hash"]:
+        if read_prompts(mp["reference"], mp.get("text_column")).file_hash != mp["reference_hash"]:
             raise MechscopeError(f"the reference {mp['reference']!r} changed since map {map_name!r} was made, so "
                                  "its uncovered rows no longer match; make a new map with it")
-        kw["coverage_quantile"] = mp.get("coverage_quantile", 0.75)
+        kw["reference"], kw["coverage_quantile"] = mp["reference"], mp.get("coverage_quantile", 0.75)
     elif target == "between":
         ids = p.get("between") or []
         if not isinstance(ids, list) or len(ids) != 2:
             raise MechscopeError("pick two points on the map (or give two row ids) to interpolate between")
-        method, kw["between"], kw["t"] = "interpolate", tuple(_row_ids(ids, "between")), _float(p, "t", 0.5)
-    elif target == "concept":
-        method = "concept"
+        kw["between"], kw["t"] = _row_ids(ids, "between"), _float(p, "t", 0.5)
+    else:  # concept
         kw.update(seeds=_row_ids(p["seeds"], "seeds") if p.get("seeds") else None,
                   scorer=str(p.get("scorer") or "").strip() or None, lexicon=_words(p.get("lexicon")),
                   strength=_float(p, "strength", None))
-    else:
-        raise MechscopeError(f"unknown target {target!r}; aim at a region, reference, between or concept")
-    n = _int(p, "n", 10)
+    kw.update(n=_int(p, "n", 10), embed=mp["embed"], text_column=mp.get("text_column"),
+              max_candidates=_int(p, "max_candidates", None), batch_size=_int(p, "batch_size", 32))
     generator = str(p.get("generator") or "smollm2-135m").strip()
-
-    def progress(stage: str, done: int, total: int) -> None:
-        report(done, total, f"{stage}: {done} of {total} kept")
-
-    report(0, n, f"loading {generator}")
     with tempfile.TemporaryDirectory() as tmp:
         if target == "concept":
             kw["concept"] = _concept_source(store, p, Path(tmp))
-        a = augment(prompts, method, n=n, seed=_int(p, "seed", 0), generator=generator, embed=mp["embed"],
-                    max_candidates=_int(p, "max_candidates", None), batch_size=_int(p, "batch_size", 32),
-                    progress=progress, **kw)
-    report(a.kept, n, f"recording {a.generated} candidates")
+        spec = RunSpec("augment", method, generator, mp["source"], None,
+                       {k: v for k, v in kw.items() if v is not None}, _int(p, "seed", 0))
+        a = execute(spec, store=store, report=report).value
+    report(a.kept, kw["n"], f"recording {a.generated} candidates")
     recorded = {k: v for k, v in p.items() if k != "map"}
     name = data_maps.write_augmentation(store, map_name, a.to_dict(candidates=True), recorded)
     return {"kind": "augmentation", "map": map_name, "name": name, "route": f"data/{map_name}?aug={name}",
