@@ -27,8 +27,11 @@ import time
 from pathlib import Path
 
 from mechscope.cli.output import _clean
-from mechscope.compare import Baseline, CircuitSettings, Settings, compare_version, make_version, parse_prune
-from mechscope.store import Store, cached_finder, is_version, load_model, load_version, save_version
+from mechscope.compare import Baseline, CircuitSettings, Settings, compare_version, make_version
+from mechscope.compare.version import parse_prune
+from mechscope.store import Store, load_model, load_version, save_version
+from mechscope.store.records import cached_finder
+from mechscope.store.versions import is_version
 from mechscope.tasks import load_task
 
 T0 = time.perf_counter()

@@ -58,7 +58,8 @@ def synthetic_prompts(n: int, seed: int = 0) -> list[str]:
 
 
 def time_map(n: int, folder: Path) -> dict:
-    from mechscope.data import get_embedder, map_prompts, read_prompts
+    from mechscope.data import map_prompts, read_prompts
+    from mechscope.data.embed import get_embedder
     from mechscope.data.embed import cache_path
 
     path = folder / f"synthetic-{n}.txt"

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 
-from mechscope.describe.bench import Benchmark, build
+from mechscope.describe.bench import Benchmark, build_benchmark
 from mechscope.describe.interp_strings import heldout_primitives
-from mechscope.describe.runner import BaselineInterpreter, run
+from mechscope.describe.runner import BaselineInterpreter, run_benchmark
 
 # AIA (GPT-4) on FIND, as quoted (see the module docstring)
 FIND_GPT4 = {
@@ -39,7 +39,7 @@ FIND_GPT4 = {
 
 def _timed_run(bench, interp, domains, limit=None):
     t0 = time.perf_counter()
-    res = run(bench, interp, domains, limit)
+    res = run_benchmark(bench, interp, domains, limit)
     res["seconds"] = time.perf_counter() - t0
     return res
 
@@ -94,7 +94,7 @@ def main() -> None:
             raise FileNotFoundError
         built = "loaded"
     except Exception:
-        bench = build(seed=args.seed, size=args.size, out=out, strings=args.strings)
+        bench = build_benchmark(seed=args.seed, size=args.size, out=out, strings=args.strings)
         built = f"built in {time.perf_counter() - t0:.0f} s"
     print(f"benchmark: {bench.root} (seed {args.seed}, {args.size} functions per domain, {built})")
 

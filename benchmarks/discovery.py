@@ -128,7 +128,7 @@ def bench_model(spec: str, n_prompts: int, repeats: int, threads: int, autocircu
     """Time mechscope's methods on one model; cross-check EAP against AutoCircuit."""
     import torch
 
-    from mechscope import discover
+    from mechscope.discover import attribution
     from mechscope.graph import Graph
     from mechscope.models import load
 
@@ -140,21 +140,21 @@ def bench_model(spec: str, n_prompts: int, repeats: int, threads: int, autocircu
     row: dict = {"model": spec, "n_edges": graph.n_edges, "prompts": len(enc), "seq": enc.clean_ids.shape[1],
                  "threads": torch.get_num_threads(), "seconds": {}}
     bs = len(enc)
-    eap, row["seconds"]["eap"] = _best(lambda: discover.eap(graph, enc, batch_size=bs), repeats)
+    eap, row["seconds"]["eap"] = _best(lambda: attribution.eap(graph, enc, batch_size=bs), repeats)
     log(f"  {spec}: mechscope eap {row['seconds']['eap']:.4f} s")
-    _, row["seconds"]["eap-ig"] = _best(lambda: discover.eap_ig(graph, enc, steps=5, batch_size=bs), repeats)
+    _, row["seconds"]["eap-ig"] = _best(lambda: attribution.eap_ig(graph, enc, steps=5, batch_size=bs), repeats)
     log(f"  {spec}: mechscope eap-ig(5) {row['seconds']['eap-ig']:.4f} s")
     ms = flat_scores(graph, eap)
     if ig is None:
         ig = graph.n_edges <= exact_limit
     if ig:
         t0 = time.perf_counter()
-        ig_edges = discover.eap_ig(graph, enc, steps=IG_STEPS, batch_size=bs, interpolate="edges")
+        ig_edges = attribution.eap_ig(graph, enc, steps=IG_STEPS, batch_size=bs, interpolate="edges")
         row["seconds"]["eap-ig-edges"] = time.perf_counter() - t0
         log(f"  {spec}: mechscope eap-ig(5, edges) {row['seconds']['eap-ig-edges']:.4f} s")
     if graph.n_edges <= exact_limit:
         t0 = time.perf_counter()
-        ex = discover.exact(graph, enc, batch_size=bs)
+        ex = attribution.exact(graph, enc, batch_size=bs)
         row["seconds"]["exact"] = time.perf_counter() - t0
         ex_flat = flat_scores(graph, ex)
         keys = sorted(ms)
@@ -185,7 +185,7 @@ def bench_smollm2(n_prompts: int, threads: int, log=print) -> dict:
     """eap and eap-ig on SmolLM2-135M, IOI with `n_prompts` (padded, batches of 25), one timed run each."""
     import torch
 
-    from mechscope import discover
+    from mechscope.discover import attribution
     from mechscope.graph import Graph
     from mechscope.models import load
     from mechscope.tasks import load_task
@@ -196,8 +196,8 @@ def bench_smollm2(n_prompts: int, threads: int, log=print) -> dict:
     enc = load_task("ioi", n=n_prompts).encode(model.tokenizer)
     row = {"model": "smollm2-135m", "n_edges": graph.n_edges, "prompts": len(enc), "seq": enc.clean_ids.shape[1],
            "threads": torch.get_num_threads(), "seconds": {}, "timing": "one run each, batches of 25"}
-    for name, f in (("eap", lambda: discover.eap(graph, enc, batch_size=25)),
-                    ("eap-ig", lambda: discover.eap_ig(graph, enc, steps=5, batch_size=25))):
+    for name, f in (("eap", lambda: attribution.eap(graph, enc, batch_size=25)),
+                    ("eap-ig", lambda: attribution.eap_ig(graph, enc, steps=5, batch_size=25))):
         t0 = time.perf_counter()
         f()
         row["seconds"][name] = time.perf_counter() - t0

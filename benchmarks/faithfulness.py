@@ -22,6 +22,8 @@ import time
 
 import mechscope as ms
 from mechscope import discover as D
+from mechscope.discover.attribution import eap, eap_ig
+from mechscope.discover.faithfulness import curve_areas, mib_areas
 
 
 def main() -> None:
@@ -51,9 +53,9 @@ def main() -> None:
         for method in args.methods.split(","):
             t0 = time.perf_counter()
             if method == "eap":
-                scores = D.eap(graph, train, batch_size=args.batch_size)
+                scores = eap(graph, train, batch_size=args.batch_size)
             elif method in ("eap-ig", "eap-ig-edges"):
-                scores = D.eap_ig(graph, train, steps=args.steps, batch_size=args.batch_size,
+                scores = eap_ig(graph, train, steps=args.steps, batch_size=args.batch_size,
                                   interpolate="edges" if method == "eap-ig-edges" else "inputs")
             elif method in D.METHODS:  # the shared-task winners and the rest, with their defaults
                 scores = D.METHODS[method](graph, train, batch_size=args.batch_size)
@@ -66,7 +68,7 @@ def main() -> None:
                 first = next((p for p in curve if p["faithfulness"] >= args.target), None)
                 row = {"task": task.name, "method": method, "selection": selection, "scoring_seconds": round(seconds, 1),
                        "curve": [(p["edges"], p["edges_after_pruning"], round(p["faithfulness"], 3)) for p in curve],
-                       **D.curve_areas(curve),
+                       **curve_areas(curve),
                        "first_at_target": first and {"edges": first["edges"], "kept": first["edges_after_pruning"],
                                                      "faithfulness": round(first["faithfulness"], 3)}}
                 rows.append(row)
@@ -76,7 +78,7 @@ def main() -> None:
                 print("    edges asked/kept -> faithfulness: " +
                       ", ".join(f"{a}/{k}: {f}" for a, k, f in row["curve"]), flush=True)
             if "signed" in curves and "top" in curves:
-                mib = D.mib_areas(curves["signed"], curves["top"])
+                mib = mib_areas(curves["signed"], curves["top"])
                 rows.append({"task": task.name, "method": method, "mib": mib})
                 print(f"{task.name:18s} {method:13s} MIB: CPR (signed) {mib['cpr']:.3f}, CMD (|score|) {mib['cmd']:.3f}")
     if args.json:

@@ -62,7 +62,7 @@ def _verify_all(device: str) -> list[dict]:
 
 
 def _eap_ig(device: str):
-    from mechscope.discover import eap_ig
+    from mechscope.discover.attribution import eap_ig
     from mechscope.graph import Graph
     from mechscope.models import load
     from mechscope.tasks import load_task
@@ -76,7 +76,8 @@ def _eap_ig(device: str):
 
 def _steering(device: str) -> tuple[list[str], float, float]:
     from mechscope.models import load
-    from mechscope.steer import DiffMean, generate, load_concept
+    from mechscope.steer import generate, load_concept
+    from mechscope.steer.vectors import DiffMean
 
     model = load("smollm2-135m", device=device, dtype="float32")
     concept = load_concept("ocean")
@@ -138,7 +139,7 @@ def _halves(model, first: str, second: str) -> dict:
 def _compare_placements(spec: str, reference_device: str, device_map, label: str) -> dict:
     import torch
 
-    from mechscope.discover import eap
+    from mechscope.discover.attribution import eap
     from mechscope.graph import EdgeMask, Graph, run, source_outputs
     from mechscope.models import load
     from mechscope.tasks import load_task
@@ -190,7 +191,7 @@ def device_map_check() -> list[dict]:
 
 def memory_check(device: str) -> dict:
     """EAP with the batch split by a memory budget equals the unsplit scores (see the module docstring, 6)."""
-    from mechscope.discover import eap
+    from mechscope.discover.attribution import eap
     from mechscope.graph import Graph
     from mechscope.graph.memory import bytes_per_example, plan_batch
     from mechscope.models import load

@@ -68,19 +68,19 @@ def main() -> None:
         t_found = time.perf_counter() - t0
         task = load_task(name, n=args.n)
         enc = task.split("test").encode(model.tokenizer)
-        res = test_circuit(graph, circuit.kept(graph), enc, TESTS, ablation=circuit.ablation, seed=args.seed,
+        res = test_circuit(graph, circuit, enc, TESTS, ablation=circuit.ablation, seed=args.seed,
                            n_random=args.n_random, max_edges=args.max_edges)
         # under resample ablation the knocked-out model answers the paired corrupted prompt, which makes
         # independence fail by construction (docs/hypothesis-tests.md); mean ablation is its fair test
-        res["independence_mean"] = test_circuit(graph, circuit.kept(graph), enc, ("independence",), ablation="mean",
+        res["independence_mean"] = test_circuit(graph, circuit, enc, ("independence",), ablation="mean",
                                                 seed=args.seed)["independence"]
-        row = {"task": name, "edges": len(circuit.edges), "faithfulness": circuit.faithfulness, "n": len(enc),
+        row = {"task": name, "edges": len(circuit.edges), "faithfulness": circuit.evaluation.faithfulness, "n": len(enc),
                "discovery_seconds": round(t_found, 1), "test_seconds": round(time.perf_counter() - t0 - t_found, 1),
                **{k: v.to_dict() for k, v in res.items()}}
         rows.append(row)
         verdicts = "  ".join(f"{k} {'pass' if v.passed else 'FAIL'} (p={v.p_value:.3g}, stat={v.statistic:.3g})"
                              for k, v in res.items())
-        print(f"{name:17s} {row['edges']:4d} edges, faithfulness {circuit.faithfulness:.3f}: {verdicts}  "
+        print(f"{name:17s} {row['edges']:4d} edges, faithfulness {circuit.evaluation.faithfulness:.3f}: {verdicts}  "
               f"[{row['discovery_seconds']:.0f} s + {row['test_seconds']:.0f} s]", flush=True)
         if args.json:
             Path(args.json).write_text(json.dumps(rows, indent=1, default=float))

@@ -56,6 +56,8 @@ def run(spec: str, n_prompts: int, steps: int, threads: int = 1, log=print) -> d
     import torch
 
     from mechscope import discover as D
+    from mechscope.discover.attribution import eap_ig
+    from mechscope.discover.faithfulness import curve_areas
     from mechscope.discover.mib import save_mib, to_mib
     from mechscope.graph import Graph
     from mechscope.models import load
@@ -68,7 +70,7 @@ def run(spec: str, n_prompts: int, steps: int, threads: int = 1, log=print) -> d
     row: dict = {"model": spec, "n_edges": graph.n_edges, "prompts": len(enc), "seq": enc.clean_ids.shape[1],
                  "steps": steps, "seconds": {}}
     t0 = time.perf_counter()
-    scores = D.eap_ig(graph, enc, steps=steps, batch_size=len(enc), rule="left")
+    scores = eap_ig(graph, enc, steps=steps, batch_size=len(enc), rule="left")
     row["seconds"]["mechscope_eap_ig"] = time.perf_counter() - t0
     log(f"  mechscope eap-ig({steps}) {row['seconds']['mechscope_eap_ig']:.1f} s")
     runner = D.PatchedRunner(graph, enc, batch_size=len(enc))
@@ -108,9 +110,9 @@ def run(spec: str, n_prompts: int, steps: int, threads: int = 1, log=print) -> d
                         "edges_after_pruning": (p["edges_after_pruning"], r["edges_after_pruning"],
                                                 x["edges_after_pruning"])})
         row["curves"][sel] = {"points": pts,
-                              "mechscope": D.curve_areas(ms_curves[sel]),
-                              "reference": D.curve_areas(out["curves"][ref_sel]),
-                              "reference_on_mechscope_scores": D.curve_areas(out["mechscope_circuit_curves"][ref_sel])}
+                              "mechscope": curve_areas(ms_curves[sel]),
+                              "reference": curve_areas(out["curves"][ref_sel]),
+                              "reference_on_mechscope_scores": curve_areas(out["mechscope_circuit_curves"][ref_sel])}
     return row
 
 

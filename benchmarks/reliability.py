@@ -68,7 +68,8 @@ def malformed_inputs(per_reader: int) -> dict:
     from mechscope.data import read_prompts
     from mechscope.discover import Circuit
     from mechscope.steer import SteeringFile
-    from mechscope.tasks import load_task, read_task_file, save_task
+    from mechscope.tasks import load_task, save_task
+    from mechscope.tasks.files import read_task_file
 
     task = load_task("ioi", n=3)
     readers = [(f"task{s}", save_task(task, tmp / f"valid{s}").read_bytes(), read_task_file)
@@ -76,7 +77,7 @@ def malformed_inputs(per_reader: int) -> dict:
     readers.append(("circuit.json", json.dumps(fuzz.CIRCUIT).encode(), Circuit.load))
     readers += [(f"prompts{s}", v, read_prompts) for s, v in fuzz.PROMPTS.items()]
     readers.append(("s.safetensors", _steering_file(tmp / "good.safetensors").read_bytes(), SteeringFile.load))
-    from mechscope.runs import read_sweep_file
+    from mechscope.runs.sweep import read_sweep_file
 
     sweep = {"models": ["random:gpt2-tiny"], "tasks": ["ioi"], "methods": ["eap"], "params": {"edges": [10, 20]},
              "seeds": [0, 1], "n": 8}
@@ -98,7 +99,8 @@ def malformed_inputs(per_reader: int) -> dict:
 
 def _steering_file(path: Path) -> Path:
     from mechscope.models import load
-    from mechscope.steer import DiffMean, SteeringFile, load_concept
+    from mechscope.steer import SteeringFile, load_concept
+    from mechscope.steer.vectors import DiffMean
 
     c = load_concept("wedding")
     SteeringFile.from_method(DiffMean(layers="1").fit(load("random:llama-tiny"), c.source[:4], c.target[:4]),
@@ -185,7 +187,8 @@ def memory_growth(repeats: int, model_spec: str = "smollm2-135m", n: int = 8, lo
     from mechscope.discover import find_circuit
     from mechscope.graph import Graph
     from mechscope.models import load
-    from mechscope.steer import DiffMean, load_concept
+    from mechscope.steer import load_concept
+    from mechscope.steer.vectors import DiffMean
     from mechscope.tasks import load_task
 
     proc = psutil.Process()

@@ -83,7 +83,7 @@ def _measure(name: str, stage: str, layers: int | None, n_prompts: int) -> dict:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from mechscope.discover import eap
+    from mechscope.discover.attribution import eap
     from mechscope.graph import EdgeMask, Graph, run, source_outputs
     from mechscope.graph.memory import bytes_per_example
     from mechscope.models import wrap
@@ -114,7 +114,7 @@ def _measure(name: str, stage: str, layers: int | None, n_prompts: int) -> dict:
     elif stage == "eap":
         eap(graph, enc, batch_size=n_prompts, max_memory="1TiB")
     else:  # eap-chunked: a budget of a third of one prompt
-        from mechscope.discover import gradient_plan
+        from mechscope.discover.attribution import gradient_plan
 
         budget = bytes_per_example(graph, seq, grad=True) // 3
         plan = gradient_plan(graph, enc, "eap", batch_size=n_prompts, max_memory=budget)

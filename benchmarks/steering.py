@@ -68,7 +68,9 @@ def quality(args) -> None:
     torch.set_num_threads(args.threads)
     from mechscope.data.embed import get_embedder
     from mechscope.models import load
-    from mechscope.steer import evaluate_prompting, evaluate_steering, load_concept, make_method, read_sentences
+    from mechscope.steer import evaluate_steering, load_concept, make_method
+    from mechscope.steer.concepts import read_sentences
+    from mechscope.steer.evaluate import evaluate_prompting
     from mechscope.steer.axes import add_axes, calibrate
 
     model = load(args.model)
@@ -171,7 +173,11 @@ def main() -> None:
         np.float_ = np.float64  # repeng 0.4 on NumPy 2
     torch.set_num_threads(args.threads)
     from mechscope.models import load
-    from mechscope.steer import DiffMean, LinEAS, LinearAcT, LowRankSteer, MeanAcT, generate, load_concept
+    from mechscope.steer import generate, load_concept
+    from mechscope.steer.act import LinearAcT, MeanAcT
+    from mechscope.steer.lineas import LinEAS
+    from mechscope.steer.lowrank import LowRankSteer
+    from mechscope.steer.vectors import DiffMean
 
     model = load(args.model)
     c = load_concept(args.concept)

@@ -53,7 +53,7 @@ def main() -> None:
     if args.target:  # a concept the user brings: the shipped prompts and held-out text, their own sentences
         import dataclasses
 
-        from mechscope.steer import read_sentences
+        from mechscope.steer.concepts import read_sentences
 
         c = dataclasses.replace(load_concept("ocean"), name=args.concept, source=read_sentences(args.source),
                                 target=read_sentences(args.target), lexicon=args.lexicon.split(","),
@@ -65,7 +65,7 @@ def main() -> None:
     judges = None
     if args.axes or args.prompting:
         from mechscope.data.embed import get_embedder
-        from mechscope.steer import read_sentences
+        from mechscope.steer.concepts import read_sentences
         from mechscope.steer.axes import calibrate, score_axes
 
         unsteered = generate(model, c.prompts, max_new_tokens=30, seed=0)
@@ -78,7 +78,7 @@ def main() -> None:
         print(json.dumps({"method": "unsteered", "lexicon_rate": rate,
                           "axes": axes(unsteered), "judges": judges.to_dict()}), flush=True)
     if args.prompting:
-        from mechscope.steer import evaluate_prompting
+        from mechscope.steer.evaluate import evaluate_prompting
 
         prompting = evaluate_prompting(model, c.instruction, c.prompts, c.neutral, lexicon=c.lexicon, keep_texts=True)
         print(json.dumps({"method": "prompting", "delta_ppl": round(prompting["delta_ppl"], 3),
@@ -122,7 +122,7 @@ def main() -> None:
                           "delta_ppl": round(rise(method, strength), 3), "lexicon_rate": sum(rates) / len(rates),
                           "rates_per_seed": rates, "seconds": round(time.perf_counter() - t0), **extra}), flush=True)
         if args.prompting and with_prompting and strength > 0:
-            from mechscope.steer import evaluate_prompting
+            from mechscope.steer.evaluate import evaluate_prompting
 
             both = evaluate_prompting(model, c.instruction, c.prompts, c.neutral, lexicon=c.lexicon, keep_texts=True,
                                       steering=method, strength=strength)

@@ -51,7 +51,8 @@ def test_every_corpus_file_has_a_case():
 def steering_file(tmp_path_factory) -> Path:
     """A good steering file, for the commands whose bad file is another argument."""
     from mechscope.models import load
-    from mechscope.steer import DiffMean, SteeringFile, load_concept
+    from mechscope.steer import SteeringFile, load_concept
+    from mechscope.steer.vectors import DiffMean
 
     concept = load_concept("wedding")
     method = DiffMean(layers="1").fit(load("random:llama-tiny"), concept.source[:4], concept.target[:4])

@@ -111,7 +111,7 @@ def test_discover_records_the_circuit_and_every_edge_score(tmp_path):
     circuit = Circuit.load(store.path(entry) / "circuit.json")
     scores = load_file(store.path(entry) / "scores.safetensors")
     assert sum(v.numel() for v in scores.values()) == doc["edges_total"] == 110
-    assert circuit.faithfulness == pytest.approx(doc["faithfulness"]) and entry.metrics["edges"] == len(circuit.edges)
+    assert circuit.evaluation.faithfulness == pytest.approx(doc["faithfulness"]) and entry.metrics["edges"] == len(circuit.edges)
     # the circuit's edges carry the same scores as the full score tensors
     from mechscope.graph import Graph
     from mechscope.models import load

@@ -73,7 +73,8 @@ def test_bad_input_is_one_line_and_exit_2(home, monkeypatch, capsys, args, words
 @pytest.mark.slow  # generation with and without steering on the base and a version: about a minute on 2 cores
 def test_compare_with_a_steering_file(home):
     import mechscope as ms
-    from mechscope.steer import DiffMean, SteeringFile, load_concept
+    from mechscope.steer import SteeringFile, load_concept
+    from mechscope.steer.vectors import DiffMean
 
     c = load_concept("wedding")
     model = ms.load("random:llama-tiny")

@@ -4,7 +4,7 @@ import pytest
 
 import mechscope as ms
 from mechscope import compare
-from mechscope.store import checkpoint_version
+from mechscope.store.versions import checkpoint_version
 
 SETTINGS = compare.Settings(batch_size=8, circuits=compare.CircuitSettings(method="eap", edges=25, batch_size=8),
                             latency_repeats=1)

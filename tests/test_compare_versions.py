@@ -5,7 +5,11 @@ import pytest
 import torch
 
 import mechscope as ms
-from mechscope.compare import encoding, linear_cka, low_rank, make_version, prune, quantize, relative_error
+from mechscope.compare import encoding, make_version
+from mechscope.compare.lowrank import low_rank
+from mechscope.compare.pruning import prune_weights
+from mechscope.compare.quantization import quantize
+from mechscope.compare.similarity import linear_cka, relative_error
 from mechscope.compare.pruning import calibration_tokens
 from mechscope.compare.quantization import _linear, runtime_gap, torchao_config, torchao_encode
 
@@ -91,7 +95,7 @@ def test_torchao_codes_decode_to_torchao_dequantize(qtype):
 
 @pytest.mark.parametrize("sparsity", [0.5, 0.3])
 def test_magnitude_pruning_reaches_the_sparsity_exactly(tiny, sparsity):
-    for name, enc in prune(tiny, "magnitude", sparsity).items():
+    for name, enc in prune_weights(tiny, "magnitude", sparsity).items():
         w, p = tiny.hf.get_parameter(name).detach(), enc.decode()
         zeros = p == 0
         assert int(zeros.sum()) == round(sparsity * w.numel())
@@ -101,7 +105,7 @@ def test_magnitude_pruning_reaches_the_sparsity_exactly(tiny, sparsity):
 
 def test_wanda_prunes_each_row_by_weight_times_input_norm(tiny):
     ids, mask = calibration_tokens(tiny, n=4, length=12)
-    encs = prune(tiny, "wanda", 0.5, calibration=(ids, mask))
+    encs = prune_weights(tiny, "wanda", 0.5, calibration=(ids, mask))
     from mechscope.compare.pruning import input_norms
     from mechscope.compare.targets import targets
 
@@ -126,7 +130,7 @@ def test_wanda_prunes_each_row_by_weight_times_input_norm(tiny):
 @pytest.mark.parametrize("method", ["magnitude", "wanda"])
 def test_two_four_pattern(tiny, method):
     calibration = calibration_tokens(tiny, n=2, length=8) if method == "wanda" else None
-    for name, enc in prune(tiny, method, n_m=(2, 4), calibration=calibration).items():
+    for name, enc in prune_weights(tiny, method, n_m=(2, 4), calibration=calibration).items():
         p = enc.decode()
         groups = (p.t() if enc.transposed else p).reshape(-1, 4)
         assert torch.equal((groups == 0).sum(1), torch.full((groups.shape[0],), 2))

@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mechscope.data import augment, coverage, empty_regions, map_prompts, read_prompts
+from mechscope.data import augment, map_prompts, read_prompts
+from mechscope.data.geometry import coverage, empty_regions
 from mechscope.data.generation import Generator
 from mechscope.data.geometry import coverage_threshold, nearest
 from mechscope.data.projection import MIN_PROMPTS, ctfidf_labels

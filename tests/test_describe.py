@@ -14,13 +14,13 @@ import torch
 from mechscope.describe import concepts as cn
 from mechscope.describe import numeric as nm
 from mechscope.describe._words import CONCEPTS
-from mechscope.describe.bench import Benchmark, build
+from mechscope.describe.bench import Benchmark, build_benchmark
 from mechscope.describe.interp_concepts import interpret_concept
 from mechscope.describe.interp_numeric import classify_noise, interpret_numeric
 from mechscope.describe.interp_strings import heldout_primitives, interpret_strings
 from mechscope.describe.interpretation import Interpretation
 from mechscope.describe.judge import RuleJudge
-from mechscope.describe.runner import BaselineInterpreter, run
+from mechscope.describe.runner import BaselineInterpreter, run_benchmark
 from mechscope.describe.scoring import interval_iou, score_item
 from mechscope.describe.find_strings import FIND_PRIMITIVES
 from mechscope.describe.strings_lib import PRIMITIVES, caesar, program_source
@@ -44,13 +44,13 @@ CATEGORIES = {
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory):
-    return build(seed=13, size=8, out=tmp_path_factory.mktemp("describe") / "bench")
+    return build_benchmark(seed=13, size=8, out=tmp_path_factory.mktemp("describe") / "bench")
 
 
 def test_benchmark_has_every_category_and_is_reproducible(bench, tmp_path):
     assert {it["category"] for it in bench.items} - {"strings-find-random"} == CATEGORIES
-    one, two = build(seed=4, size=3, out=tmp_path / "one"), build(seed=4, size=3, out=tmp_path / "two")
-    assert one.items == two.items and one.items != build(seed=5, size=3, out=tmp_path / "three").items
+    one, two = build_benchmark(seed=4, size=3, out=tmp_path / "one"), build_benchmark(seed=4, size=3, out=tmp_path / "two")
+    assert one.items == two.items and one.items != build_benchmark(seed=5, size=3, out=tmp_path / "three").items
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]  # written atomically
 
 
@@ -234,7 +234,7 @@ def test_concept_baseline_names_the_concept():
 
 
 def test_baseline_run_scores_each_category(bench):
-    res = run(bench, BaselineInterpreter())
+    res = run_benchmark(bench, BaselineInterpreter())
     rows = {r["category"]: r for r in res["summary"]}
     assert set(rows) == CATEGORIES
     assert rows["strings-chain"]["score"] == 1.0 and rows["numeric-clean"]["score"] == 1.0
@@ -264,7 +264,7 @@ def test_run_survives_black_boxes_that_raise_or_return_none(bench):
     try:
         for fid in fids:
             bench._cache[fid] = {"function": _fragile, "reference": _fragile}
-        res = run(bench, BaselineInterpreter(), domains=("strings",))
+        res = run_benchmark(bench, BaselineInterpreter(), domains=("strings",))
     finally:
         for fid in fids:
             bench._cache.pop(fid)

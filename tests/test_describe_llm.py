@@ -15,9 +15,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import numpy as np
 import pytest
 
-from mechscope.describe.bench import build
+from mechscope.describe.bench import build_benchmark
 from mechscope.describe.llm import LLMInterpreter, chat, parse_final
-from mechscope.describe.runner import run
+from mechscope.describe.runner import run_benchmark
 from mechscope.errors import MechscopeError
 
 
@@ -88,8 +88,8 @@ def test_multi_round_protocol_feeds_real_outputs_back(server):
 
 
 def test_end_to_end_run_scores_llm_answers(server, tmp_path):
-    bench = build(seed=3, size=3, out=tmp_path / "bench")
-    res = run(bench, LLMInterpreter(server, "scripted"), domains=("numeric", "strings"), limit=2)
+    bench = build_benchmark(seed=3, size=3, out=tmp_path / "bench")
+    res = run_benchmark(bench, LLMInterpreter(server, "scripted"), domains=("numeric", "strings"), limit=2)
     assert len(res["records"]) == 4
     for rec in res["records"]:
         assert 0.0 <= rec["score"] <= 1.0 and rec["answer"]["evidence"]["rounds"] == 2
@@ -114,7 +114,7 @@ def test_unreachable_server_is_a_one_line_error():
 
 
 def test_cli_run_with_llm_interpreter_prints_json_rows(server, tmp_path):
-    bench = build(seed=3, size=2, out=tmp_path / "b")
+    bench = build_benchmark(seed=3, size=2, out=tmp_path / "b")
     res = subprocess.run(
         [
             sys.executable,

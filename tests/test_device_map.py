@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mechscope.discover import eap, eap_ig
+from mechscope.discover.attribution import eap, eap_ig
 from mechscope.graph import Graph
 from mechscope.graph.engine import run, source_outputs
 from mechscope.graph.mask import EdgeMask
@@ -84,7 +84,8 @@ def test_a_saved_model_loads_through_a_device_map(tmp_path):
 
 
 def test_steering_on_an_offloaded_model_equals_the_whole_one():
-    from mechscope.steer import DiffMean, generate
+    from mechscope.steer import generate
+    from mechscope.steer.vectors import DiffMean
 
     whole = load("random:llama-tiny")
     sharded = load("random:llama-tiny", device_map=offload_map(whole))

@@ -6,8 +6,10 @@ from scipy.stats import spearmanr
 
 import mechscope as ms
 from mechscope import discover as D
+from mechscope.discover.attribution import eap, eap_ig, exact, node_scores
+from mechscope.discover.faithfulness import MIB_FRACTIONS, faithfulness
 from mechscope.discover.acdc import acdc_order
-from mechscope.discover.circuit import circuit_mask, prune, top_edges
+from mechscope.discover.circuit import circuit_mask, prune_to_paths, top_edges
 from mechscope.graph import EdgeMask, run, source_outputs
 from mechscope.tasks import metric_values
 
@@ -26,18 +28,17 @@ def _flat(scores):
 
 def test_eap_and_eap_ig_rank_correlate_with_exact(setup):
     graph, _, enc = setup
-    exact = _flat(D.exact(graph, enc))
-    eap = _flat(D.eap(graph, enc))
-    ig = _flat(D.eap_ig(graph, enc, steps=5))
-    r_eap = spearmanr(eap, exact).statistic
-    r_ig = spearmanr(ig, exact).statistic
+    truth = _flat(exact(graph, enc))
+    ig, plain = _flat(eap_ig(graph, enc, steps=5)), _flat(eap(graph, enc))
+    r_eap = spearmanr(plain, truth).statistic
+    r_ig = spearmanr(ig, truth).statistic
     assert r_eap > 0.8 and r_ig > 0.8, (r_eap, r_ig)
 
 
 def test_eap_ig_with_one_step_is_eap(setup):
     # k/steps = 1: the gradient is taken at the clean input, times (patch - clean): EAP exactly
     graph, _, enc = setup
-    a, b = D.eap(graph, enc), D.eap_ig(graph, enc, steps=1)
+    a, b = eap(graph, enc), eap_ig(graph, enc, steps=1)
     for k in a:
         torch.testing.assert_close(a[k].float(), b[k], atol=1e-5, rtol=1e-4)
 
@@ -45,7 +46,7 @@ def test_eap_ig_with_one_step_is_eap(setup):
 def test_exact_scores_equal_a_direct_patched_run(setup):
     graph, _, enc = setup
     edge = graph.edges()[len(graph.edges()) // 2]
-    scores = D.exact(graph, enc, edges=[edge.name])
+    scores = exact(graph, enc, edges=[edge.name])
     patch = source_outputs(graph, enc.corrupt_ids, enc.attention_mask)
     pos = enc.positions
     clean = metric_values(run(graph, enc.clean_ids, enc.attention_mask, positions=pos), enc).mean()
@@ -57,7 +58,7 @@ def test_exact_scores_equal_a_direct_patched_run(setup):
 
 def test_node_scores_equal_patching_all_outgoing_edges(setup):
     graph, _, enc = setup
-    nodes = D.node_scores(graph, enc)
+    nodes = node_scores(graph, enc)
     patch = source_outputs(graph, enc.corrupt_ids, enc.attention_mask)
     pos = enc.positions
     clean = metric_values(run(graph, enc.clean_ids, enc.attention_mask, positions=pos), enc).mean()
@@ -107,8 +108,8 @@ def test_faithfulness_endpoints(setup):
     runner = D.PatchedRunner(graph, enc)
     full = {g.name: torch.ones(g.shape, dtype=torch.bool) for g in graph.groups}
     empty = {g.name: torch.zeros(g.shape, dtype=torch.bool) for g in graph.groups}
-    assert D.faithfulness(runner, full)["faithfulness"] == 1.0  # no forward pass: the clean run's values
-    assert D.faithfulness(runner, empty)["faithfulness"] == 0.0
+    assert faithfulness(runner, full)["faithfulness"] == 1.0  # no forward pass: the clean run's values
+    assert faithfulness(runner, empty)["faithfulness"] == 0.0
     # ... which the patched forward agrees with: nothing patched is the clean run, everything the corrupted one
     nothing = torch.cat([metric_values(lg, b.enc, clean_logits=b.clean_logits)
                          for lg, b in zip(runner.logits(EdgeMask.zeros(graph)), runner.batches)])
@@ -141,7 +142,7 @@ def test_prune_keeps_only_edges_on_embed_to_logits_paths(setup):
         kept[e.group][e.row, e.col] = True
     if graph.adapter.family == "gpt2":  # a1.h3 -> m1 but a1.h3 is never reached
         kept[dangling[0].group][dangling[0].row, dangling[0].col] = True
-    out = prune(graph, kept)
+    out = prune_to_paths(graph, kept)
     names = {graph.edge_at(g, r, c).name for g, t in out.items() for r, c in t.nonzero().tolist()}
     assert names == {e.name for e in on_path}
 
@@ -154,14 +155,14 @@ def test_circuit_file_round_trip_reevaluates_identically(setup, tmp_path):
     loaded = D.Circuit.load(path)
     assert loaded == circuit
     again = D.evaluate_circuit(graph, loaded, task)
-    assert again["faithfulness"] == pytest.approx(circuit.faithfulness, abs=1e-6)
-    assert [p["edges"] for p in circuit.curve] == [round(f * graph.n_edges) for f in D.MIB_FRACTIONS]
-    assert circuit.areas["cpr"] is not None
+    assert again["faithfulness"] == pytest.approx(circuit.evaluation.faithfulness, abs=1e-6)
+    assert [p["edges"] for p in circuit.evaluation.curve] == [round(f * graph.n_edges) for f in MIB_FRACTIONS]
+    assert circuit.evaluation.areas["cpr"] is not None
 
 
 def test_top_edges_takes_largest_magnitudes(setup):
     graph, _, enc = setup
-    scores = D.eap(graph, enc)
+    scores = eap(graph, enc)
     kept = top_edges(scores, 10)
     flat = _flat(scores).abs()
     chosen = torch.cat([v.flatten() for v in kept.values()])

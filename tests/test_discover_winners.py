@@ -6,6 +6,7 @@ import torch
 
 import mechscope as ms
 from mechscope import discover as D
+from mechscope.discover.attribution import eap_ig
 from mechscope.discover import winners
 from mechscope.discover.circuit import circuit_mask, top_edges
 from mechscope.graph import EdgeMask
@@ -41,7 +42,7 @@ def test_bootstrap_zeroes_exactly_the_unstable_signs(truth):
     part = enc.select(slice(0, 6))
     per = winners.per_example_eap_ig(graph, part, steps=2)
     # the per-example scores average to the batch score
-    full = torch.cat([v.flatten() for v in D.eap_ig(graph, part, steps=2, batch_size=6).values()])
+    full = torch.cat([v.flatten() for v in eap_ig(graph, part, steps=2, batch_size=6).values()])
     torch.testing.assert_close(per.mean(0), full, atol=1e-5, rtol=1e-4)
     s = torch.cat([v.flatten() for v in winners.bootstrap_signs(graph, part, steps=2, resamples=300).values()])
     kept = s != 0
@@ -60,7 +61,7 @@ def test_marginal_gain_adds_the_edge_with_the_largest_integrated_gain(truth):
     s = winners.marginal_gain(graph, part, fractions=(0.02, 0.05), steps=2)
     order = torch.argsort(torch.cat([v.flatten() for v in s.values()]))  # most negative first: order of addition
     first = int(0.02 * n)
-    start = top_edges(D.eap_ig(graph, part, steps=2, batch_size=8), first, signed=True)
+    start = top_edges(eap_ig(graph, part, steps=2, batch_size=8), first, signed=True)
     start_flat = torch.cat([v.flatten() for v in start.values()])
     assert set(order[:first].tolist()) == set(start_flat.nonzero()[:, 0].tolist())
     # the gain written out: -M * mean of the gradients at M/4 and 3M/4, M the mask of the first circuit

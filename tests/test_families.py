@@ -18,7 +18,8 @@ from mechscope.errors import MechscopeError
 from mechscope.graph import EdgeMask, Graph, run, source_outputs
 from mechscope.graph.reference import reference_patched_logits
 from mechscope.graph.verify import TOLERANCE, random_prompts, verify
-from mechscope.models import FAMILIES, adapter_for, family_named, load
+from mechscope.models import FAMILIES, adapter_for, load
+from mechscope.models.families import family_named
 from mechscope.models.families import random_config
 
 NEW = ["gemma2", "gemma3", "qwen3", "phi3", "olmo2", "mistral"]
@@ -324,7 +325,7 @@ def test_verify_in_bfloat16_against_hf_bfloat16(family):
 
 def test_bfloat16_edge_scores_accumulate_in_float32():
     """In a bfloat16 model the mask, its gradient and EAP's scores stay float32 and track float32's."""
-    from mechscope.discover import eap
+    from mechscope.discover.attribution import eap
     from mechscope.tasks import load_task
 
     scores = {}

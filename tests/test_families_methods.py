@@ -27,7 +27,7 @@ def model_of(spec: str):
 
 @pytest.mark.parametrize("spec", SPECS)
 def test_steering_fits_and_acts_at_every_site_kind(spec):
-    from mechscope.steer import DiffMean
+    from mechscope.steer.vectors import DiffMean
     from mechscope.steer.sites import SITE_KINDS, resolve_sites
 
     model = model_of(spec)

@@ -20,7 +20,7 @@ def test_verify_on_cuda(family, dtype):
 
 @needs_cuda
 def test_eap_on_cuda_with_a_cpu_encoded_task_equals_cpu():
-    from mechscope.discover import eap
+    from mechscope.discover.attribution import eap
     from mechscope.graph import Graph
     from mechscope.models import load
     from mechscope.tasks import load_task

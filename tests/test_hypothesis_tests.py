@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import mechscope as ms
 from mechscope import hypothesis as H
+from mechscope.hypothesis import statistics
 from mechscope.cli import hypothesis as cli_h
 from mechscope.discover import Circuit, PatchedRunner
 
@@ -76,7 +77,7 @@ def test_hsic_matches_the_trace_formula():
     n = len(x)
     h = torch.eye(n, dtype=torch.float64) - 1.0 / n
     expect = torch.trace(gram(x) @ h @ gram(y) @ h) / n**2
-    assert H.hsic(x, y) == pytest.approx(float(expect), rel=1e-10)
+    assert statistics.hsic(x, y) == pytest.approx(float(expect), rel=1e-10)
 
 
 def test_independence_false_positive_rate_is_alpha():
@@ -104,7 +105,7 @@ def test_independence_detects_dependence_without_correlation():
 
 def test_holm_matches_its_definition():
     p = [0.01, 0.04, 0.03, 0.2, 0.001]
-    adj = H.holm(p)
+    adj = statistics.holm(p)
     order = np.argsort(p)
     for rank, i in enumerate(order):
         expect = max(min(1.0, (len(p) - r) * p[order[r]]) for r in range(rank + 1))
@@ -195,9 +196,9 @@ def _app():
 
 def test_cli_json_and_errors(gpt2, tmp_path):
     graph, task = gpt2
-    circuit = Circuit.from_kept(graph, _kept(graph, ["embed->logits", "embed->m0", "m0->logits"]),
-                                {g.name: torch.ones(g.shape) for g in graph.groups}, task="ioi", task_hash=task.hash(),
-                                method="manual", params={}, task_source="builtin:ioi", task_size=16)
+    mask = ms.EdgeMask.from_edges(graph, ["embed->logits", "embed->m0", "m0->logits"], value=0.0, base=1.0)
+    circuit = Circuit.from_mask(graph, mask, {g.name: torch.ones(g.shape) for g in graph.groups}, task="ioi",
+                                task_hash=task.hash(), method="manual", params={}, task_source="builtin:ioi", task_size=16)
     path = tmp_path / "c.json"
     circuit.save(path)
     run = CliRunner().invoke(_app(), ["test-circuit", str(path), "--json", "--n-random", "5", "--n-permutations", "99",
@@ -215,8 +216,12 @@ def test_cli_json_and_errors(gpt2, tmp_path):
     assert doc["circuit"]["complement"] is True
     # the CLI's verdict is the library's, with random circuits drawn outside the circuit
     enc = task.split("test").encode(graph.model.tokenizer)
-    direct = H.necessity(PatchedRunner(graph, enc), circuit.kept(graph), n_random=5, complement=True)
+    direct = H.necessity(PatchedRunner(graph, enc), circuit, n_random=5, complement=True)
     assert doc["necessity"]["random_losses"] == pytest.approx(list(direct.random_losses))
+    # the circuit, its mask and the hand-built edge set are one circuit to every test
+    for same in (circuit.to_mask(graph), _kept(graph, ["embed->logits", "embed->m0", "m0->logits"])):
+        again = H.necessity(PatchedRunner(graph, enc), same, n_random=5, complement=True)
+        assert again.random_losses == direct.random_losses and again.circuit_loss == direct.circuit_loss
     bad = CliRunner().invoke(_app(), ["test-circuit", str(path), "--tests", "equivalence,minimalty"])
     assert isinstance(bad.exception, ms.MechscopeError) and "did you mean 'minimality'" in str(bad.exception)
     other = CliRunner().invoke(_app(), ["test-circuit", str(path), "--model", "random:gpt2-tiny:1", "--tests", "equivalence"])

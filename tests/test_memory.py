@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from mechscope.discover import eap, eap_ig, gradient_plan
+from mechscope.discover.attribution import eap, eap_ig, gradient_plan
 from mechscope.errors import MechscopeError
 from mechscope.graph import Graph, run
 from mechscope.graph.memory import bytes_per_example, parse_bytes, plan_batch

@@ -8,7 +8,7 @@ import torch
 
 import mechscope as ms
 from mechscope.discover import mib
-from mechscope.discover.circuit import kept_count, prune, top_edges
+from mechscope.discover.circuit import kept_count, prune_to_paths, top_edges
 from mechscope.errors import MechscopeError
 
 
@@ -51,7 +51,7 @@ def test_edge_names_signs_and_counts(graph):
 
 def test_round_trip_scores_and_circuit(graph, tmp_path):
     scores = _scores(graph, 1)
-    kept = prune(graph, top_edges(scores, 30, signed=True))
+    kept = prune_to_paths(graph, top_edges(scores, 30, signed=True))
     path = mib.save_mib(mib.to_mib(graph, scores, kept), tmp_path / "c.json")
     back, kept_back = mib.load_mib(graph, path)
     for k in scores:

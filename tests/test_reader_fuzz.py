@@ -70,7 +70,7 @@ def task_files(tmp_path_factory) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("suffix", [".json", ".jsonl", ".csv"])
 def test_task_files(tmp_path, task_files, suffix):
-    from mechscope.tasks import read_task_file
+    from mechscope.tasks.files import read_task_file
 
     path = tmp_path / f"task{suffix}"
 
@@ -87,7 +87,7 @@ def test_task_files(tmp_path, task_files, suffix):
 @given(example=st.fixed_dictionaries({"clean": json_values, "corrupt": json_values, "answers": json_values},
                                      optional={"wrong_answers": json_values, "metric": json_values}))
 def test_task_files_with_wrong_typed_fields(tmp_path_factory, example):
-    from mechscope.tasks import read_task_file
+    from mechscope.tasks.files import read_task_file
 
     folder = tmp_path_factory.mktemp("typed", numbered=True)
     (folder / "t.jsonl").write_text(json.dumps(example) + "\n")
@@ -124,7 +124,8 @@ def test_circuit_files(tmp_path):
 @pytest.fixture(scope="module")
 def steering_file(tmp_path_factory) -> Path:
     from mechscope.models import load
-    from mechscope.steer import DiffMean, SteeringFile, load_concept
+    from mechscope.steer import SteeringFile, load_concept
+    from mechscope.steer.vectors import DiffMean
 
     concept = load_concept("wedding")
     method = DiffMean(layers="1").fit(load("random:llama-tiny"), concept.source[:4], concept.target[:4])
@@ -300,7 +301,7 @@ def test_model_folders_and_gguf_files(tmp_path):
 # sweep spec files (YAML and JSON) -----------------------------------------------------------------------------
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
 def test_sweep_spec_files(tmp_path, suffix):
-    from mechscope.runs import read_sweep_file
+    from mechscope.runs.sweep import read_sweep_file
 
     doc = {"models": ["random:gpt2-tiny"], "tasks": ["ioi"], "methods": ["eap"], "params": {"edges": [10, 20]},
            "seeds": [0, 1], "n": 8, "kind": "discover"}

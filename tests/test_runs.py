@@ -7,9 +7,11 @@ import sys
 
 import pytest
 
-from mechscope.runs import (
-    InProcess, LocalPool, ParameterError, RunSpec, execute, find_run, get_method, grid, methods, run_sweep,
-)
+from mechscope.runs import RunSpec, execute, get_method, methods, run_sweep
+from mechscope.runs.execute import find_run
+from mechscope.runs.executors import InProcess, LocalPool
+from mechscope.runs.registry import ParameterError
+from mechscope.runs.sweep import grid
 from mechscope.store import Store
 
 TINY = "random:gpt2-tiny"
@@ -77,7 +79,7 @@ def test_execute_equals_the_discovery_api_and_records_its_provenance(tmp_path):
     direct = circuit_from_scores(graph, task, scores, "eap-ig", edges=12, selection="signed", curve=False, steps=3)
     circuit, _ = result.value
     assert circuit.edges == direct.edges
-    assert result.row["faithfulness"] == pytest.approx(direct.faithfulness, abs=1e-6)
+    assert result.row["faithfulness"] == pytest.approx(direct.evaluation.faithfulness, abs=1e-6)
     entry = find_run(store, s)
     assert entry.name == result.row["name"] and entry.params["run_hash"] == s.hash() == result.hash
     assert entry.params["run"]["params"]["steps"] == 3 and entry.params["run"]["params"]["ablation"] == "resample"
@@ -88,8 +90,8 @@ def test_execute_equals_the_discovery_api_and_records_its_provenance(tmp_path):
 def test_a_run_without_a_size_keeps_the_smallest_curve_point_reaching_0_8(tmp_path):
     result = execute(RunSpec("discover", "eap", TINY, "ioi", n=8), store=Store(tmp_path))
     circuit, _ = result.value
-    reaching = [p for p in circuit.curve if p["faithfulness"] >= 0.8 and p["edges"] > 0]
-    expected = min(p["edges"] for p in reaching) if reaching else max(circuit.curve,
+    reaching = [p for p in circuit.evaluation.curve if p["faithfulness"] >= 0.8 and p["edges"] > 0]
+    expected = min(p["edges"] for p in reaching) if reaching else max(circuit.evaluation.curve,
                                                                       key=lambda p: p["faithfulness"])["edges"]
     assert circuit.params["edges"] == expected
 
@@ -118,17 +120,17 @@ def test_a_run_without_a_size_is_the_circuit_the_old_two_runner_path_chose(monke
     assert len(built) == 1  # one runner: the curve's; the chosen circuit is a point of it
     graph, task = Graph.from_model(load(TINY)), load_task("ioi", n=8)
     first = circuit_from_scores(graph, task, scores, "eap", edges=max(1, round(0.01 * graph.n_edges)))
-    reaching = [p["edges"] for p in first.curve if p["faithfulness"] >= 0.8 and p["edges"] > 0]
-    chosen = min(reaching) if reaching else max((p for p in first.curve if p["edges"] > 0),
+    reaching = [p["edges"] for p in first.evaluation.curve if p["faithfulness"] >= 0.8 and p["edges"] > 0]
+    chosen = min(reaching) if reaching else max((p for p in first.evaluation.curve if p["edges"] > 0),
                                                 key=lambda p: p["faithfulness"])["edges"]
     old = circuit_from_scores(graph, task, scores, "eap", edges=chosen, curve=False)
     assert circuit.edges.keys() == old.edges.keys()
     assert all(abs(circuit.edges[e] - old.edges[e]) <= 1e-6 for e in old.edges)
-    assert circuit.faithfulness == pytest.approx(old.faithfulness, abs=1e-6)
-    assert circuit.spread["median"] == pytest.approx(old.spread["median"], abs=1e-6)
-    assert [p["edges"] for p in circuit.curve] == [p["edges"] for p in first.curve]
-    assert all(abs(a["faithfulness"] - b["faithfulness"]) <= 1e-6 for a, b in zip(circuit.curve, first.curve))
-    assert circuit.areas == pytest.approx(first.areas, abs=1e-6)
+    assert circuit.evaluation.faithfulness == pytest.approx(old.evaluation.faithfulness, abs=1e-6)
+    assert circuit.evaluation.spread["median"] == pytest.approx(old.evaluation.spread["median"], abs=1e-6)
+    assert [p["edges"] for p in circuit.evaluation.curve] == [p["edges"] for p in first.evaluation.curve]
+    assert all(abs(a["faithfulness"] - b["faithfulness"]) <= 1e-6 for a, b in zip(circuit.evaluation.curve, first.evaluation.curve))
+    assert circuit.evaluation.areas == pytest.approx(first.evaluation.areas, abs=1e-6)
     assert circuit.params["edges"] == chosen and circuit.params["size"]["edges"] == chosen
 
 
@@ -173,7 +175,7 @@ def test_executors_agree_and_a_sweep_resumes(tmp_path):
 @pytest.mark.slow
 def test_ray_gives_the_same_results(tmp_path):
     pytest.importorskip("ray")
-    from mechscope.runs import RayExecutor
+    from mechscope.runs.executors import RayExecutor
 
     cells = grid([TINY], ["ioi", "induction"], ["eap", "eap-ig"], {"edges": [10], "curve": [False]}, [0], n=8)
     here = run_sweep(cells, InProcess(), Store(tmp_path / "a"))
@@ -213,7 +215,8 @@ def test_a_steering_run_fits_sweeps_and_records_like_the_steering_api(tmp_path):
     import torch
 
     from mechscope.models import load
-    from mechscope.steer import DiffMean, SteeringFile, load_concept
+    from mechscope.steer import SteeringFile, load_concept
+    from mechscope.steer.vectors import DiffMean
 
     store = Store(tmp_path)
     s = RunSpec("steer", "diffmean", "random:llama-tiny", "wedding",

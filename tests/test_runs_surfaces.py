@@ -27,7 +27,9 @@ def test_steer_fit_is_a_recorded_run_equal_to_the_steering_api(capsys, tmp_path)
     import torch
 
     from mechscope.models import load
-    from mechscope.steer import DiffMean, SteeringFile, read_sentences
+    from mechscope.steer import SteeringFile
+    from mechscope.steer.concepts import read_sentences
+    from mechscope.steer.vectors import DiffMean
 
     source, target = tmp_path / "src.txt", tmp_path / "tgt.txt"
     source.write_text("\n".join(read_sentences("neutral.txt")[:6]) + "\n")

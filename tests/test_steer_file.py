@@ -6,7 +6,10 @@ import torch
 
 from mechscope.errors import MechscopeError
 from mechscope.models import load
-from mechscope.steer import DiffMean, LinearAcT, SteeringFile, export_control_vector, generate, load_concept
+from mechscope.steer import SteeringFile, generate, load_concept
+from mechscope.steer.act import LinearAcT
+from mechscope.steer.file import export_control_vector
+from mechscope.steer.vectors import DiffMean
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from mechscope.models import load
-from mechscope.steer import DiffMean, LinearAcT, generate, load_concept
+from mechscope.steer import generate, load_concept
+from mechscope.steer.act import LinearAcT
+from mechscope.steer.vectors import DiffMean
 from mechscope.steer.activations import encode
 
 PROMPTS = ["The weather today", "My family and I went to the", "Yesterday"]

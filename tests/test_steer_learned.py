@@ -8,7 +8,9 @@ import torch
 
 from mechscope.errors import MechscopeError
 from mechscope.models import load
-from mechscope.steer import LinEAS, LowRankSteer, SteeringFile, load_concept
+from mechscope.steer import SteeringFile, load_concept
+from mechscope.steer.lineas import LinEAS
+from mechscope.steer.lowrank import LowRankSteer
 from mechscope.steer.activations import encode, pool
 from mechscope.steer.lineas import _pooled_sites, prox_sparse_group, wasserstein_1d
 from mechscope.steer.sites import resolve_sites
@@ -217,7 +219,8 @@ def test_fitted_state_is_float32_cpu(model, concept):
 
 
 def test_composition_equals_nested_application_and_scales_both(model, concept):
-    from mechscope.steer import Composition, DiffMean
+    from mechscope.steer.compose import Composition
+    from mechscope.steer.vectors import DiffMean
 
     up = DiffMean(layers="1").fit(model, concept.source[:8], concept.target[:8])
     ocean = load_concept("ocean")
@@ -239,7 +242,8 @@ def test_composition_equals_nested_application_and_scales_both(model, concept):
 
 
 def test_prompting_plus_steering_at_zero_is_prompting(model, concept):
-    from mechscope.steer import DiffMean, evaluate_prompting
+    from mechscope.steer.evaluate import evaluate_prompting
+    from mechscope.steer.vectors import DiffMean
 
     dm = DiffMean(layers="1").fit(model, concept.source[:8], concept.target[:8])
     kw = dict(lexicon=concept.lexicon, max_new_tokens=4, keep_texts=True)

@@ -6,7 +6,10 @@ import torch
 
 from mechscope.errors import MechscopeError
 from mechscope.models import load
-from mechscope.steer import AurA, DiffMean, DirectionalAblation, LinearAcT, MeanAcT, PCADiff, load_concept
+from mechscope.steer import load_concept
+from mechscope.steer.act import LinearAcT, MeanAcT
+from mechscope.steer.aura import AurA
+from mechscope.steer.vectors import DiffMean, DirectionalAblation, PCADiff
 from mechscope.steer.activations import encode, pool
 from mechscope.steer.aura import auroc
 from mechscope.steer.transport import fit_linear_transport, quantile_coupling

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from mechscope.models import load
-from mechscope.steer import DiffMean, load_concept
+from mechscope.steer import load_concept
+from mechscope.steer.vectors import DiffMean
 from mechscope.steer.activations import encode
 
 TEXTS = ["The bride walked down the aisle", "We sorted the recycling"]

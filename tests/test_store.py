@@ -11,16 +11,9 @@ import torch
 
 import mechscope as ms
 from mechscope.compare import apply_version, make_version
-from mechscope.store import (
-    Store,
-    checkpoint_version,
-    dependents,
-    export,
-    lineage,
-    load_model,
-    load_version,
-    save_version,
-)
+from mechscope.store import Store, load_model, load_version, save_version
+from mechscope.store.records import export
+from mechscope.store.versions import checkpoint_version, dependents, lineage
 
 IDS = torch.tensor([[1, 2, 3, 4, 5, 6, 7, 8]])
 

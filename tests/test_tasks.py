@@ -11,9 +11,8 @@ import torch
 from mechscope.errors import MechscopeError
 from mechscope.models import load
 from mechscope.models.loading import smollm2_tokenizer
-from mechscope.tasks import (
-    BUILTIN_TASKS, EncodedTask, Example, Task, correct, evaluate, load_task, metric_values, save_task,
-)
+from mechscope.tasks import BUILTIN_TASKS, EncodedTask, Example, Task, evaluate, load_task, metric_values, save_task
+from mechscope.tasks.base import correct
 
 
 @pytest.fixture(scope="module")

@@ -79,7 +79,8 @@ def test_files_of_an_entry_are_served(client, store_root):
 def test_the_circuit_endpoint_matches_select_at_every_size(client, store_root):
     """At each slider position the edges alive are exactly `select` on the recorded scores."""
     import mechscope as ms
-    from mechscope.discover import Circuit, select
+    from mechscope.discover import Circuit
+    from mechscope.discover.faithfulness import select
     from mechscope.store import Store
     from mechscope.ui.circuit_data import alive_at, load_scores
 
@@ -204,7 +205,9 @@ def test_the_job_forms_are_built_from_the_method_registry(client):
 
 
 def test_sweep_tables_are_served_from_the_store(tmp_path):
-    from mechscope.runs import InProcess, grid, run_sweep, write_table
+    from mechscope.runs import run_sweep
+    from mechscope.runs.executors import InProcess
+    from mechscope.runs.sweep import grid, write_table
     from mechscope.runs.sweep import sweeps_dir
     from mechscope.store import Store
     from mechscope.ui.app import create_app

@@ -103,21 +103,21 @@ def test_runs_view_lists_the_store_and_its_provenance_tree(app, page, store_root
 
 def test_circuit_view_follows_the_slider_hover_and_comparison(app, page, store_root, shots):
     import mechscope as ms
-    from mechscope.discover import select
+    from mechscope.discover.faithfulness import select
     from mechscope.store import Store
     from mechscope.ui.circuit_data import load_scores
 
     circuit = _circuit(store_root, "ioi-eap")
     page.goto(f"{app}#/circuit/ioi-eap")
     page.wait_for_selector("[data-testid=circuit-graph] path[data-edge]", timeout=90_000)
-    assert page.inner_text("[data-testid=faithfulness]") == f"{circuit.faithfulness:.3f}"
+    assert page.inner_text("[data-testid=faithfulness]") == f"{circuit.evaluation.faithfulness:.3f}"
     assert page.inner_text("[data-testid=edges-kept]") == str(len(circuit.edges))
     assert _drawn(page) == set(circuit.edges)
     assert page.locator("[data-testid=spread-histogram] rect.bar").count() > 0
     page.screenshot(path=shots / "circuit.png", full_page=True)
 
     # slide to the curve's 50% point: the circuit drawn is `select` at that size, its faithfulness the curve's
-    point = next(p for p in circuit.curve if p["fraction"] == 0.5)
+    point = next(p for p in circuit.evaluation.curve if p["fraction"] == 0.5)
     sizes = json.loads(page.evaluate("fetch('/api/circuits/ioi-eap', {headers: {'X-Mechscope-Token': '%s'}})"
                                      ".then(r => r.text())" % TOKEN))["sizes"]
     _slide(page, "[data-testid=size-slider]", sizes.index(point["edges"]))
@@ -298,7 +298,9 @@ def test_an_empty_store_says_how_to_fill_it(page, tmp_path, shots):
 
 
 def test_the_sweeps_page_shows_a_sweeps_results_table(app, page, store_root, shots):
-    from mechscope.runs import InProcess, grid, run_sweep, write_table
+    from mechscope.runs import run_sweep
+    from mechscope.runs.executors import InProcess
+    from mechscope.runs.sweep import grid, write_table
     from mechscope.runs.sweep import sweeps_dir
     from mechscope.store import Store
 

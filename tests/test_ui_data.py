@@ -62,7 +62,8 @@ def api(tmp_path_factory):
     """A store with a map of the shipped set (with its reference) made by the `data-map` job, and a DiffMean
     steering file of the tiny generator; the app over it."""
     import mechscope as ms
-    from mechscope.steer import DiffMean, SteeringFile, load_concept
+    from mechscope.steer import SteeringFile, load_concept
+    from mechscope.steer.vectors import DiffMean
     from mechscope.store import Store, record_steering
     from mechscope.ui import worker
     from mechscope.ui.app import create_app

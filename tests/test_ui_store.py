@@ -19,11 +19,12 @@ def _build(root: Path) -> None:
     import mechscope as ms
     from mechscope import compare
     from mechscope.discover import circuit_from_scores, score_edges
-    from mechscope.steer import DiffMean, SteeringFile, evaluate_steering, load_concept
+    from mechscope.steer import SteeringFile, evaluate_steering, load_concept
+    from mechscope.steer.vectors import DiffMean
     from mechscope.store import (
-        Store, cached_finder, load_model, load_version, record_circuit, record_steering, save_comparison,
-        save_version,
+        Store, load_model, load_version, record_circuit, record_steering, save_comparison, save_version,
     )
+    from mechscope.store.records import cached_finder
 
     store = Store(root)
     gpt2 = ms.load("random:gpt2-tiny")
@@ -100,10 +101,10 @@ def test_the_circuit_view_at_the_recorded_size_is_the_recorded_circuit(store_roo
     alive = {e["name"]: e["score"] for e in view["edges"] if alive_at(e, view["default_position"])}
     assert alive == pytest.approx(circuit.edges)
     assert view["sizes"][view["default_position"]] == 24 and view["complete"]
-    assert view["circuit"]["faithfulness"] == circuit.faithfulness
-    assert view["circuit"]["spread"]["values"] == circuit.spread["values"]
+    assert view["circuit"]["faithfulness"] == circuit.evaluation.faithfulness
+    assert view["circuit"]["spread"]["values"] == circuit.evaluation.spread["values"]
     # every curve point is a slider position, and the view's count after pruning is the curve's
-    for point in circuit.curve:
+    for point in circuit.evaluation.curve:
         if point["edges"]:
             assert view["after_pruning"][view["sizes"].index(point["edges"])] == point["edges_after_pruning"]
     # the largest size keeps every edge that survives pruning

@@ -49,7 +49,7 @@ def test_a_notebook_shows_a_circuit_and_a_comparison(store_root, tmp_path):
     shown_circuit, shown_comparison = (models[v]["state"] for v in views)
     assert shown_circuit["kind"] == "circuit" and "render" in shown_circuit["_esm"]  # the widget module itself
     data = shown_circuit["data"]
-    assert data["circuit"]["faithfulness"] == circuit.faithfulness and data["scores_recorded"]
+    assert data["circuit"]["faithfulness"] == circuit.evaluation.faithfulness and data["scores_recorded"]
     alive = {e["name"] for e in data["edges"]
              if any(a <= data["default_position"] and (b is None or data["default_position"] < b)
                     for a, b in e["spans"])}
@@ -74,7 +74,7 @@ def test_the_exported_widgets_render_and_follow_their_slider(store_root, tmp_pat
 
         page.goto(pages["circuit"].as_uri())
         page.wait_for_selector("body[data-rendered^='circuit:']")
-        assert page.inner_text("[data-testid=faithfulness]") == f"{circuit.faithfulness:.3f}"
+        assert page.inner_text("[data-testid=faithfulness]") == f"{circuit.evaluation.faithfulness:.3f}"
         drawn = lambda: set(page.eval_on_selector_all("path[data-edge]", "els => els.map(e => e.dataset.edge)"))  # noqa: E731
         assert drawn() == set(circuit.edges)
         page.eval_on_selector("[data-testid=size-slider]",

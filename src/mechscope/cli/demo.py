@@ -18,7 +18,7 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
     with progress(enabled=True) as bar:
         doc = compute_demo(model_spec, out_dir, rich_report(bar, bar.add_task("demo", total=STEPS)))
     doc["seconds"] = round(time.perf_counter() - t0, 1)
-    from mechscope.store import home
+    from mechscope.store.db import home
 
     doc["store"] = str(home().resolve())
 

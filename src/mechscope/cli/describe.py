@@ -30,11 +30,11 @@ def build_command(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Generate the benchmark: numeric, string and concept functions with full ground truth."""
-    from mechscope.describe.bench import build
+    from mechscope.describe.bench import build_benchmark
 
     with progress(not json_out) as bar:
         job = bar.add_task("building functions", total=None)
-        bench = build(
+        bench = build_benchmark(
             seed=seed,
             size=size,
             out=out_dir,

@@ -71,9 +71,9 @@ def discover_command(
                                                  Path(out_path).with_suffix(""),
                                                  title=f"{method} circuit, {circuit.task}, {model}")]
     doc = {"method": method, "model": model, "task": circuit.task, "edges_total": circuit.edges_total,
-           "edges_kept": len(circuit.edges), "faithfulness": circuit.faithfulness, "spread": circuit.spread,
-           "curve": [{"edges": p["edges"], "faithfulness": p["faithfulness"]} for p in circuit.curve],
-           "areas": circuit.areas, "size": circuit.params.get("size"), "top_nodes": circuit.top_nodes(8), "seconds": circuit.seconds["total"],
+           "edges_kept": len(circuit.edges), "faithfulness": circuit.evaluation.faithfulness, "spread": circuit.evaluation.spread,
+           "curve": [{"edges": p["edges"], "faithfulness": p["faithfulness"]} for p in circuit.evaluation.curve],
+           "areas": circuit.evaluation.areas, "size": circuit.params.get("size"), "top_nodes": circuit.top_nodes(8), "seconds": circuit.evaluation.seconds["total"],
            "params": circuit.params, "out": str(out_path) if out_path else None, "pictures": pictures,
            "record": record}
     if json_out:

@@ -60,14 +60,13 @@ def test_circuit_command(
             f"`mechscope discover --model {spec}`"
         )
     graph = Graph.from_model(m)
-    kept = circuit.kept(graph)
     part = t if split == "all" else t.split(split)
     enc = part.encode(m.tokenizer)
     abl = ablation or circuit.ablation
-    total = planned_runs(kept, names, n_random=n_random, max_edges=max_edges)
+    total = planned_runs(circuit, names, n_random=n_random, max_edges=max_edges)
     with progress(not json_out) as bar:
         job = bar.add_task(f"testing {len(circuit.edges):,} edges on {len(enc)} examples", total=total)
-        results = test_circuit(graph, kept, enc, names, ablation=abl, alpha=alpha, seed=seed, n_random=n_random,
+        results = test_circuit(graph, circuit, enc, names, ablation=abl, alpha=alpha, seed=seed, n_random=n_random,
                                epsilon=epsilon, tie_tol=tie_tol, n_permutations=n_permutations, quantile=quantile,
                                max_edges=max_edges, complement=complement, batch_size=batch_size,
                                progress=lambda k: bar.advance(job, k))

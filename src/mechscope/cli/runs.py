@@ -146,7 +146,7 @@ def renamed_params(names: dict[str, str]) -> Iterator[None]:
 def flag_message(exc: MechscopeError) -> str:
     """`exc`'s message with a named parameter spelt as its flag.
 
-    >>> from mechscope.runs import ParameterError
+    >>> from mechscope.runs.registry import ParameterError
     >>> flag_message(ParameterError("batch_size", "must be at least 1; got 0", "discover method eap"))
     '--batch-size must be at least 1; got 0 (discover method eap)'
     """

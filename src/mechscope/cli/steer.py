@@ -63,7 +63,8 @@ def fit_command(
     from mechscope.runs import RunSpec
     from mechscope.runs.execute import compute
     from mechscope.runs.execute import record as record_run
-    from mechscope.store import Store, check_name
+    from mechscope.store import Store
+    from mechscope.store.db import check_name
 
     given = {"sites": sites, "layers": layers, "pooling": pooling, "source": source, "target": target,
              **key_values(param or [])}
@@ -142,7 +143,8 @@ def generate_command(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Generate from prompts with steering (and, with --compare, without)."""
-    from mechscope.steer import generate, read_sentences
+    from mechscope.steer import generate
+    from mechscope.steer.concepts import read_sentences
 
     sf, m = _open(file, model, json_out, other_model, device, dtype)
     ps = read_sentences(prompts)
@@ -202,7 +204,10 @@ def eval_command(
 ) -> None:
     """Sweep strengths: effect and damage per strength, and the strongest within the damage budget; prompting and
     prompting plus steering (at the chosen strength) beside it."""
-    from mechscope.steer import evaluate_prompting, evaluate_reduce, evaluate_steering, read_sentences
+    from mechscope.steer import evaluate_steering
+    from mechscope.steer.compose import evaluate_reduce
+    from mechscope.steer.concepts import read_sentences
+    from mechscope.steer.evaluate import evaluate_prompting
 
     if max_ppl_rise < 0:
         raise MechscopeError(f"--max-ppl-rise must be a fraction >= 0 (0.25 = +25%); got {max_ppl_rise:g}")
@@ -269,7 +274,7 @@ def eval_command(
 def _add_axes(m, doc: dict, prompts: list[str], concept, concept_sentences: str | None, lexicon, description) -> None:
     """Calibrate the offline judges and add ``axes`` to every row of `doc` that kept its texts; drop the texts."""
     from mechscope.data.embed import get_embedder
-    from mechscope.steer import read_sentences
+    from mechscope.steer.concepts import read_sentences
     from mechscope.steer.axes import add_axes, calibrate
 
     pos = read_sentences(concept_sentences) if concept_sentences else (concept.target if concept else None)
@@ -332,7 +337,8 @@ def export_command(
     strength: float = typer.Option(None, "--strength", help="scale baked into the vectors (default: the file's)"),
 ) -> None:
     """Export an additive steering file as a llama.cpp control vector (GGUF)."""
-    from mechscope.steer import SteeringFile, export_control_vector
+    from mechscope.steer import SteeringFile
+    from mechscope.steer.file import export_control_vector
 
     sf = SteeringFile.load(file)
     export_control_vector(sf, out_path, strength)
@@ -354,8 +360,9 @@ def pair_command(
 ) -> None:
     """Apply two steering files together (e.g. a concept up and another down): each one's concept rate and the
     damage of the pair, beside each file alone."""
-    from mechscope.steer import Composition, SteeringFile, read_sentences
-    from mechscope.steer.compose import evaluate_pair
+    from mechscope.steer import SteeringFile
+    from mechscope.steer.compose import Composition, evaluate_pair
+    from mechscope.steer.concepts import read_sentences
 
     files = [SteeringFile.load(first), SteeringFile.load(second)]
     own = files[0].manifest["model"]

@@ -47,8 +47,11 @@ def make_command(
 
     A version is made from the base's float32 weights (no --dtype); load it in another dtype with the --dtype of
     the command that uses it."""
-    from mechscope.compare import make_version, operation_label, parse_prune
-    from mechscope.store import check_name, checkpoint_version, load_model, save_version
+    from mechscope.compare import make_version
+    from mechscope.compare.version import operation_label, parse_prune
+    from mechscope.store import load_model, save_version
+    from mechscope.store.db import check_name
+    from mechscope.store.versions import checkpoint_version
 
     chosen = [x is not None for x in (quantize, prune, low_rank, checkpoint)]
     if sum(chosen) != 1:
@@ -91,7 +94,7 @@ def make_command(
 @version_app.command("list")
 def list_command(json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """List versions as a provenance tree: each under the model or version it was made from."""
-    from mechscope.store import lineage
+    from mechscope.store.versions import lineage
 
     store = _store()
     entries = store.entries("version")
@@ -121,7 +124,7 @@ def list_command(json_out: bool = typer.Option(False, "--json", help=JSON_HELP))
 def rm_command(name: str = typer.Argument(..., help="version name"),
                json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Remove a version (not one that other versions are made from)."""
-    from mechscope.store import dependents
+    from mechscope.store.versions import dependents
 
     store = _store()
     store.get("version", name)
@@ -139,7 +142,7 @@ def rm_command(name: str = typer.Argument(..., help="version name"),
 def store_list_command(kind: str = typer.Option(None, "--kind", help="version, circuit, comparison or steering"),
                        json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """List every entry of the store with its provenance."""
-    from mechscope.store import KINDS
+    from mechscope.store.db import KINDS
 
     if kind is not None and kind not in KINDS:
         raise MechscopeError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
@@ -162,7 +165,7 @@ def store_export_command(names: list[str] = typer.Argument(None, help="entry nam
                          out_path: Path = typer.Option(..., "--out", "-o", help="zip file to write"),
                          json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Export entries, with their provenance and files, to one zip file."""
-    from mechscope.store import export
+    from mechscope.store.records import export
 
     entries = export(_store(), names or None, out_path)
     if json_out:
@@ -185,7 +188,7 @@ def store_export_mib_command(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Write a recorded circuit's edge scores in MIB's circuit-track submission format."""
-    from mechscope.store import export_mib
+    from mechscope.store.records import export_mib
 
     if selection not in ("signed", "top"):
         raise MechscopeError(f"--selection takes 'signed' or 'top', got {selection!r}")

@@ -65,9 +65,11 @@ def sweep_command(
     """Run every cell of models x tasks x methods x parameters x seeds, recording each in the store.
 
     A cell whose run the store already holds (same spec hash) is skipped, so an interrupted sweep resumes."""
-    from mechscope.runs import grid, make_executor, read_sweep_file, run_sweep, write_table
+    from mechscope.runs import make_executor, run_sweep
+    from mechscope.runs.sweep import grid, read_sweep_file, write_table
     from mechscope.runs.sweep import sweeps_dir
-    from mechscope.store import Store, check_name
+    from mechscope.store import Store
+    from mechscope.store.db import check_name
 
     if name is not None:
         check_name(name)

@@ -18,30 +18,14 @@ their overlap), with size and latency. Versions are recorded by
 `Baseline` and `compare_version` (see `mechscope.compare.comparison`) put versions beside the base.
 """
 
-from mechscope.compare.behaviour import Observation, behaviour_summary, example_differences, observe
-from mechscope.compare.comparison import Baseline, Settings, compare, compare_version, steps_per_version
-from mechscope.compare.encoding import Encoded
-from mechscope.compare.lowrank import low_rank, truncated_svd
-from mechscope.compare.mechanism import CircuitSettings, circuit_heads, jaccard
-from mechscope.compare.pruning import calibration_tokens, prune
-from mechscope.compare.quantization import quant_types, quantize
-from mechscope.compare.similarity import first_divergence, layer_similarity, linear_cka, relative_error
-from mechscope.compare.targets import Target, targets
-from mechscope.compare.version import (
-    OPERATIONS,
-    Version,
-    apply_version,
-    make_version,
-    operation_label,
-    parse_prune,
-    size_bytes,
-)
-from mechscope.compare.weights import weight_changes
+from mechscope.compare.comparison import Baseline, Settings, compare, compare_version
+from mechscope.compare.mechanism import CircuitSettings
+from mechscope.compare.version import Version, apply_version, make_version
 
+# The public surface (docs/public-api.md); the operations themselves (compare.quantization.quantize,
+# compare.pruning.prune_weights, compare.lowrank.low_rank) and the measures (compare.similarity, ...) are
+# one module deeper.
 __all__ = [
-    "Baseline", "CircuitSettings", "Encoded", "OPERATIONS", "Observation", "Settings", "Target", "Version",
-    "apply_version", "behaviour_summary", "calibration_tokens", "circuit_heads", "compare", "compare_version",
-    "example_differences", "first_divergence", "jaccard", "layer_similarity", "linear_cka", "low_rank",
-    "make_version", "observe", "operation_label", "parse_prune", "prune", "quant_types", "quantize",
-    "relative_error", "size_bytes", "steps_per_version", "targets", "truncated_svd", "weight_changes",
+    "Baseline", "CircuitSettings", "Settings", "Version", "apply_version", "compare", "compare_version",
+    "make_version",
 ]

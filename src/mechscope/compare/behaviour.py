@@ -13,7 +13,8 @@ import torch
 
 from mechscope.compare.similarity import capture_residuals
 from mechscope.models import Model
-from mechscope.tasks import EncodedTask, Task, correct, metric_values, next_token_logits
+from mechscope.tasks import EncodedTask, Task, metric_values
+from mechscope.tasks.base import correct, next_token_logits
 
 
 @dataclass(frozen=True, eq=False)

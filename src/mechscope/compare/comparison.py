@@ -111,7 +111,7 @@ class Baseline:
             tasks[t.name] = {"task_metric": float(obs.metric.mean()), "accuracy": float(obs.correct.float().mean()),
                              "metric": t.metric, "n": len(t), "task_hash": t.hash(),
                              "circuit_edges": len(c.edges) if c else None,
-                             "circuit_faithfulness": c.faithfulness if c else None,
+                             "circuit_faithfulness": c.evaluation.faithfulness if c else None,
                              "circuit_gap": self.gaps[t.name]}
         return {"name": self.name, "fingerprint": self.fingerprint, "size_bytes": self.size_bytes,
                 "latency_ms": self.latency_ms, "runtime": self.runtime, "tasks": tasks, **self.probed}

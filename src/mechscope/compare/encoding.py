@@ -1,6 +1,6 @@
 """Weight matrices in their compressed storage formats.
 
-A version stores only the tensors it changes, each as an `Encoded`: the raw
+A version stores only the tensors it changes, each as an `EncodedWeight`: the raw
 parts of its storage format (what a runtime for that format keeps on disk and
 in memory) plus how to decode them to float32. Formats:
 
@@ -35,7 +35,7 @@ FORMATS = ("dense", "gguf", "affine", "sparse", "lowrank")
 
 
 @dataclass(frozen=True, eq=False)
-class Encoded:
+class EncodedWeight:
     """One weight matrix in one storage format: its parts and the facts needed to decode them."""
 
     format: str
@@ -60,7 +60,7 @@ class Encoded:
                 "parts": sorted(self.parts)}
 
     @classmethod
-    def from_header(cls, header: dict, parts: dict[str, torch.Tensor]) -> "Encoded":
+    def from_header(cls, header: dict, parts: dict[str, torch.Tensor]) -> "EncodedWeight":
         if header["format"] not in FORMATS:
             raise MechscopeError(f"unknown weight format {header['format']!r}; this store was written by a newer "
                                  f"mechscope (known formats: {', '.join(FORMATS)})")
@@ -68,16 +68,16 @@ class Encoded:
                    bool(header.get("transposed", False)))
 
     def __repr__(self) -> str:
-        return f"Encoded({self.format}, shape={self.shape}, meta={json.dumps(self.meta)}, bytes={self.nbytes})"
+        return f"EncodedWeight({self.format}, shape={self.shape}, meta={json.dumps(self.meta)}, bytes={self.nbytes})"
 
 
-def dense(matrix: torch.Tensor, shape: tuple[int, ...] | None = None, transposed: bool = False) -> Encoded:
+def dense(matrix: torch.Tensor, shape: tuple[int, ...] | None = None, transposed: bool = False) -> EncodedWeight:
     """A float32 matrix as it is.
 
     >>> dense(torch.ones(2, 3)).nbytes
     24
     """
-    return Encoded("dense", tuple(shape or matrix.shape), {"values": matrix.detach().float().cpu().contiguous()},
+    return EncodedWeight("dense", tuple(shape or matrix.shape), {"values": matrix.detach().float().cpu().contiguous()},
                    transposed=transposed)
 
 
@@ -112,7 +112,7 @@ def writable_gguf_types() -> list[str]:
 
 
 def gguf_blocks(matrix: torch.Tensor, qtype_name: str, shape: tuple[int, ...] | None = None,
-                transposed: bool = False) -> Encoded:
+                transposed: bool = False) -> EncodedWeight:
     """Quantize ``[out, in]`` row by row into GGUF blocks with ``gguf.quants.quantize``.
 
     >>> enc = gguf_blocks(torch.randn(2, 64), "q8_0")
@@ -127,11 +127,11 @@ def gguf_blocks(matrix: torch.Tensor, qtype_name: str, shape: tuple[int, ...] | 
         raise MechscopeError(f"GGUF {qtype.name} quantizes rows in blocks of {block}; a matrix of shape "
                              f"{tuple(matrix.shape)} does not fit; leave it out with --modules")
     data = quants.quantize(matrix.detach().float().cpu().numpy(), qtype)
-    return Encoded("gguf", tuple(shape or matrix.shape), {"blocks": torch.from_numpy(np.ascontiguousarray(data))},
+    return EncodedWeight("gguf", tuple(shape or matrix.shape), {"blocks": torch.from_numpy(np.ascontiguousarray(data))},
                    {"qtype": qtype.name, "rows": matrix.shape[0], "cols": matrix.shape[1]}, transposed)
 
 
-def _decode_gguf(enc: Encoded) -> torch.Tensor:
+def _decode_gguf(enc: EncodedWeight) -> torch.Tensor:
     from gguf import quants
 
     qtype = gguf_type(enc.meta["qtype"])
@@ -142,7 +142,7 @@ def _decode_gguf(enc: Encoded) -> torch.Tensor:
 # --- affine integer codes (torchao layouts) -----------------------------------------------------
 
 def affine(qdata: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor | None, bits: int,
-           shape: tuple[int, ...] | None = None, transposed: bool = False) -> Encoded:
+           shape: tuple[int, ...] | None = None, transposed: bool = False) -> EncodedWeight:
     """Integer codes ``q [out, in]`` with ``scale, zero_point [out, groups]``: ``w = (q - zero_point) * scale``.
 
     4-bit codes are stored packed, two per byte.
@@ -168,11 +168,11 @@ def affine(qdata: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor | 
     elif bits != 8:
         raise MechscopeError(f"affine codes of {bits} bits are not supported; use 8 or 4")
     parts["codes"] = q
-    return Encoded("affine", tuple(shape or (out_f, in_f)), parts,
+    return EncodedWeight("affine", tuple(shape or (out_f, in_f)), parts,
                    {"bits": bits, "rows": out_f, "cols": in_f, "group_size": in_f // groups}, transposed)
 
 
-def _decode_affine(enc: Encoded) -> torch.Tensor:
+def _decode_affine(enc: EncodedWeight) -> torch.Tensor:
     rows, cols, group = enc.meta["rows"], enc.meta["cols"], enc.meta["group_size"]
     codes = enc.parts["codes"]
     if enc.meta["bits"] == 4:
@@ -189,7 +189,7 @@ def _decode_affine(enc: Encoded) -> torch.Tensor:
 
 # --- sparse ---------------------------------------------------------------------------------------
 
-def sparse(matrix: torch.Tensor, shape: tuple[int, ...] | None = None, transposed: bool = False) -> Encoded:
+def sparse(matrix: torch.Tensor, shape: tuple[int, ...] | None = None, transposed: bool = False) -> EncodedWeight:
     """Keep the nonzero entries and a bitmask of where they are (1 bit per entry).
 
     >>> sparse(torch.zeros(4, 8)).nbytes  # 32 bits of mask, no values
@@ -198,11 +198,11 @@ def sparse(matrix: torch.Tensor, shape: tuple[int, ...] | None = None, transpose
     m = matrix.detach().float().cpu().contiguous()
     keep = (m != 0).view(-1)
     bits = np.packbits(keep.numpy())
-    return Encoded("sparse", tuple(shape or m.shape), {"mask": torch.from_numpy(bits), "values": m.view(-1)[keep]},
+    return EncodedWeight("sparse", tuple(shape or m.shape), {"mask": torch.from_numpy(bits), "values": m.view(-1)[keep]},
                    {"rows": m.shape[0], "cols": m.shape[1]}, transposed)
 
 
-def _decode_sparse(enc: Encoded) -> torch.Tensor:
+def _decode_sparse(enc: EncodedWeight) -> torch.Tensor:
     rows, cols = enc.meta["rows"], enc.meta["cols"]
     keep = torch.from_numpy(np.unpackbits(enc.parts["mask"].numpy(), count=rows * cols).astype(bool))
     out = torch.zeros(rows * cols)
@@ -213,13 +213,13 @@ def _decode_sparse(enc: Encoded) -> torch.Tensor:
 # --- low rank -------------------------------------------------------------------------------------
 
 def lowrank(left: torch.Tensor, right: torch.Tensor, shape: tuple[int, ...] | None = None,
-            transposed: bool = False) -> Encoded:
+            transposed: bool = False) -> EncodedWeight:
     """Two factors ``left [out, r]`` and ``right [r, in]``; the matrix is their product.
 
     >>> lowrank(torch.ones(3, 1), torch.ones(1, 2)).decode().shape
     torch.Size([3, 2])
     """
-    return Encoded("lowrank", tuple(shape or (left.shape[0], right.shape[1])),
+    return EncodedWeight("lowrank", tuple(shape or (left.shape[0], right.shape[1])),
                    {"left": left.detach().float().cpu().contiguous(),
                     "right": right.detach().float().cpu().contiguous()},
                    {"rank": int(left.shape[1])}, transposed)

@@ -22,7 +22,8 @@ from torch import nn
 
 from mechscope.compare.version import Version
 from mechscope.models import Model
-from mechscope.tasks import EncodedTask, next_token_logits
+from mechscope.tasks import EncodedTask
+from mechscope.tasks.base import next_token_logits
 
 FLOAT = "torch float32"
 

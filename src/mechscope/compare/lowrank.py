@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import torch
 
-from mechscope.compare.encoding import Encoded, lowrank
+from mechscope.compare.encoding import EncodedWeight, lowrank
 from mechscope.compare.targets import targets
 from mechscope.errors import MechscopeError
 from mechscope.models import Model
 
 
-def low_rank(model: Model, fraction: float, modules: str = "*") -> dict[str, Encoded]:
+def low_rank(model: Model, fraction: float, modules: str = "*") -> dict[str, EncodedWeight]:
     """Truncate every target matrix of `model` (left unchanged) to `fraction` of its rank.
 
     >>> from mechscope.models import load

@@ -93,7 +93,7 @@ def mechanism_summary(graph: Graph, task: Task, base_circuit: Circuit | None, ow
                  "heads_left": None, "circuit_edges": None, "circuit_gap": None, "circuit_note": None}
     if base_circuit is None:
         return out
-    out["base_circuit_faithfulness"] = base_circuit.faithfulness
+    out["base_circuit_faithfulness"] = base_circuit.evaluation.faithfulness
     out["circuit_edges"] = len(base_circuit.edges)
     try:
         res = evaluate_circuit(graph, base_circuit, task, batch_size=batch_size)
@@ -106,7 +106,7 @@ def mechanism_summary(graph: Graph, task: Task, base_circuit: Circuit | None, ow
     except MechscopeError as exc:  # the version scores clean and corrupted prompts the same: no behaviour left
         out["circuit_note"] = str(exc)
     if own is not None:
-        out["circuit_faithfulness_own"] = own.faithfulness
+        out["circuit_faithfulness_own"] = own.evaluation.faithfulness
         out["circuit_jaccard"] = jaccard(set(base_circuit.edges), set(own.edges))
         base_heads, own_heads = circuit_heads(base_circuit), circuit_heads(own)
         out["heads_entered"] = sorted(own_heads - base_heads, key=_head_order)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mechscope.compare.encoding import Encoded, sparse
+from mechscope.compare.encoding import EncodedWeight, sparse
 from mechscope.compare.targets import Target, targets
 from mechscope.errors import MechscopeError
 from mechscope.models import Model
@@ -27,7 +27,7 @@ from mechscope.models import Model
 METHODS = ("magnitude", "wanda")
 
 
-def prune(
+def prune_weights(
     model: Model,
     method: str = "magnitude",
     sparsity: float | None = 0.5,
@@ -35,7 +35,7 @@ def prune(
     n_m: tuple[int, int] | None = None,
     modules: str = "*",
     calibration: tuple[torch.Tensor, torch.Tensor] | None = None,
-) -> dict[str, Encoded]:
+) -> dict[str, EncodedWeight]:
     """Prune the target matrices of `model` (left unchanged); returns their sparse encodings.
 
     - sparsity: fraction of each matrix (magnitude) or of each row (wanda) set
@@ -44,7 +44,7 @@ def prune(
     - calibration: ``(input_ids, attention_mask)`` for wanda (see `calibration_tokens`).
 
     >>> from mechscope.models import load
-    >>> enc = prune(load("random:llama-tiny"), "magnitude", 0.5, modules="*.0.mlp.up_proj")
+    >>> enc = prune_weights(load("random:llama-tiny"), "magnitude", 0.5, modules="*.0.mlp.up_proj")
     >>> w = enc["model.layers.0.mlp.up_proj.weight"].decode()
     >>> float((w == 0).float().mean())
     0.5

@@ -22,7 +22,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from mechscope.compare.encoding import Encoded, affine, gguf_blocks, writable_gguf_types
+from mechscope.compare.encoding import EncodedWeight, affine, gguf_blocks, writable_gguf_types
 from mechscope.compare.targets import Target, targets
 from mechscope.errors import MechscopeError
 from mechscope.models import Model
@@ -39,7 +39,7 @@ def quant_types() -> list[str]:
     return list(TORCHAO_TYPES) + writable_gguf_types()
 
 
-def quantize(model: Model, qtype: str, modules: str = "*", group_size: int = 32) -> dict[str, Encoded]:
+def quantize(model: Model, qtype: str, modules: str = "*", group_size: int = 32) -> dict[str, EncodedWeight]:
     """Quantize the target matrices of `model` (unchanged) to `qtype`; returns their encodings.
 
     >>> from mechscope.models import load
@@ -73,7 +73,7 @@ def torchao_config(qtype: str, group_size: int = 32):
     raise MechscopeError(f"torchao quantization {qtype!r} is not supported; use int8 or int4")
 
 
-def torchao_encode(matrix: torch.Tensor, qtype: str, group_size: int = 32) -> Encoded:
+def torchao_encode(matrix: torch.Tensor, qtype: str, group_size: int = 32) -> EncodedWeight:
     """Quantize one ``[out, in]`` matrix with torchao and keep its codes and scales.
 
     >>> enc = torchao_encode(torch.randn(8, 64), "int4")
@@ -91,7 +91,7 @@ def torchao_encode(matrix: torch.Tensor, qtype: str, group_size: int = 32) -> En
                   bits=8 if qtype == "int8" else 4)
 
 
-def _torchao_target(matrix: torch.Tensor, qtype: str, group_size: int, target: Target) -> Encoded:
+def _torchao_target(matrix: torch.Tensor, qtype: str, group_size: int, target: Target) -> EncodedWeight:
     enc = torchao_encode(matrix, qtype, group_size)
     shape = (matrix.shape[1], matrix.shape[0]) if target.transposed else tuple(matrix.shape)
     return replace(enc, shape=shape, transposed=target.transposed)

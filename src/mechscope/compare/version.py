@@ -2,7 +2,7 @@
 
 A `Version` records its base, the operation and its parameters, the
 fingerprints of the base and of the result, and the weights it changes, each
-in its storage format (`Encoded`). A checkpoint version (any ``hf:``
+in its storage format (`EncodedWeight`). A checkpoint version (any ``hf:``
 directory registered as a version of a base) changes everything and stores
 only where it lives.
 
@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from mechscope.compare.encoding import Encoded
+from mechscope.compare.encoding import EncodedWeight
 from mechscope.errors import MechscopeError
-from mechscope.models import Model, fingerprint_state
+from mechscope.models import Model
+from mechscope.models.loading import fingerprint_state
 
 OPERATIONS = ("quantize", "prune", "low-rank", "checkpoint")
 
@@ -37,7 +38,7 @@ class Version:
     params: dict
     base_fingerprint: str
     fingerprint: str
-    tensors: dict[str, Encoded] = field(default_factory=dict)
+    tensors: dict[str, EncodedWeight] = field(default_factory=dict)
     checkpoint: str | None = None  # "hf:<dir>" of a checkpoint version
 
     @property
@@ -110,7 +111,7 @@ def make_version(model: Model, name: str, operation: str, params: dict, base: st
     Missing parameters take these defaults; the returned version records them all.
     """
     from mechscope.compare.lowrank import low_rank
-    from mechscope.compare.pruning import calibration_tokens, prune
+    from mechscope.compare.pruning import calibration_tokens, prune_weights
     from mechscope.compare.quantization import quantize
 
     if operation == "quantize":
@@ -124,7 +125,7 @@ def make_version(model: Model, name: str, operation: str, params: dict, base: st
             calibration = calibration_tokens(model, params["calibration"], params["calibration_n"],
                                              params["calibration_length"], params["seed"])
         n_m = tuple(params["n_m"]) if params["n_m"] else None
-        tensors = prune(model, params["method"], params["sparsity"], n_m=n_m, modules=params["modules"],
+        tensors = prune_weights(model, params["method"], params["sparsity"], n_m=n_m, modules=params["modules"],
                         calibration=calibration)
     elif operation == "low-rank":
         params = {"modules": "*", **params}
@@ -155,7 +156,7 @@ def apply_version(model: Model, version: Version) -> Model:
                  fingerprint=fp)
 
 
-def write_weights(model: Model, tensors: dict[str, Encoded]) -> None:
+def write_weights(model: Model, tensors: dict[str, EncodedWeight]) -> None:
     """Copy decoded weights into the parameters of `model` (in place)."""
     params = dict(model.hf.named_parameters(remove_duplicate=False))
     with torch.no_grad():
@@ -180,7 +181,7 @@ def parameter_bytes(model: Model) -> dict[str, int]:
     return {name: p.numel() * p.element_size() for name, p in model.hf.named_parameters()}
 
 
-def size_bytes(base_bytes: dict[str, int], tensors: dict[str, Encoded]) -> int:
+def size_bytes(base_bytes: dict[str, int], tensors: dict[str, EncodedWeight]) -> int:
     """The size of a version: the base's parameters, with each changed one counted in its format.
 
     >>> size_bytes({"a": 400, "b": 40}, {})
@@ -189,7 +190,7 @@ def size_bytes(base_bytes: dict[str, int], tensors: dict[str, Encoded]) -> int:
     return sum(n for name, n in base_bytes.items() if name not in tensors) + sum(e.nbytes for e in tensors.values())
 
 
-def _fingerprint_after(model: Model, tensors: dict[str, Encoded]) -> str:
+def _fingerprint_after(model: Model, tensors: dict[str, EncodedWeight]) -> str:
     """Fingerprint of `model` with `tensors` written in, leaving `model` as it was."""
     params = dict(model.hf.named_parameters(remove_duplicate=False))
     saved = {name: params[name].detach().clone() for name in tensors}

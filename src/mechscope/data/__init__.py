@@ -13,15 +13,10 @@ concept (``concept``), and checks each against its target. Results are plain dat
 ['clusters', 'coverage', 'empty_regions', 'n', 'uncovered']
 """
 
-from mechscope.data.augment import METHODS, Augmentation, augment, export_rows
-from mechscope.data.embed import DEFAULT_EMBED, Space, embed_prompts, get_embedder
-from mechscope.data.geometry import Coverage, EmptyRegion, coverage, empty_regions
+from mechscope.data.augment import Augmentation, augment
+from mechscope.data.embed import embed_prompts
 from mechscope.data.mapping import PromptMap, map_prompts
-from mechscope.data.projection import MIN_PROMPTS, Cluster
-from mechscope.data.prompts import PromptSet, read_prompts, shipped_set
+from mechscope.data.prompts import PromptSet, read_prompts
 
-__all__ = [
-    "Augmentation", "Cluster", "Coverage", "DEFAULT_EMBED", "EmptyRegion", "METHODS", "MIN_PROMPTS", "PromptMap",
-    "PromptSet", "Space", "augment", "coverage", "embed_prompts", "empty_regions", "export_rows", "get_embedder",
-    "map_prompts", "read_prompts", "shipped_set",
-]
+# The public surface (docs/public-api.md); the rest is one module deeper (data.geometry, data.embed, ...).
+__all__ = ["Augmentation", "PromptMap", "PromptSet", "augment", "embed_prompts", "map_prompts", "read_prompts"]

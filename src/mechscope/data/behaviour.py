@@ -107,7 +107,8 @@ def score_prompts(model, prompts, score: str | Callable = "vader", lexicon: list
 def _task_metric(model, prompts) -> np.ndarray:
     import torch
 
-    from mechscope.tasks import metric_values, next_token_logits
+    from mechscope.tasks import metric_values
+    from mechscope.tasks.base import next_token_logits
 
     task = prompts.task
     if task is None or prompts.n_empty:

@@ -54,7 +54,9 @@ def resolve_concept(concept: str, model, strength: float | None = None, lexicon:
     >>> c.name, c.scorer, c.strength
     ('wedding', 'lexicon', 2.0)
     """
-    from mechscope.steer import CONCEPTS, DiffMean, SteeringFile, load_concept, read_sentences
+    from mechscope.steer import SteeringFile, load_concept
+    from mechscope.steer.concepts import CONCEPTS, read_sentences
+    from mechscope.steer.vectors import DiffMean
 
     if str(concept).endswith(".safetensors"):
         sf = SteeringFile.load(concept)

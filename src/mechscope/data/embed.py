@@ -244,7 +244,7 @@ def get_embedder(spec: str = DEFAULT_EMBED, model=None, device: str | None = Non
 
 
 def embeddings_cache_dir() -> Path:
-    from mechscope.models import cache_dir
+    from mechscope.models.loading import cache_dir
 
     return cache_dir() / "embeddings"
 

@@ -262,7 +262,7 @@ def _looks_like_task(text: str, suffix: str, text_column: str | None) -> bool:
 
 
 def _read_task(p: Path, digest: str) -> PromptSet:
-    from mechscope.tasks import read_task_file
+    from mechscope.tasks.files import read_task_file
 
     task = read_task_file(p)
     examples = task.examples

@@ -34,7 +34,7 @@ STRING_SPACES = ("find", "mechscope", "both")  # FIND's primitives and compositi
 
 def default_dir() -> Path:
     """``$MECHSCOPE_CACHE/describe`` (``~/.cache/mechscope/describe`` by default)."""
-    from mechscope.models import cache_dir
+    from mechscope.models.loading import cache_dir
 
     return cache_dir() / "describe"
 
@@ -179,7 +179,7 @@ def _concept_item(i: int, rng: random.Random, seed: int) -> tuple[dict, str]:
     return item, concept_source(fid, src)
 
 
-def build(
+def build_benchmark(
     seed: int = 0,
     size: int = 100,
     out: str | Path | None = None,
@@ -193,7 +193,7 @@ def build(
     ranges), "mechscope" (ours) or "both" (`size` of each).
 
     >>> import tempfile
-    >>> bench = build(seed=3, size=1, out=tempfile.mkdtemp() + "/b")
+    >>> bench = build_benchmark(seed=3, size=1, out=tempfile.mkdtemp() + "/b")
     >>> [(it["id"], it.get("space")) for it in bench.items]  # doctest: +NORMALIZE_WHITESPACE
     [('numeric/f0000', None), ('strings/f0000', 'find'), ('strings/f0001', 'mechscope'), ('concepts/f0000', None)]
     """

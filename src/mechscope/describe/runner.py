@@ -35,7 +35,7 @@ class BaselineInterpreter:
         return interpret_concept(f)
 
 
-def run(
+def run_benchmark(
     bench: Benchmark,
     interpreter,
     domains: tuple[str, ...] = ("numeric", "strings", "concepts"),
@@ -46,9 +46,9 @@ def run(
     """Interpret and score every selected item; return ``{"summary": [...], "records": [...]}``.
 
     >>> import tempfile
-    >>> from mechscope.describe.bench import build
-    >>> bench = build(seed=3, size=1, out=tempfile.mkdtemp() + "/b")
-    >>> res = run(bench, BaselineInterpreter(), domains=("strings",))
+    >>> from mechscope.describe.bench import build_benchmark
+    >>> bench = build_benchmark(seed=3, size=1, out=tempfile.mkdtemp() + "/b")
+    >>> res = run_benchmark(bench, BaselineInterpreter(), domains=("strings",))
     >>> [row["category"] for row in res["summary"]] == sorted({r["category"] for r in res["records"]})
     True
     """

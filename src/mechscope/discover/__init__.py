@@ -4,8 +4,8 @@
 >>> from mechscope import discover
 >>> model = ms.load("random:gpt2-tiny"); graph = ms.Graph.from_model(model)
 >>> circuit = discover.find_circuit(graph, ms.load_task("ioi", n=8), method="eap", edges=20, curve=False)
->>> circuit.method, len(circuit.edges) <= 20
-('eap', True)
+>>> circuit.method, len(circuit.edges) <= 20, 0 <= circuit.evaluation.seconds["total"]
+('eap', True, True)
 """
 
 from __future__ import annotations
@@ -13,12 +13,9 @@ from __future__ import annotations
 import time
 
 from mechscope.discover.acdc import acdc
-from mechscope.discover.attribution import Scores, eap, eap_ig, exact, gradient_plan, node, node_scores
-from mechscope.discover.circuit import Circuit, circuit_mask, kept_count, prune, top_edges
-from mechscope.discover.faithfulness import (
-    AUTO_TARGET, MIB_FRACTIONS, choose_size, curve_areas, faithfulness, faithfulness_curve, mib_areas, select,
-    smallest_faithful,
-)
+from mechscope.discover.attribution import Scores, eap, eap_ig, exact, node
+from mechscope.discover.circuit import Circuit, Evaluation, prune_to_paths
+from mechscope.discover.faithfulness import choose_size, curve_areas, faithfulness, faithfulness_curve, select
 from mechscope.discover.runner import PatchedRunner
 from mechscope.discover.winners import bootstrap_signs, edge_pruning, marginal_gain
 from mechscope.errors import MechscopeError, closest
@@ -29,12 +26,12 @@ METHODS = {"eap": eap, "eap-ig": eap_ig, "exact": exact, "acdc": acdc, "node": n
            # MIB shared-task winners (discover/winners.py)
            "edge-pruning": edge_pruning, "eap-ig-bootstrap": bootstrap_signs, "marginal-gain": marginal_gain}
 
+# The public surface (docs/public-api.md). Each method (attribution.eap, acdc.acdc, winners.edge_pruning, ...)
+# is reached by name through score_edges / find_circuit (METHODS), or from its module; the selection, curve and
+# MIB-format helpers live in discover.faithfulness, discover.circuit and discover.mib.
 __all__ = [
-    "AUTO_TARGET", "Circuit", "METHODS", "MIB_FRACTIONS", "PatchedRunner", "Scores", "acdc", "choose_size",
-    "circuit_from_scores", "circuit_mask", "curve_areas", "encode", "mib_areas",
-    "bootstrap_signs", "eap", "eap_ig", "edge_pruning", "evaluate_circuit", "exact", "faithfulness",
-    "faithfulness_curve", "find_circuit", "gradient_plan", "marginal_gain",
-    "kept_count", "node", "node_scores", "prune", "score_edges", "select", "smallest_faithful", "top_edges",
+    "Circuit", "Evaluation", "PatchedRunner", "circuit_from_scores", "evaluate_circuit", "faithfulness_curve",
+    "find_circuit", "score_edges",
 ]
 
 
@@ -119,7 +116,7 @@ def circuit_from_scores(
     if method == "acdc":
         # ACDC's circuit is the edges it kept: loss rise >= tau (a negative rise was removed)
         tau = params.get("tau", 0.01)
-        kept = prune(graph, {k: v >= tau for k, v in scores.items()})
+        kept = prune_to_paths(graph, {k: v >= tau for k, v in scores.items()})
     else:
         if auto:
             size = choose_size(points)
@@ -129,15 +126,16 @@ def circuit_from_scores(
         kept = select(graph, scores, edges=edges, threshold=threshold, selection=selection)
     res = faithfulness(runner, kept)
     t_eval = time.perf_counter() - t1
-    return Circuit.from_kept(
+    evaluation = Evaluation(
+        faithfulness=res["faithfulness"], spread=res["spread"], curve=points, areas=curve_areas(points) if points else {},
+        seconds={"scoring": round(scoring_seconds, 2), "evaluation": round(t_eval, 2),
+                 "total": round(scoring_seconds + t_eval, 2)})
+    return Circuit._from_kept(
         graph, kept, scores, task=task.name, task_hash=task.hash(), method=method,
         task_source=task.source, task_size=len(task),
         params={"edges": edges, "threshold": threshold, "selection": selection, "batch_size": batch_size,
                 **({"size": size} if size else {}), **({"bos": True} if bos else {}), **params},
-        ablation=ablation, faithfulness=res["faithfulness"], spread=res["spread"], curve=points,
-        areas=curve_areas(points) if points else {},
-        seconds={"scoring": round(scoring_seconds, 2), "evaluation": round(t_eval, 2),
-                 "total": round(scoring_seconds + t_eval, 2)},
+        ablation=ablation, evaluation=evaluation,
     )
 
 
@@ -145,7 +143,7 @@ def evaluate_circuit(graph: Graph, circuit: Circuit, task: Task, *, split: str =
     """Re-evaluate a saved circuit on a task split (possibly another task or model version)."""
     part = task.split(split) if split != "all" else task
     runner = PatchedRunner(graph, encode(graph, part, circuit.params.get("bos", False)), circuit.ablation, batch_size)
-    res = faithfulness(runner, circuit.kept(graph))
+    res = faithfulness(runner, circuit._kept(graph))
     return {"task": task.name, "task_hash": task.hash(), "split": split, "edges_kept": len(circuit.edges),
             "edges_total": graph.n_edges, "same_model": circuit.model_fingerprint == graph.model.fingerprint, **res}
 

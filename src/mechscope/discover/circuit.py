@@ -1,14 +1,20 @@
-"""Choosing a circuit from edge scores, pruning it, and the circuit file.
+"""The circuit type, its evaluation, choosing edges from scores, pruning them, and the circuit file.
 
-A circuit is a set of edges kept clean; every other edge is patched (ablated).
-`EdgeMask` convention: 0 on circuit edges, 1 elsewhere.
+A circuit is a set of edges kept clean; every other edge is patched (ablated). A `Circuit` is its
+edges with their scores and provenance, fixed once made; it converts to and from an `EdgeMask`
+(0 on circuit edges, 1 elsewhere). How faithful it is (`Evaluation`) is a separate object, stored
+beside it in the circuit file (docs/circuit-format.md).
+
+Inside `discover` and `hypothesis` a circuit also travels as ``Kept``: one bool tensor
+``[n_receivers, n_sources]`` per receiver group. That form and its converters (`circuit_mask`,
+`kept_count`, `Circuit._kept`) are internal; code outside uses `Circuit.to_mask` / `Circuit.from_mask`.
 """
 
 from __future__ import annotations
 
 import heapq
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
@@ -18,7 +24,7 @@ from mechscope.graph import EdgeMask, Graph
 from mechscope.atomic import write_bytes
 from mechscope.graph.structure import head_source_index, mlp_source_index
 
-Kept = dict[str, torch.Tensor]  # group -> bool [n_receivers, n_sources]
+Kept = dict[str, torch.Tensor]  # internal: group -> bool [n_receivers, n_sources]
 CIRCUIT_SCHEMA = "mechscope.circuit/1"
 
 
@@ -62,7 +68,7 @@ def receiver_nodes(graph: Graph) -> dict[str, list[list[int]]]:
     return out
 
 
-def prune(graph: Graph, kept: Kept) -> Kept:
+def prune_to_paths(graph: Graph, kept: Kept) -> Kept:
     """Drop edges not on a path from the embedding to the logits.
 
     A node is reached if a kept edge from a reached node enters one of its
@@ -125,17 +131,71 @@ def greedy_edges(graph: Graph, scores: dict[str, torch.Tensor], n: int) -> Kept:
 
 
 def kept_count(kept: Kept) -> int:
+    """Edges in an internal `Kept`."""
     return int(sum(int(v.sum()) for v in kept.values()))
 
 
 def circuit_mask(kept: Kept) -> EdgeMask:
-    """The mask that keeps `kept` clean and patches everything else."""
+    """The mask that keeps `kept` clean and patches everything else (internal: `Circuit.to_mask` outside)."""
     return EdgeMask({k: (~v).float() for k, v in kept.items()})
+
+
+class _Frozen(dict):
+    """A dict that refuses changes: a circuit's edges and parameters are fixed once it is made."""
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("a Circuit is immutable; make a new one (Circuit.without, dataclasses.replace)")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self):  # pickles (executors send circuits between processes) and copies as a plain dict's items
+        return type(self), (dict(self),)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How faithful a circuit is on its task's test split, and what finding and measuring it cost.
+
+    `faithfulness` is ``(m(circuit) - m(corrupted)) / (m(clean) - m(corrupted))`` (mean task metric m);
+    `spread` its per-example median and quartiles; `curve` the faithfulness at MIB's edge fractions and
+    `areas` its CPR and CMD; `seconds` the wall-clock time of scoring and evaluation.
+
+    >>> Evaluation(0.9).faithfulness, Evaluation().curve
+    (0.9, ())
+    """
+
+    faithfulness: float | None = None
+    spread: dict = field(default_factory=dict)
+    curve: tuple = ()
+    areas: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "curve", tuple(self.curve))
+
+    def to_dict(self) -> dict:
+        return {"faithfulness": self.faithfulness, "spread": dict(self.spread),
+                "curve": [dict(p) for p in self.curve], "areas": dict(self.areas), "seconds": dict(self.seconds)}
+
+
+_EVALUATION_FIELDS = ("faithfulness", "spread", "curve", "areas", "seconds")
 
 
 @dataclass(frozen=True)
 class Circuit:
-    """A discovered circuit, its provenance and its evaluation: the whole state, saved as JSON."""
+    """A circuit: its edges (``"a0.h1->a3.h5.q": score``) and where they came from; immutable.
+
+    Its `evaluation` (an `Evaluation`, empty until measured) is a separate object held beside it;
+    the two are saved together as one circuit file. `to_mask` / `from_mask` convert to and from the
+    `EdgeMask` that patches every edge outside the circuit.
+
+    >>> import mechscope as ms
+    >>> graph = ms.Graph.from_model(ms.load("random:gpt2-tiny"))
+    >>> mask = ms.EdgeMask.from_edges(graph, ["embed->logits"], value=0.0, base=1.0)  # only embed->logits clean
+    >>> c = Circuit.from_mask(graph, mask, task="ioi", task_hash="h", method="hand", params={})
+    >>> list(c.edges), c.to_mask(graph).n_patched() == graph.n_edges - 1, c.evaluation.faithfulness
+    (['embed->logits'], True, None)
+    """
 
     model_spec: str
     model_fingerprint: str
@@ -148,34 +208,49 @@ class Circuit:
     ablation: str = "resample"
     task_source: str = ""  # "builtin:ioi" or the task file's path
     task_size: int = 0
-    faithfulness: float | None = None
-    spread: dict = field(default_factory=dict)
-    curve: list = field(default_factory=list)
-    areas: dict = field(default_factory=dict)
-    seconds: dict = field(default_factory=dict)
+    evaluation: Evaluation = field(default_factory=Evaluation)
     schema: str = CIRCUIT_SCHEMA
 
+    def __post_init__(self):
+        object.__setattr__(self, "edges", _Frozen(self.edges))
+        object.__setattr__(self, "params", _Frozen(self.params))
+
     @classmethod
-    def from_kept(cls, graph: Graph, kept: Kept, scores: dict[str, torch.Tensor], **fields) -> "Circuit":
+    def from_mask(cls, graph: Graph, mask: EdgeMask, scores: dict[str, torch.Tensor] | None = None,
+                  **fields) -> "Circuit":
+        """The circuit of the edges `mask` keeps clean (value 0), scored by `scores` (0.0 without);
+        `fields` are the provenance (task, task_hash, method, params, ...)."""
+        mask.check(graph)
+        return cls._from_kept(graph, {k: (v == 0).cpu() for k, v in mask.tensors.items()}, scores, **fields)
+
+    def to_mask(self, graph: Graph) -> EdgeMask:
+        """The `EdgeMask` that keeps this circuit's edges clean and patches every other edge of `graph`."""
+        return circuit_mask(self._kept(graph))
+
+    @classmethod
+    def _from_kept(cls, graph: Graph, kept: Kept, scores: dict[str, torch.Tensor] | None = None,
+                   **fields) -> "Circuit":
         edges = {}
         for name, k in kept.items():
             for row, col in k.nonzero().tolist():
-                edges[graph.edge_at(name, row, col).name] = float(scores[name][row, col])
+                edges[graph.edge_at(name, row, col).name] = float(scores[name][row, col]) if scores else 0.0
         return cls(model_spec=graph.model.spec, model_fingerprint=graph.model.fingerprint,
                    edges=edges, edges_total=graph.n_edges, **fields)
 
-    def kept(self, graph: Graph) -> Kept:
+    def _kept(self, graph: Graph) -> Kept:
         out = {g.name: torch.zeros(g.shape, dtype=torch.bool) for g in graph.groups}
         for name in self.edges:
             e = graph.edge(name)
             out[e.group][e.row, e.col] = True
         return out
 
-    def mask(self, graph: Graph) -> EdgeMask:
-        return circuit_mask(self.kept(graph))
-
     def without(self, edge: str) -> "Circuit":
-        return replace(self, edges={k: v for k, v in self.edges.items() if k != edge})
+        """This circuit less one edge, not yet evaluated."""
+        return replace(self, edges={k: v for k, v in self.edges.items() if k != edge}, evaluation=Evaluation())
+
+    def evaluated(self, evaluation: Evaluation) -> "Circuit":
+        """The same circuit with `evaluation` beside it."""
+        return replace(self, evaluation=evaluation)
 
     def top_nodes(self, n: int = 10) -> list[tuple[str, float]]:
         """Nodes by the summed ``|score|`` of their circuit edges (in and out)."""
@@ -187,7 +262,15 @@ class Circuit:
         return sorted(weight.items(), key=lambda kv: -kv[1])[:n]
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The circuit file's document: the circuit's fields and its evaluation's, side by side."""
+        doc = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "evaluation":
+                doc.update(value.to_dict())
+            else:
+                doc[f.name] = dict(value) if isinstance(value, dict) else value
+        return doc
 
     def save(self, path: str | Path) -> None:
         write_bytes(path, json.dumps(self.to_dict(), indent=1).encode())
@@ -202,7 +285,9 @@ class Circuit:
         if doc.get("schema") != CIRCUIT_SCHEMA:
             raise file_error(path, f"has schema {doc.get('schema')!r:.40}, not {CIRCUIT_SCHEMA!r}: not a circuit "
                              "file of this mechscope", fix)
-        return cls(**_checked_fields(doc, path, fix))
+        doc = dict(_checked_fields(doc, path, fix))
+        evaluation = Evaluation(**{k: doc.pop(k) for k in _EVALUATION_FIELDS if k in doc})
+        return cls(**doc, evaluation=evaluation)
 
 
 def _checked_fields(doc: dict, path, fix: str) -> dict:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from mechscope.discover.circuit import Kept, circuit_mask, greedy_edges, kept_count, prune, threshold_edges, top_edges
+from mechscope.discover.circuit import Kept, circuit_mask, greedy_edges, kept_count, prune_to_paths, threshold_edges, top_edges
 from mechscope.discover.runner import PatchedRunner
 from mechscope.errors import MechscopeError
 from mechscope.graph import Graph
@@ -65,11 +65,11 @@ def select(graph: Graph, scores: dict[str, torch.Tensor], *, edges: int | None =
         raise MechscopeError(f"the threshold bounds |score| from below, got {threshold}; give a number >= 0, "
                              "e.g. --threshold 0.01")
     if threshold is not None:
-        return prune(graph, threshold_edges(scores, threshold))
+        return prune_to_paths(graph, threshold_edges(scores, threshold))
     if selection in ("top", "signed"):
-        return prune(graph, top_edges(scores, edges, signed=selection == "signed"))
+        return prune_to_paths(graph, top_edges(scores, edges, signed=selection == "signed"))
     if selection == "greedy":
-        return prune(graph, greedy_edges(graph, scores, edges))
+        return prune_to_paths(graph, greedy_edges(graph, scores, edges))
     raise MechscopeError(f"unknown selection {selection!r}; use one of {', '.join(SELECTIONS)}")
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from mechscope.atomic import write_bytes
-from mechscope.discover.circuit import Kept, kept_count, prune, top_edges
+from mechscope.discover.circuit import Kept, kept_count, prune_to_paths, top_edges
 from mechscope.errors import MechscopeError
 from mechscope.graph import Graph
 
@@ -151,7 +151,7 @@ def export_submission(graph: Graph, scores: dict[str, torch.Tensor], folder: str
     files = []
     for pct in MIB_CIRCUIT_PERCENTS:
         budget = int(pct / 100 * graph.n_edges)
-        kept = prune(graph, top_edges(scores, budget, signed=selection == "signed"))
+        kept = prune_to_paths(graph, top_edges(scores, budget, signed=selection == "signed"))
         doc = to_mib(graph, scores, kept)
         n_in = sum(1 for e in doc["edges"].values() if e["in_graph"])
         if n_in > pct / 100 * n_mib + 1e-9:  # grouped k/v edges count once per head in MIB
@@ -166,7 +166,7 @@ def _shrink_to(graph: Graph, scores, kept: Kept, limit: float, selection: str) -
     n = kept_count(kept)
     while n > 0:
         n = int(n * 0.95)
-        kept = prune(graph, top_edges(scores, n, signed=selection == "signed"))
+        kept = prune_to_paths(graph, top_edges(scores, n, signed=selection == "signed"))
         if sum(1 for e in to_mib(graph, scores, kept)["edges"].values() if e["in_graph"]) <= limit:
             return kept
     return kept

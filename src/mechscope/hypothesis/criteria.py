@@ -63,11 +63,11 @@ import numpy as np
 import torch
 from scipy import stats
 
-from mechscope.discover.circuit import Kept, kept_count
+from mechscope.discover.circuit import Circuit, Kept, kept_count
 from mechscope.discover.runner import PatchedRunner
 from mechscope.errors import MechscopeError, closest
 from mechscope.graph import EdgeMask, Graph
-from mechscope.hypothesis.random_circuits import EdgeKey, RandomPaths, edge_set, graph_edges, grow_within
+from mechscope.hypothesis.random_circuits import _EdgeKey, RandomPaths, _edge_set, graph_edges, grow_within
 from mechscope.hypothesis.results import (
     EquivalenceResult,
     IndependenceResult,
@@ -79,6 +79,7 @@ from mechscope.hypothesis.statistics import _check_alpha, equivalence, holm, hsi
 
 TESTS = ("equivalence", "independence", "minimality", "sufficiency", "necessity")
 Progress = Callable[[int], None] | None
+CircuitLike = Circuit | EdgeMask  # (inside mechscope also the internal Kept: group -> bool [n_receivers, n_sources])
 
 __all__ = [
     "TESTS",
@@ -100,7 +101,7 @@ __all__ = [
 
 
 # running circuits ---------------------------------------------------------------
-def _mask(graph: Graph, edges: Iterable[EdgeKey], circuit: bool) -> EdgeMask:
+def _mask(graph: Graph, edges: Iterable[_EdgeKey], circuit: bool) -> EdgeMask:
     """`circuit`: patch every edge outside `edges`; else (knock-out) patch exactly `edges`."""
     idx: dict[str, tuple[list[int], list[int]]] = {g.name: ([], []) for g in graph.groups}
     for name, r, c in edges:
@@ -124,10 +125,10 @@ class _Scorer:
         self.sign = -1.0 if runner.enc.metric == "kl" else 1.0  # KL is a divergence: lower is better
         self.model = runner.clean.detach().double().cpu() * self.sign
 
-    def circuit(self, edges: Iterable[EdgeKey]) -> torch.Tensor:
+    def circuit(self, edges: Iterable[_EdgeKey]) -> torch.Tensor:
         return self._run(_mask(self.graph, edges, circuit=True))
 
-    def knockout(self, edges: Iterable[EdgeKey]) -> torch.Tensor:
+    def knockout(self, edges: Iterable[_EdgeKey]) -> torch.Tensor:
         return self._run(_mask(self.graph, edges, circuit=False))
 
     def _run(self, mask: EdgeMask) -> torch.Tensor:
@@ -145,7 +146,7 @@ def _loss(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 # minimality -----------------------------------------------------------------
-def minimality(runner: PatchedRunner, kept: Kept, *, n_random: int = 100, quantile: float = 0.9,
+def minimality(runner: PatchedRunner, circuit: CircuitLike, *, n_random: int = 100, quantile: float = 0.9,
                max_edges: int | None = None, alpha: float = 0.05, seed: int = 0,
                progress: Progress = None) -> MinimalityResult:
     """The paper's minimality test: is every edge of the circuit needed?
@@ -165,9 +166,8 @@ def minimality(runner: PatchedRunner, kept: Kept, *, n_random: int = 100, quanti
     >>> from mechscope.discover import PatchedRunner
     >>> model = ms.load("random:gpt2-tiny"); graph = ms.Graph.from_model(model)
     >>> runner = PatchedRunner(graph, ms.load_task("ioi", n=8).encode(model.tokenizer))
-    >>> kept = {g.name: torch.zeros(g.shape, dtype=torch.bool) for g in graph.groups}
-    >>> kept["logits"][0, 0] = True  # the circuit embed->logits
-    >>> res = minimality(runner, kept, n_random=10)
+    >>> only = ms.EdgeMask.from_edges(graph, ["embed->logits"], value=0.0, base=1.0)  # the circuit embed->logits
+    >>> res = minimality(runner, only, n_random=10)
     >>> res.edges_tested, len(res.random_effects)
     (('embed->logits',), 10)
     """
@@ -177,9 +177,9 @@ def minimality(runner: PatchedRunner, kept: Kept, *, n_random: int = 100, quanti
     if n_random < 1:
         raise MechscopeError(f"n_random must be at least 1, got {n_random}; the paper uses 100")
     graph = runner.graph
-    _check_kept(graph, kept)
+    kept = _kept_of(graph, circuit)
     scorer, rng = _Scorer(runner, progress), random.Random(seed)
-    circuit = edge_set(kept)
+    circuit = _edge_set(kept)
     order = {e: i for i, e in enumerate(graph_edges(graph))}
     edges = sorted(circuit, key=order.__getitem__)
     sampled = max_edges is not None and max_edges < len(edges)
@@ -217,7 +217,7 @@ def minimality(runner: PatchedRunner, kept: Kept, *, n_random: int = 100, quanti
 
 
 # sufficiency and partial necessity ---------------------------------------------
-def sufficiency(runner: PatchedRunner, kept: Kept, *, n_random: int = 100, quantile: float | None = None,
+def sufficiency(runner: PatchedRunner, circuit: CircuitLike, *, n_random: int = 100, quantile: float | None = None,
                 alpha: float = 0.05, seed: int = 0, progress: Progress = None) -> RandomCircuitResult:
     """Flexible sufficiency test: is the circuit more faithful than random circuits of its size?
 
@@ -233,15 +233,14 @@ def sufficiency(runner: PatchedRunner, kept: Kept, *, n_random: int = 100, quant
     >>> from mechscope.discover import PatchedRunner
     >>> model = ms.load("random:gpt2-tiny"); graph = ms.Graph.from_model(model)
     >>> runner = PatchedRunner(graph, ms.load_task("ioi", n=8).encode(model.tokenizer))
-    >>> full = {g.name: torch.ones(g.shape, dtype=torch.bool) for g in graph.groups}
-    >>> res = sufficiency(runner, full, n_random=5)
+    >>> res = sufficiency(runner, ms.EdgeMask.zeros(graph), n_random=5)  # every edge clean: the model itself
     >>> res.passed, res.circuit_loss
     (True, 0.0)
     """
-    return _versus_random(runner, kept, "sufficiency", n_random, quantile, alpha, seed, progress, complement=False)
+    return _versus_random(runner, circuit, "sufficiency", n_random, quantile, alpha, seed, progress, complement=False)
 
 
-def necessity(runner: PatchedRunner, kept: Kept, *, n_random: int = 100, quantile: float | None = None,
+def necessity(runner: PatchedRunner, circuit: CircuitLike, *, n_random: int = 100, quantile: float | None = None,
               alpha: float = 0.05, seed: int = 0, complement: bool = False,
               progress: Progress = None) -> RandomCircuitResult:
     """Flexible partial-necessity test: does knocking the circuit out hurt more than knocking out random circuits?
@@ -257,11 +256,11 @@ def necessity(runner: PatchedRunner, kept: Kept, *, n_random: int = 100, quantil
     >>> from mechscope.discover import PatchedRunner
     >>> model = ms.load("random:gpt2-tiny"); graph = ms.Graph.from_model(model)
     >>> runner = PatchedRunner(graph, ms.load_task("ioi", n=8).encode(model.tokenizer))
-    >>> empty = {g.name: torch.zeros(g.shape, dtype=torch.bool) for g in graph.groups}
+    >>> empty = ms.EdgeMask.ones(graph)  # no edge kept
     >>> necessity(runner, empty, n_random=5).passed  # knocking out nothing changes nothing
     False
     """
-    return _versus_random(runner, kept, "necessity", n_random, quantile, alpha, seed, progress, complement)
+    return _versus_random(runner, circuit, "necessity", n_random, quantile, alpha, seed, progress, complement)
 
 
 _NULLS = {
@@ -271,7 +270,7 @@ _NULLS = {
 }
 
 
-def _versus_random(runner: PatchedRunner, kept: Kept, test: str, n_random: int, quantile: float | None,
+def _versus_random(runner: PatchedRunner, circuit: CircuitLike, test: str, n_random: int, quantile: float | None,
                    alpha: float, seed: int, progress: Progress, complement: bool) -> RandomCircuitResult:
     _check_alpha(alpha)
     if n_random < 1:
@@ -279,9 +278,9 @@ def _versus_random(runner: PatchedRunner, kept: Kept, test: str, n_random: int, 
     if quantile is not None and not 0.0 < quantile < 1.0:
         raise MechscopeError(f"quantile must be in (0, 1) or None, got {quantile}; the paper uses 0.9")
     graph = runner.graph
-    _check_kept(graph, kept)
+    kept = _kept_of(graph, circuit)
     scorer, rng = _Scorer(runner, progress), random.Random(seed)
-    circuit = edge_set(kept)
+    circuit = _edge_set(kept)
     size, n = len(circuit), len(runner.clean)
     run = scorer.circuit if test == "sufficiency" else scorer.knockout
     own = _loss(run(circuit), scorer.model)
@@ -322,30 +321,32 @@ def _versus_random(runner: PatchedRunner, kept: Kept, test: str, n_random: int, 
 
 
 # the entry point ----------------------------------------------------------------
-def planned_runs(kept: Kept, tests: Sequence[str] = TESTS, *, n_random: int = 100,
+def planned_runs(circuit: CircuitLike, tests: Sequence[str] = TESTS, *, n_random: int = 100,
                  max_edges: int | None = None) -> int:
     """How many patched forward passes `test_circuit` makes (for a progress bar's total).
 
-    >>> import torch
-    >>> planned_runs({"logits": torch.ones(1, 3, dtype=torch.bool)}, ("equivalence", "minimality"), n_random=10)
+    >>> import mechscope as ms
+    >>> graph = ms.Graph.from_model(ms.load("random:gpt2-tiny"))
+    >>> three = ms.EdgeMask.from_edges(graph, ["embed->logits", "a0.h0->logits", "m0->logits"], value=0.0, base=1.0)
+    >>> planned_runs(three, ("equivalence", "minimality"), n_random=10)
     25
     """
-    size = kept_count(kept)
+    size = _size(circuit)
     tested = size if max_edges is None else min(size, max_edges)
     runs = {"equivalence": 1, "independence": 1, "minimality": 1 + tested + 2 * n_random,
             "sufficiency": 1 + n_random, "necessity": 1 + n_random}
     return sum(runs[t] for t in check_tests(tests))
 
 
-def test_circuit(graph: Graph, kept: Kept, enc: EncodedTask, tests: Sequence[str] = TESTS, *,
+def test_circuit(graph: Graph, circuit: CircuitLike, enc: EncodedTask, tests: Sequence[str] = TESTS, *,
                  ablation: str = "resample", alpha: float = 0.05, seed: int = 0, n_random: int = 100,
                  epsilon: float = 0.1, tie_tol: float = 0.0, n_permutations: int = 1000, quantile: float = 0.9,
                  max_edges: int | None = None, complement: bool = False, batch_size: int = 16,
                  progress: Progress = None) -> dict[str, Result]:
     """Run the chosen tests on one circuit over the examples of `enc`, sharing one `PatchedRunner`.
 
-    `kept` is the circuit (``group -> bool [n_receivers, n_sources]``, e.g.
-    ``Circuit.kept(graph)``); `ablation` how edges outside it are patched. Scores
+    `circuit` is a `Circuit` (or the `EdgeMask` that keeps its edges clean: 0 on them, 1 elsewhere);
+    `ablation` how edges outside it are patched. Scores
     are the task metric per example (negated for ``kl``). `n_random` random
     circuits serve minimality, sufficiency and necessity; `quantile` is
     minimality's q*; sufficiency and necessity use Monte Carlo p-values (with
@@ -359,17 +360,17 @@ def test_circuit(graph: Graph, kept: Kept, enc: EncodedTask, tests: Sequence[str
     >>> import mechscope as ms
     >>> model = ms.load("random:gpt2-tiny"); graph = ms.Graph.from_model(model)
     >>> enc = ms.load_task("ioi", n=8).encode(model.tokenizer)
-    >>> full = {g.name: torch.ones(g.shape, dtype=torch.bool) for g in graph.groups}
+    >>> full = ms.EdgeMask.zeros(graph)  # every edge clean: the model itself
     >>> res = test_circuit(graph, full, enc, ("equivalence", "sufficiency"), n_random=5)
     >>> {name: r.passed for name, r in res.items()}
     {'equivalence': True, 'sufficiency': True}
     """
     names = check_tests(tests)
     _check_alpha(alpha)
-    _check_kept(graph, kept)
+    kept = _kept_of(graph, circuit)
     runner = PatchedRunner(graph, enc, ablation, batch_size)
     scorer = _Scorer(runner, progress)
-    circuit = edge_set(kept)
+    circuit = _edge_set(kept)
     out: dict[str, Result] = {}
     for name in names:
         if name == "equivalence":
@@ -408,6 +409,26 @@ def check_tests(tests: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _kept_of(graph: Graph, circuit: CircuitLike | Kept) -> Kept:
+    """The circuit's edges as the internal `Kept`, checked against `graph`."""
+    if isinstance(circuit, Circuit):
+        kept = circuit._kept(graph)  # an edge name of another model raises here
+    elif isinstance(circuit, EdgeMask):
+        kept = {k: (v == 0).cpu() for k, v in circuit.tensors.items()}
+    else:
+        kept = circuit
+    _check_kept(graph, kept)
+    return kept
+
+
+def _size(circuit: CircuitLike | Kept) -> int:
+    if isinstance(circuit, Circuit):
+        return len(circuit.edges)
+    if isinstance(circuit, EdgeMask):
+        return int(sum(int((v == 0).sum()) for v in circuit.tensors.values()))
+    return kept_count(circuit)
+
+
 def _check_kept(graph: Graph, kept: Kept) -> None:
     for g in graph.groups:
         t = kept.get(g.name)
@@ -415,7 +436,7 @@ def _check_kept(graph: Graph, kept: Kept) -> None:
             got = "missing" if t is None else f"shape {tuple(t.shape)}"
             raise MechscopeError(
                 f"circuit group {g.name!r} is {got}, expected shape {g.shape}; "
-                "was the circuit made for another model? build it with Circuit.kept(graph)"
+                "was the circuit made for another model?"
             )
     extra = set(kept) - {g.name for g in graph.groups}
     if extra:

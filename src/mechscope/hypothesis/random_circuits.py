@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from mechscope.discover.circuit import Kept, receiver_nodes
 from mechscope.graph import Graph
 
-EdgeKey = tuple[str, int, int]  # (group, row, col)
+_EdgeKey = tuple[str, int, int]  # (group, row, col)
 
-__all__ = ["EdgeKey", "RandomPaths", "edge_set", "graph_edges", "grow_within"]
+__all__ = ["RandomPaths", "graph_edges", "grow_within"]  # _EdgeKey and _edge_set are internal to hypothesis
 
 
 class RandomPaths:
@@ -44,7 +44,7 @@ class RandomPaths:
         self.logits = len(graph.nodes) - 1
         self.n_edges = graph.n_edges
 
-    def path(self) -> list[EdgeKey]:
+    def path(self) -> list[_EdgeKey]:
         node, edges = 0, []
         while node != self.logits:
             start = bisect.bisect_right(self.n_sources, node)  # receivers downstream of `node`
@@ -53,7 +53,7 @@ class RandomPaths:
             node = self.rng.choice(nodes)
         return edges
 
-    def grow(self, base: frozenset[EdgeKey], target: int, all_edges: Sequence[EdgeKey]) -> frozenset[EdgeKey]:
+    def grow(self, base: frozenset[_EdgeKey], target: int, all_edges: Sequence[_EdgeKey]) -> frozenset[_EdgeKey]:
         """`base` plus whole random paths until it has at least `target` edges.
 
         Paths rarely reach some edges; after ``100 * target + 1000`` paths the rest
@@ -71,21 +71,21 @@ class RandomPaths:
         return frozenset(out)
 
 
-def graph_edges(graph: Graph) -> list[EdgeKey]:
+def graph_edges(graph: Graph) -> list[_EdgeKey]:
     return [(g.name, r, c) for g in graph.groups for r in range(g.shape[0]) for c in range(g.shape[1])]
 
 
-def edge_set(kept: Kept) -> frozenset[EdgeKey]:
+def _edge_set(kept: Kept) -> frozenset[_EdgeKey]:
     return frozenset((name, r, c) for name, t in kept.items() for r, c in t.nonzero().tolist())
 
 
-def grow_within(paths: RandomPaths, size: int, pool: Sequence[EdgeKey], avoid: frozenset[EdgeKey],
-                 all_edges: Sequence[EdgeKey]) -> frozenset[EdgeKey]:
+def grow_within(paths: RandomPaths, size: int, pool: Sequence[_EdgeKey], avoid: frozenset[_EdgeKey],
+                 all_edges: Sequence[_EdgeKey]) -> frozenset[_EdgeKey]:
     """A random path circuit of at least `size` edges; with `avoid`, path edges in it are skipped (circuitry's
     complement sampling keeps whole paths off the circuit; skipping its edges keeps sampling cheap)."""
     if not avoid:
         return paths.grow(frozenset(), size, all_edges)
-    out: set[EdgeKey] = set()
+    out: set[_EdgeKey] = set()
     tries = 0
     while len(out) < size and tries < 100 * size + 1000:
         out.update(e for e in paths.path() if e not in avoid)

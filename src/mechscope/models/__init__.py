@@ -1,10 +1,8 @@
 """Load models offline and name their components (layer 1 of mechscope)."""
 
-from mechscope.models.adapters import Adapter, Projection
-from mechscope.models.families import FAMILIES, SUPPORTED_ARCHITECTURES, Family, adapter_for, family_named
-from mechscope.models.loading import DEFAULT_MODEL, Model, cache_dir, fingerprint_state, load, wrap
+from mechscope.models.adapters import Adapter
+from mechscope.models.families import FAMILIES, adapter_for
+from mechscope.models.loading import DEFAULT_MODEL, Model, load, wrap
 
-__all__ = [
-    "Adapter", "DEFAULT_MODEL", "FAMILIES", "Family", "Model", "Projection", "SUPPORTED_ARCHITECTURES",
-    "adapter_for", "cache_dir", "family_named", "fingerprint_state", "load", "wrap",
-]
+# The public surface (docs/public-api.md); the rest is one module deeper (models.loading, models.families, ...).
+__all__ = ["Adapter", "DEFAULT_MODEL", "FAMILIES", "Model", "adapter_for", "load", "wrap"]

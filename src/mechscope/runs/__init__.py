@@ -12,14 +12,11 @@ Every surface (the CLI, the web jobs, the demo, notebooks, sweeps) runs science 
 ('circuit', True)
 """
 
-from mechscope.runs.execute import RunResult, execute, find_run
-from mechscope.runs.executors import InProcess, LocalPool, RayExecutor, make_executor
-from mechscope.runs.registry import Method, ParameterError, Params, Report, get_method, methods, register
+from mechscope.runs.execute import RunResult, execute
+from mechscope.runs.executors import make_executor
+from mechscope.runs.registry import get_method, methods, register
 from mechscope.runs.spec import RunSpec
-from mechscope.runs.sweep import grid, read_sweep_file, run_sweep, write_table
+from mechscope.runs.sweep import run_sweep
 
-__all__ = [
-    "InProcess", "LocalPool", "Method", "ParameterError", "Params", "RayExecutor", "Report", "RunResult", "RunSpec",
-    "execute", "find_run", "get_method", "grid", "make_executor", "methods", "read_sweep_file", "register",
-    "run_sweep", "write_table",
-]
+# The public surface (docs/public-api.md); executors, parameter models and sweep files are one module deeper.
+__all__ = ["RunResult", "RunSpec", "execute", "get_method", "make_executor", "methods", "register", "run_sweep"]

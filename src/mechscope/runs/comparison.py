@@ -49,7 +49,8 @@ class CompareParams(Params):
 
 
 def _steps(base, tasks, params) -> int:
-    from mechscope.compare import CircuitSettings, Settings, steps_per_version
+    from mechscope.compare import CircuitSettings, Settings
+    from mechscope.compare.comparison import steps_per_version
 
     settings = Settings(circuits=CircuitSettings(which=params.circuits), latency=params.latency)
     probes = 1 if params.steer else 0
@@ -72,7 +73,8 @@ def steering_probe(path, prompts: str | None = None, neutral: str | None = None,
                    n_neutral: int = 16, max_new_tokens: int = 20):
     """A probe (model -> dict) measuring a steering file at its default strength: the concept's effect on
     generations from the prompts, and the damage on neutral text (perplexity rise, KL, top-1 agreement)."""
-    from mechscope.steer import SteeringFile, evaluate_steering, load_concept, read_sentences
+    from mechscope.steer import SteeringFile, evaluate_steering, load_concept
+    from mechscope.steer.concepts import read_sentences
 
     sf = SteeringFile.load(path)
     concept = load_concept(sf.manifest["concept"]) if sf.manifest.get("concept") else None
@@ -99,7 +101,9 @@ def steering_probe(path, prompts: str | None = None, neutral: str | None = None,
 def compute(spec, report: Report | None = None) -> dict:
     """Run the comparison of a spec; returns `mechscope.compare.compare`'s dict (with its ``examples``)."""
     from mechscope.compare import Baseline, CircuitSettings, Settings
-    from mechscope.store import Store, cached_finder, is_version, load_model, load_version
+    from mechscope.store import Store, load_model, load_version
+    from mechscope.store.records import cached_finder
+    from mechscope.store.versions import is_version
     from mechscope.tasks import load_task
 
     method = spec.method_record()

@@ -62,9 +62,9 @@ def compute_demo(model_spec: str, out_dir: Path, report: Report | None = None) -
                             out_dir / "ioi-circuit", title=f"IOI circuit of {model_spec} ({method})",
                             n_kv_heads=model.adapter.n_kv_heads, max_edges=150)
     doc["circuit"] = {"method": method, "selection": DISCOVERY["selection"], "edges_kept": len(circuit.edges),
-                      "edges_total": graph.n_edges, "faithfulness": circuit.faithfulness, "spread": circuit.spread,
+                      "edges_total": graph.n_edges, "faithfulness": circuit.evaluation.faithfulness, "spread": circuit.evaluation.spread,
                       "top_nodes": circuit.top_nodes(8), "file": str(out_dir / "ioi-circuit.json"),
-                      "pictures": [str(p) for p in pictures], "seconds": circuit.seconds["total"]}
+                      "pictures": [str(p) for p in pictures], "seconds": circuit.evaluation.seconds["total"]}
 
     report(5, STEPS, "making a Q4_0 and a 50%-pruned version (recorded in the store)")
     versions = make_demo_versions(model)

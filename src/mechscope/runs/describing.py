@@ -148,12 +148,12 @@ def _explain_simulate(spec, p, report) -> dict:
 
 def _find_bench(spec, p, report) -> dict:
     from mechscope.describe.bench import Benchmark
-    from mechscope.describe.runner import run
+    from mechscope.describe.runner import run_benchmark
 
     bench = Benchmark.load(p.bench)
     interpreter, judge = make_interpreter(p.interpreter, p.heldout, p.rounds), make_judge(p.judge)
     message = f"interpreting ({p.interpreter})"
-    res = run(bench, interpreter, tuple(p.domains), p.limit, judge,
+    res = run_benchmark(bench, interpreter, tuple(p.domains), p.limit, judge,
               progress=lambda done, total: report(done, total, message))
     return {"bench": str(bench.root), "seed": bench.manifest["seed"], **res}
 

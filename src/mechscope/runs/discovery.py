@@ -180,7 +180,7 @@ def compute(spec, report: Report | None = None):
     enc = train.encode(graph.model.tokenizer)
     plan = None
     if "max_memory" in values:  # how the gradient batches will fit the budget (a too-small budget fails here)
-        from mechscope.discover import gradient_plan
+        from mechscope.discover.attribution import gradient_plan
 
         plan = gradient_plan(graph, enc, spec.method, batch_size=values["batch_size"],
                              max_memory=values["max_memory"], interpolate=values.get("interpolate", "inputs"))
@@ -209,9 +209,9 @@ def record(store, spec, digest: str, outcome, name: str | None = None) -> dict:
     name = name or default_name(spec, digest)
     entry = record_circuit(store, circuit, scores, name=name,
                            provenance={"run": spec.normalized().to_dict(), "run_hash": digest})
-    return {"kind": "circuit", "name": entry.name, "faithfulness": circuit.faithfulness,
+    return {"kind": "circuit", "name": entry.name, "faithfulness": circuit.evaluation.faithfulness,
             "edges_kept": len(circuit.edges), "edges_total": circuit.edges_total,
-            "cpr": circuit.areas.get("cpr"), "cmd": circuit.areas.get("cmd"), "seconds": circuit.seconds["total"]}
+            "cpr": circuit.evaluation.areas.get("cpr"), "cmd": circuit.evaluation.areas.get("cmd"), "seconds": circuit.evaluation.seconds["total"]}
 
 
 def default_name(spec, digest: str) -> str:

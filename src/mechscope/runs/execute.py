@@ -96,7 +96,8 @@ def execute(spec: RunSpec, *, store=None, report: Report | None = None, name: st
     With `skip_recorded`, a run whose hash the store already holds is not run again; its recorded row is returned.
     Parameter errors name the parameter (`ParameterError.param`), never a surface's spelling of it.
     """
-    from mechscope.store import Store, check_name
+    from mechscope.store import Store
+    from mechscope.store.db import check_name
 
     store = store or Store()
     spec.normalized()  # refuse bad parameters before any work

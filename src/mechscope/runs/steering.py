@@ -98,7 +98,8 @@ def compute(spec, report: Report | None = None):
     import time
 
     from mechscope.runs.models import cached_model
-    from mechscope.steer import SteeringFile, evaluate_steering, load_concept, read_sentences
+    from mechscope.steer import SteeringFile, evaluate_steering, load_concept
+    from mechscope.steer.concepts import read_sentences
 
     method = spec.method_record()
     p = method.validate(spec.params)

@@ -218,7 +218,7 @@ def read_table(store, name: str) -> list[dict]:
     import pyarrow.parquet as pq
 
     from mechscope.errors import closest
-    from mechscope.store import check_name
+    from mechscope.store.db import check_name
 
     check_name(name)
     path = sweeps_dir(store) / f"{name}.parquet"

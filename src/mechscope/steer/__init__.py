@@ -1,15 +1,15 @@
 """Steer a model at inference time and measure the effect and the damage (layer 4).
 
-Methods are fit/apply objects (`LinearAcT`, `MeanAcT`, `DiffMean`, `ActAdd`,
-`PCADiff`, `AurA`, `DirectionalAblation`); a fitted method saves to a
+Methods are fit/apply objects (`METHODS` by name: `LinearAcT`, `MeanAcT`, `DiffMean`, `ActAdd`,
+`PCADiff`, `AurA`, `DirectionalAblation`, ..., each in its own module); a fitted method saves to a
 `SteeringFile` (safetensors plus a JSON manifest), and `evaluate_steering`
 sweeps strengths and reports effect and damage as a plain dict.
 
 >>> from mechscope.models import load
->>> from mechscope.steer import DiffMean, load_concept
+>>> from mechscope.steer import load_concept, make_method
 >>> model = load("random:llama-tiny")
 >>> concept = load_concept("wedding")
->>> steering = DiffMean(layers="1").fit(model, concept.source[:8], concept.target[:8])
+>>> steering = make_method("diffmean", layers="1").fit(model, concept.source[:8], concept.target[:8])
 >>> with steering.apply(model, strength=4.0):
 ...     pass  # any forward pass or generation here is steered
 """
@@ -19,10 +19,9 @@ from __future__ import annotations
 from mechscope.steer.act import LinearAcT, MeanAcT
 from mechscope.steer.aura import AurA
 from mechscope.steer.base import SteeringMethod
-from mechscope.steer.compose import Composition, evaluate_reduce
-from mechscope.steer.concepts import CONCEPTS, Concept, load_concept, read_sentences
-from mechscope.steer.evaluate import choose_strength, evaluate_prompting, evaluate_steering
-from mechscope.steer.file import SteeringFile, export_control_vector
+from mechscope.steer.concepts import Concept, load_concept
+from mechscope.steer.evaluate import evaluate_steering
+from mechscope.steer.file import SteeringFile
 from mechscope.steer.generate import generate
 from mechscope.steer.lineas import LinEAS
 from mechscope.steer.lowrank import LowRankSteer
@@ -79,9 +78,9 @@ def parse_params(name: str, items: list[str]) -> dict:
     return out
 
 
+# The public surface (docs/public-api.md). The method classes are reached through METHODS / make_method
+# or their modules (steer.vectors.DiffMean, steer.act.LinearAcT, ...); parse_params serves the CLI.
 __all__ = [
-    "ActAdd", "AurA", "CONCEPTS", "Composition", "Concept", "DiffMean", "DirectionalAblation", "LinEAS", "LinearAcT",
-    "LowRankSteer", "METHODS", "MeanAcT", "PCADiff", "SteeringFile", "SteeringMethod", "choose_strength",
-    "evaluate_prompting", "evaluate_reduce", "evaluate_steering", "export_control_vector", "generate", "load_concept",
-    "make_method", "parse_params", "read_sentences",
+    "METHODS", "Concept", "SteeringFile", "SteeringMethod", "evaluate_steering", "generate", "load_concept",
+    "make_method",
 ]

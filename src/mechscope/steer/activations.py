@@ -14,7 +14,7 @@ POOLINGS = ("mean", "last", "tokens")
 
 
 @dataclass(frozen=True)
-class Encoded:
+class TokenBatch:
     """A padded batch: ``input_ids``, ``attention_mask`` and ``position_ids``, each ``[batch, seq]``.
 
     Position ids count real tokens only, so a left-padded row gets the same
@@ -34,7 +34,7 @@ class Encoded:
                 "position_ids": self.position_ids}
 
 
-def encode(model, texts: list[str], padding_side: str = "right", max_length: int = 128) -> Encoded:
+def encode(model, texts: list[str], padding_side: str = "right", max_length: int = 128) -> TokenBatch:
     """Tokenise `texts` for `model` (a `mechscope.models.Model`), padded on one side.
 
     >>> from mechscope.models import load
@@ -58,7 +58,7 @@ def encode(model, texts: list[str], padding_side: str = "right", max_length: int
         raise MechscopeError(f"text {empty[0]!r} has no tokens; remove empty lines from the data")
     position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
     dev = model.device
-    return Encoded(enc["input_ids"].to(dev), mask.to(dev), position_ids.to(dev))
+    return TokenBatch(enc["input_ids"].to(dev), mask.to(dev), position_ids.to(dev))
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:

@@ -103,7 +103,7 @@ class SteeringMethod:
         """Fit on `source` and `target` sentences with `model` (a `mechscope.models.Model`); returns self.
 
         >>> from mechscope.models import load
-        >>> from mechscope.steer import DiffMean
+        >>> from mechscope.steer.vectors import DiffMean
         >>> m = load("random:llama-tiny")
         >>> DiffMean(layers="1").fit(m, ["a cat"], ["a wedding"]).state_["model.layers.1"]["vector"].shape
         torch.Size([64])
@@ -183,7 +183,7 @@ class SteeringMethod:
         the method's default.
 
         >>> from mechscope.models import load
-        >>> from mechscope.steer import DiffMean
+        >>> from mechscope.steer.vectors import DiffMean
         >>> m = load("random:llama-tiny")
         >>> dm = DiffMean(layers="0").fit(m, ["a cat"], ["a wedding"])
         >>> ids = m.tokenizer(["a dog"], return_tensors="pt").input_ids

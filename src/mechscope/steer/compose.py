@@ -20,7 +20,7 @@ class Composition:
     Parts are `SteeringFile`s or fitted methods; forward hooks on one module run in the order given.
 
     >>> from mechscope.models import load
-    >>> from mechscope.steer import DiffMean
+    >>> from mechscope.steer.vectors import DiffMean
     >>> m = load("random:llama-tiny")
     >>> up = DiffMean(layers="1").fit(m, ["a cat"], ["a wedding"])
     >>> down = DiffMean(layers="0").fit(m, ["a sea"], ["a desk"])
@@ -84,7 +84,8 @@ def evaluate_reduce(model, steering, invite: list[str], neutral: list[str], lexi
     (``1 - rate / unsteered rate``) and ``chosen_reduction``.
 
     >>> from mechscope.models import load
-    >>> from mechscope.steer import DiffMean, load_concept
+    >>> from mechscope.steer import load_concept
+    >>> from mechscope.steer.vectors import DiffMean
     >>> m, c = load("random:llama-tiny"), load_concept("wedding")
     >>> away = DiffMean(layers="1").fit(m, c.target[:4], c.source[:4])
     >>> r = evaluate_reduce(m, away, c.invite[:2], c.neutral[:2], c.lexicon, strengths=[0, 1], max_new_tokens=3)
@@ -111,7 +112,8 @@ def evaluate_pair(model, pair: Composition, prompts: list[str], neutral: list[st
     row per part alone (at its strength) and one per multiplier for the pair.
 
     >>> from mechscope.models import load
-    >>> from mechscope.steer import DiffMean, load_concept
+    >>> from mechscope.steer import load_concept
+    >>> from mechscope.steer.vectors import DiffMean
     >>> m, w, o = load("random:llama-tiny"), load_concept("wedding"), load_concept("ocean")
     >>> up = DiffMean(layers="1").fit(m, w.source[:4], w.target[:4])
     >>> down = DiffMean(layers="0").fit(m, o.target[:4], o.source[:4])

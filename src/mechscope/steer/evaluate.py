@@ -166,7 +166,8 @@ def evaluate_steering(model, steering, prompts: list[str], neutral: list[str],
     faster for fine grids.
 
     >>> from mechscope.models import load
-    >>> from mechscope.steer import DiffMean, load_concept
+    >>> from mechscope.steer import load_concept
+    >>> from mechscope.steer.vectors import DiffMean
     >>> m, c = load("random:llama-tiny"), load_concept("wedding")
     >>> dm = DiffMean(layers="1").fit(m, c.source[:4], c.target[:4])
     >>> r = evaluate_steering(m, dm, c.prompts[:2], c.neutral[:2], [0, 1], lexicon=c.lexicon, max_new_tokens=3)

@@ -26,7 +26,7 @@ class SteeringFile:
 
     >>> import tempfile, pathlib
     >>> from mechscope.models import load
-    >>> from mechscope.steer import DiffMean
+    >>> from mechscope.steer.vectors import DiffMean
     >>> m = load("random:llama-tiny")
     >>> sf = SteeringFile.from_method(DiffMean(layers="1").fit(m, ["a cat"], ["a wedding"]))
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "wedding.safetensors"
@@ -146,7 +146,7 @@ def export_control_vector(steering: SteeringFile, path: str | Path, strength: fl
 
     >>> import tempfile, pathlib, gguf
     >>> from mechscope.models import load
-    >>> from mechscope.steer import DiffMean
+    >>> from mechscope.steer.vectors import DiffMean
     >>> m = load("random:llama-tiny")
     >>> sf = SteeringFile.from_method(DiffMean(layers="1").fit(m, ["a cat"], ["a wedding"]))
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "wedding.gguf"
@@ -163,7 +163,7 @@ def export_control_vector(steering: SteeringFile, path: str | Path, strength: fl
     s = steering.default_strength if strength is None else float(strength)
     from mechscope.steer.sites import Site
 
-    from mechscope.models import family_named
+    from mechscope.models.families import family_named
 
     layers_path = family_named(method.family_).layers
     directions = {}

@@ -11,22 +11,12 @@ once its row is committed, and its files are complete by then.
 []
 """
 
-from mechscope.store.db import KINDS, Entry, Store, check_name, home
-from mechscope.store.records import (
-    cached_finder, circuit_name, example_table, export, export_mib, record_circuit, record_steering, save_comparison,
-)
-from mechscope.store.versions import (
-    checkpoint_version,
-    dependents,
-    is_version,
-    lineage,
-    load_model,
-    load_version,
-    save_version,
-)
+from mechscope.store.db import Entry, Store
+from mechscope.store.records import record_circuit, record_steering, save_comparison
+from mechscope.store.versions import load_model, load_version, save_version
 
+# The public surface (docs/public-api.md); the rest is one module deeper (store.db, store.records, store.versions).
 __all__ = [
-    "Entry", "KINDS", "Store", "cached_finder", "check_name", "checkpoint_version", "circuit_name", "dependents",
-    "example_table", "export", "export_mib", "home", "is_version", "lineage", "load_model", "load_version", "record_circuit",
-    "record_steering", "save_comparison", "save_version",
+    "Entry", "Store", "load_model", "load_version", "record_circuit", "record_steering", "save_comparison",
+    "save_version",
 ]

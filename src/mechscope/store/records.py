@@ -71,10 +71,10 @@ def record_circuit(store: Store, circuit: Circuit, scores: dict | None = None, n
                      params={**circuit.params, "ablation": circuit.ablation, "task_source": circuit.task_source,
                              **(provenance or {})},
                      model_fingerprint=circuit.model_fingerprint, task_hash=circuit.task_hash,
-                     metrics={"faithfulness": circuit.faithfulness, "edges": len(circuit.edges),
+                     metrics={"faithfulness": circuit.evaluation.faithfulness, "edges": len(circuit.edges),
                               "edges_total": circuit.edges_total, "task": circuit.task,
-                              "cpr": circuit.areas.get("cpr"), "cmd": circuit.areas.get("cmd"),
-                              "seconds": circuit.seconds.get("total")},
+                              "cpr": circuit.evaluation.areas.get("cpr"), "cmd": circuit.evaluation.areas.get("cmd"),
+                              "seconds": circuit.evaluation.seconds.get("total")},
                      replace=replace)
 
 
@@ -116,7 +116,7 @@ def cached_finder(store: Store, settings: CircuitSettings) -> FindCircuit:
         store.add("circuit", name, {"circuit.json": json.dumps(circuit.to_dict(), indent=1).encode()},
                   base=graph.model.spec, operation=settings.method, params=settings.to_dict(),
                   model_fingerprint=graph.model.fingerprint, task_hash=task.hash(),
-                  metrics={"faithfulness": circuit.faithfulness, "edges": len(circuit.edges), "task": task.name},
+                  metrics={"faithfulness": circuit.evaluation.faithfulness, "edges": len(circuit.edges), "task": task.name},
                   replace=True)
         return circuit
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from mechscope.compare.encoding import Encoded
+from mechscope.compare.encoding import EncodedWeight
 from mechscope.compare.version import Version, apply_version, operation_label, parameter_bytes, size_bytes
 from mechscope.errors import MechscopeError
 from mechscope.models import Model, load, wrap
@@ -68,7 +68,7 @@ def load_version(store: Store, name: str) -> Version:
         raw = load_file(str(folder / "weights.safetensors"))
         for tname, header in manifest["tensors"].items():
             parts = {part: raw[f"{tname}::{part}"] for part in header["parts"]}
-            tensors[tname] = Encoded.from_header(header, parts)
+            tensors[tname] = EncodedWeight.from_header(header, parts)
     return Version(name=manifest["name"], base=manifest["base"], operation=manifest["operation"],
                    params=manifest["params"], base_fingerprint=manifest["base_fingerprint"],
                    fingerprint=manifest["fingerprint"], tensors=tensors, checkpoint=manifest.get("checkpoint"))

@@ -10,13 +10,9 @@ people already have (AutoCircuit JSON, EAP-IG CSV, JSONL). A `Task` holds text;
 (10, 10)
 """
 
-from mechscope.tasks.base import (
-    METRICS, EncodedTask, Example, Task, check_metric, correct, evaluate, metric_values, next_token_logits,
-)
+from mechscope.tasks.base import EncodedTask, Example, Task, evaluate, metric_values
 from mechscope.tasks.builtin import BUILTIN_TASKS
-from mechscope.tasks.files import FORMATS, load_task, read_task_file, save_task
+from mechscope.tasks.files import load_task, save_task
 
-__all__ = [
-    "BUILTIN_TASKS", "EncodedTask", "Example", "FORMATS", "METRICS", "Task", "check_metric", "correct",
-    "evaluate", "load_task", "metric_values", "next_token_logits", "read_task_file", "save_task",
-]
+# The public surface (docs/public-api.md); the rest is one module deeper (tasks.base, tasks.files, ...).
+__all__ = ["BUILTIN_TASKS", "EncodedTask", "Example", "Task", "evaluate", "load_task", "metric_values", "save_task"]

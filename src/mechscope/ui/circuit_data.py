@@ -1,7 +1,7 @@
 """What the circuit view draws: nodes, the edges at every circuit size, the curve and the spread.
 
 The view's slider walks over circuit sizes; at each size the circuit is exactly what
-`mechscope.discover.select` keeps from the recorded edge scores (top-n by the circuit's
+`mechscope.discover.faithfulness.select` keeps from the recorded edge scores (top-n by the circuit's
 selection, pruned to paths from the embedding to the logits), which is also how the
 faithfulness curve was measured. The sizes are computed here once per circuit; each edge
 carries the spans of slider positions where it is in the circuit, so a page (or a notebook
@@ -76,7 +76,7 @@ def circuit_view_from(circuit: Circuit, scores: dict[str, torch.Tensor] | None, 
                       note: str | None = None) -> dict:
     """The circuit view's data for one circuit, its edge scores (None if not recorded) and its model's graph
     (None if the model cannot be loaded: then only the numbers are shown)."""
-    from mechscope.discover import select
+    from mechscope.discover.faithfulness import select
 
     selection = circuit.params.get("selection") or "top"
     own_n = circuit.params.get("edges")
@@ -96,7 +96,7 @@ def circuit_view_from(circuit: Circuit, scores: dict[str, torch.Tensor] | None, 
                                    "comparison have none), so its size cannot be changed; `mechscope discover` "
                                    "records them")
         return doc
-    sizes = slider_sizes(graph.n_edges, [p["edges"] for p in circuit.curve] + [own_n])
+    sizes = slider_sizes(graph.n_edges, [p["edges"] for p in circuit.evaluation.curve] + [own_n])
     spans: dict[tuple[str, int, int], list[list]] = {}
     previous: dict[str, torch.Tensor] = {k: torch.zeros_like(v, dtype=torch.bool) for k, v in scores.items()}
     after = []
@@ -131,8 +131,8 @@ def _summary(c: Circuit) -> dict:
     return {"model_spec": c.model_spec, "model_fingerprint": c.model_fingerprint, "task": c.task,
             "task_hash": c.task_hash, "task_source": c.task_source, "task_size": c.task_size, "method": c.method,
             "params": c.params, "ablation": c.ablation, "edges_kept": len(c.edges), "edges_total": c.edges_total,
-            "faithfulness": c.faithfulness, "spread": c.spread, "curve": c.curve, "areas": c.areas,
-            "seconds": c.seconds, "top_nodes": c.top_nodes(8)}
+            "faithfulness": c.evaluation.faithfulness, "spread": c.evaluation.spread, "curve": c.evaluation.curve, "areas": c.evaluation.areas,
+            "seconds": c.evaluation.seconds, "top_nodes": c.top_nodes(8)}
 
 
 # the store side ------------------------------------------------------------------------------------------
@@ -179,7 +179,7 @@ def graph_for(store_root: str, spec: str) -> Graph:
 def circuit_diff(store, a: str, b: str) -> dict:
     """Two recorded circuits side by side: every edge of either, marked ``both``, ``a`` or ``b``, with both
     scores; their Jaccard index and the attention heads that write into one but not the other."""
-    from mechscope.compare import circuit_heads, jaccard
+    from mechscope.compare.mechanism import circuit_heads, jaccard
 
     ca, cb = (Circuit.load(store.path(store.get("circuit", n)) / "circuit.json") for n in (a, b))
     graph = graph_for(str(store.root), ca.model_spec)

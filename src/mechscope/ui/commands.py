@@ -59,6 +59,6 @@ def app_pointer(doc: dict, token: str | None = None) -> str:
 
 
 def _home() -> Path:
-    from mechscope.store import home
+    from mechscope.store.db import home
 
     return home()

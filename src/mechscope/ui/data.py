@@ -16,7 +16,9 @@ import math
 from pathlib import Path
 
 from mechscope.errors import MechscopeError, closest
-from mechscope.store import KINDS, Store, lineage
+from mechscope.store import Store
+from mechscope.store.db import KINDS
+from mechscope.store.versions import lineage
 
 JSON_PREVIEW_BYTES = 2_000_000  # JSON files up to this size are shown inline on an entry's page
 
@@ -175,7 +177,7 @@ def _circuit_names(store: Store, doc: dict) -> dict:
     """``{task: {"base": name, version: name, ...}}``: the circuits a comparison found, where the store has them
     (they are recorded under a key of the model, the task and the discovery settings)."""
     from mechscope.compare import CircuitSettings
-    from mechscope.store import circuit_name
+    from mechscope.store.records import circuit_name
 
     settings = doc.get("settings", {}).get("circuits") or {}
     if settings.get("which", "none") == "none":

@@ -110,10 +110,11 @@ def map_params(store: Store, name: str) -> dict:
 def maps_view(store: Store) -> dict:
     """Every map of the store (newest first) with its summary, and what the forms offer: the shipped prompt
     sets, the embeddings, the store's steering files and the shipped concepts."""
-    from mechscope.data import DEFAULT_EMBED, MIN_PROMPTS
+    from mechscope.data.embed import DEFAULT_EMBED
+    from mechscope.data.projection import MIN_PROMPTS
     from mechscope.data.behaviour import SCORERS
     from mechscope.data.prompts import SHIPPED
-    from mechscope.steer import CONCEPTS
+    from mechscope.steer.concepts import CONCEPTS
 
     _collect_partials(store)
     maps = []
@@ -189,7 +190,7 @@ def export_reviewed(store: Store, map_name: str, name: str, decisions: list, out
     ``generated_text`` (its distance and scores are those of the generated text). Refuses the map's prompt set
     and reference, an existing file unless `overwrite`, an empty text and an unknown candidate.
     """
-    from mechscope.data import export_rows
+    from mechscope.data.augment import export_rows
 
     doc = augmentation_view(store, map_name, name)
     params = map_params(store, map_name)

@@ -151,7 +151,7 @@ def _recorded_scores(store, circuit):
 
 def _named(store, text: str) -> tuple[str, str]:
     from mechscope.errors import closest
-    from mechscope.store import KINDS
+    from mechscope.store.db import KINDS
 
     kind, sep, name = text.partition("/")
     if sep and kind in KINDS:

@@ -108,7 +108,8 @@ def data_map_job(p: dict, report: Report) -> dict:
     """`mechscope data map` with the page's choices: one map run of the run layer (embed, project, cluster, find
     empty regions and, with a reference, uncovered rows; optionally score the model's answers), written as a map
     of the store."""
-    from mechscope.data import DEFAULT_EMBED, read_prompts
+    from mechscope.data import read_prompts
+    from mechscope.data.embed import DEFAULT_EMBED
     from mechscope.runs import RunSpec, execute
     from mechscope.runs.registry import default_method
     from mechscope.store import Store
