@@ -151,3 +151,27 @@ def augment_method_for(target: str) -> str:
         raise ParameterError("target", f"names an unknown target {target!r}{closest(target, known)}; aim at a "
                              f"{', '.join(known)}")
     return name
+
+
+def _check_task(spec) -> None:
+    if spec.task is None:
+        raise ParameterError("task", f"is missing; a {spec.kind} run needs a prompt set (a file or a shipped set "
+                             "such as everyday.jsonl)")
+
+
+def compute(spec, report: Report | None = None):
+    """The `PromptMap` (kind ``map``) or `Augmentation` (kind ``augment``) of `spec`."""
+    method = spec.method_record()
+    p = method.validate(spec.params)
+    _check_task(spec)
+    return method.run(spec, p, report or (lambda done, total, message: None))
+
+
+def record(store, spec, digest: str, outcome, name: str | None = None) -> dict:
+    """Nothing is kept in the store: the summary row with the run's spec and hash."""
+    row = {"run": spec.normalized().to_dict(), "run_hash": digest}
+    if spec.kind == "map":
+        return {"kind": "data-map", **row, "n": outcome.n, "clusters": len(outcome.clusters),
+                "uncovered": len(outcome.coverage.uncovered) if outcome.coverage else None}
+    return {"kind": "augmentation", **row, "generated": outcome.generated, "kept": outcome.kept,
+            "rejected": outcome.rejected}
