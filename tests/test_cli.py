@@ -30,7 +30,7 @@ def test_help_lists_serve_once_and_the_demo_ends_with_the_app_url(monkeypatch):
     from mechscope.cli import demo as demo_module
 
     assert mechscope("--help", check_rc=0).stdout.count(" serve ") == 1
-    monkeypatch.setattr(demo_module, "run_demo", lambda model, json_out: {"store": "/tmp/demo-store"})
+    monkeypatch.setattr(demo_module, "run_demo", lambda model, json_out, **kw: {"store": "/tmp/demo-store"})
     shown = CliRunner().invoke(entry.app, ["demo", "--model", "random:gpt2-tiny"])
     assert shown.exit_code == 0, shown.output
     assert "experiment store (/tmp/demo-store)" in shown.output and "http://127.0.0.1:8765/?token=" in shown.output

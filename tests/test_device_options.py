@@ -12,7 +12,7 @@ MODEL_COMMANDS = [
     ("graph",), ("verify",), ("task", "show"), ("discover",), ("evaluate",), ("sweep",), ("test-circuit",),
     ("compare",), ("describe", "unit"), ("describe", "units"), ("describe", "serve"),
     ("steer", "fit"), ("steer", "generate"), ("steer", "eval"), ("steer", "pair"),
-    ("data", "map"), ("data", "augment"),
+    ("data", "map"), ("data", "augment"), ("demo",),
 ]
 # parameters that name a model a command loads: a spec (--model, a BASE argument, sweep's --models), the
 # generator of `data augment`, or an embedding space that can be a model's (`--embed model:<spec>@<layer>`)
@@ -46,10 +46,9 @@ def test_every_model_loading_command_has_the_shared_device_and_dtype_options():
         assert params["device"].help == DEVICE_HELP and params["dtype"].help == DTYPE_HELP, path
         assert params["device"].default is None and params["dtype"].default is None, path
     # and the rule that picks them: a command with a parameter naming a model (MODEL_PARAMS) loads one.
-    # Not these: export-mib's --model-name is only a name; version make edits float32 weights (--device only);
-    # demo runs the embedded model as loaded by default (docs/model-families.md, "Devices and precision").
+    # Not these: export-mib's --model-name is only a name; version make edits float32 weights (--device only).
     assert {p.name for p in commands[("version", "make")].params} >= {"device"}
-    exempt = {("store", "export-mib"), ("version", "make"), ("demo",)}
+    exempt = {("store", "export-mib"), ("version", "make")}
     loading = {path for path, cmd in commands.items() if {p.name for p in cmd.params} & MODEL_PARAMS}
     assert ("sweep",) in loading and ("data", "augment") in loading  # the rule sees every kind of model parameter
     for path in sorted(loading - exempt):
@@ -82,6 +81,76 @@ def test_a_bad_device_or_dtype_is_one_line_naming_the_flag(cli, error_line, tmp_
     line = error_line(err)
     assert code == 2 and out == "" and words in line, line
     assert list(tmp_path.iterdir()) == []  # refused before anything was written
+
+
+@pytest.mark.parametrize("flag, value, words", [
+    ("--dtype", "float64", "invalid value for '--dtype': dtype 'float64' is not one of float32, bfloat16, float16; "
+                           "e.g. --dtype bfloat16"),
+    ("--device", "tpu", "invalid value for '--device': device 'tpu' is not understood; use cpu, cuda, cuda:N, auto "
+                        "or map:auto (a model larger than one GPU)"),
+])
+def test_demo_refuses_a_bad_device_or_dtype_before_it_loads_anything(cli, error_line, tmp_path, monkeypatch, flag,
+                                                                      value, words):
+    import time
+
+    import mechscope.runs.demo
+    import mechscope.runs.models
+
+    started = []
+    monkeypatch.setattr(mechscope.runs.demo, "compute_demo", lambda *a, **k: started.append("demo") or {})
+    monkeypatch.setattr(mechscope.runs.models, "cached_model", lambda *a, **k: started.append("load"))
+    monkeypatch.chdir(tmp_path)
+    t0 = time.perf_counter()
+    code, out, err = cli("demo", flag, value)
+    seconds = time.perf_counter() - t0
+    line = error_line(err)
+    assert code == 2 and out == "" and line == f"error: {words}; `mechscope demo --help` shows the usage", line
+    assert started == [] and list(tmp_path.iterdir()) == []  # no step ran, no mechscope-demo/ folder
+    assert seconds < 10, seconds  # parsing only (the earlier demo without the check ran for minutes)
+
+
+def test_demo_device_and_dtype_reach_the_model_and_the_discovery_run(cli, tmp_path, monkeypatch):
+    import sys
+
+    import mechscope.runs.demo
+    from mechscope.runs.demo import compute_demo
+    from mechscope.runs.models import forget_models
+
+    # the CLI hands both flags to the demo's computation
+    seen = {}
+    monkeypatch.setattr(mechscope.runs.demo, "compute_demo",
+                        lambda spec, out_dir, report, **kw: seen.update(spec=spec, **kw) or {"fingerprint": "x"})
+    code, out, err = cli("demo", "--model", "random:llama-tiny", "--device", "cpu", "--dtype", "bfloat16", "--json")
+    assert code == 0, err
+    assert seen == {"spec": "random:llama-tiny", "device": "cpu", "dtype": "bfloat16"}
+    monkeypatch.undo()
+
+    # and the computation loads the model in them and records the discovery run with them (stopped there: the
+    # steps after it take minutes)
+    class Stop(Exception):
+        pass
+
+    runs = []
+
+    def stop_at_discovery(spec, **kw):
+        runs.append(spec)
+        raise Stop
+
+    monkeypatch.setattr(sys.modules["mechscope.runs.execute"], "execute", stop_at_discovery)  # the module, not
+    # the function of that name that mechscope.runs exports
+    steps, models = [], []
+    real = sys.modules["mechscope.runs.models"].cached_model
+    monkeypatch.setattr(sys.modules["mechscope.runs.models"], "cached_model",
+                        lambda *a, **k: models.append(real(*a, **k)) or models[-1])
+    forget_models()
+    with pytest.raises(Stop):
+        compute_demo("random:llama-tiny", tmp_path / "demo", lambda done, total, msg: steps.append(done),
+                     device="cpu", dtype="bfloat16")
+    forget_models()
+    assert steps == [0, 1, 2, 3, 4]
+    assert models[0].dtype == torch.bfloat16 and models[0].device == torch.device("cpu")
+    assert runs[0].device == "cpu" and runs[0].dtype == "bfloat16" and runs[0].model == "random:llama-tiny"
+    assert not (tmp_path / "demo").exists()
 
 
 def test_cuda_7_on_this_machine_names_the_gpus_there_are(cli, error_line):

@@ -8,15 +8,17 @@ from pathlib import Path
 from mechscope.cli.output import err, out, print_json, progress
 
 
-def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-demo")) -> dict:
-    """Run the demo (`mechscope.runs.demo.compute_demo`) behind a progress bar and print what it found; everything
-    is recorded in the experiment store."""
+def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-demo"), device: str | None = None,
+             dtype: str | None = None) -> dict:
+    """Run the demo (`mechscope.runs.demo.compute_demo`) on `device` in `dtype` behind a progress bar and print what
+    it found; everything is recorded in the experiment store."""
     from mechscope.cli.runs import rich_report
     from mechscope.runs.demo import STEPS, compute_demo
 
     t0 = time.perf_counter()
     with progress(enabled=True) as bar:
-        doc = compute_demo(model_spec, out_dir, rich_report(bar, bar.add_task("demo", total=STEPS)))
+        doc = compute_demo(model_spec, out_dir, rich_report(bar, bar.add_task("demo", total=STEPS)),
+                           device=device, dtype=dtype)
     doc["seconds"] = round(time.perf_counter() - t0, 1)
     from mechscope.store.db import home
 
@@ -27,7 +29,7 @@ def run_demo(model_spec: str, json_out: bool, out_dir: Path = Path("mechscope-de
         return doc
     from mechscope.cli.main import print_graph_summary, print_verify
 
-    out.rule(f"mechscope demo on {model_spec} ({doc['fingerprint']})")
+    out.rule(f"mechscope demo on {model_spec} ({doc['fingerprint']}, {doc['device']}, {doc['dtype']})")
     print_verify(doc["verify"])
     ioi = doc["ioi"]
     out.print(

@@ -220,13 +220,15 @@ def end_demo_with(ending: Callable[[dict], str]) -> None:
 def demo(
     model: str = typer.Option("smollm2-135m", "--model", "-m", help=MODEL_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+    device: Device = None,
+    dtype: Dtype = None,
 ) -> None:
     """The main job on the embedded model: verify the engine, find an IOI circuit, compare versions, steer, map data.
 
     Everything it makes is recorded in the experiment store; it ends with the command that opens the web app."""
     from mechscope.cli.demo import run_demo
 
-    doc = run_demo(model, json_out)
+    doc = run_demo(model, json_out, device=device, dtype=dtype)
     if not json_out:
         for ending in _DEMO_ENDINGS:
             out.print(ending(doc))

@@ -47,13 +47,20 @@ def check_dtype(value: str | None) -> str | None:
 
     >>> check_dtype("bfloat16")
     'bfloat16'
+    >>> check_dtype("float64")
+    Traceback (most recent call last):
+    ...
+    typer._click.exceptions.BadParameter: dtype 'float64' is not one of float32, bfloat16, float16; e.g. --dtype bfloat16
     """
     import torch
 
-    from mechscope.models.loading import resolve_dtype
+    from mechscope.models.loading import DTYPE_NAMES, resolve_dtype
 
     if value is None:
         return None
+    if value not in DTYPE_NAMES:  # float64 loads in the Python API only (its exactness checks)
+        raise typer.BadParameter(f"dtype {value!r} is not one of {', '.join(DTYPE_NAMES)}; e.g. --dtype bfloat16",
+                                 param_hint="'--dtype'")
     try:
         resolve_dtype(value, torch.device("cpu"))
     except MechscopeError as exc:

@@ -97,6 +97,9 @@ def fingerprint_state(module: nn.Module) -> str:
 
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "float64": torch.float64}
+# the dtypes a surface (``--dtype``, a run spec from the web app) takes; float64 is for the Python API's exactness
+# checks only (a float64 model on a surface would double the memory of every run for no figure it reports)
+DTYPE_NAMES = ("float32", "bfloat16", "float16")
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -139,7 +142,7 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device, config=
             return _DTYPES[own]
         return torch.float32
     if dtype not in _DTYPES:
-        raise MechscopeError(f"dtype {dtype!r} is not one of {', '.join(_DTYPES)}; e.g. --dtype bfloat16")
+        raise MechscopeError(f"dtype {dtype!r} is not one of {', '.join(DTYPE_NAMES)}; e.g. --dtype bfloat16")
     return _DTYPES[dtype]
 
 

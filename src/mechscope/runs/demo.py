@@ -16,12 +16,14 @@ DISCOVERY = {"method": "eap-ig", "task": "ioi", "selection": "signed"}  # keepin
 STEPS = 9
 
 
-def compute_demo(model_spec: str, out_dir: Path, report: Report | None = None) -> dict:
-    """Load the model, verify the engine, measure IOI, summarise the graph, find the IOI circuit (a discovery run),
+def compute_demo(model_spec: str, out_dir: Path, report: Report | None = None, device: str | None = None,
+                 dtype: str | None = None) -> dict:
+    """Load the model on `device` in `dtype` (`mechscope.models.load`'s defaults when None), verify the engine, measure IOI, summarise the graph, find the IOI circuit (a discovery run),
     make a Q4_0 and a 50%-pruned version and measure what they changed, steer toward a concept, map a prompt set.
     Returns the demo's document; the circuit, versions, comparison and steering file are in the store.
 
-    `report(done, total, message)` is told each step before it starts.
+    `report(done, total, message)` is told each step before it starts. The discovery run is recorded with the same
+    device and dtype; the versions, the comparison and the steering step work on the loaded model itself.
     """
     from mechscope.discover.draw import draw_circuit
     from mechscope.graph import Graph
@@ -35,8 +37,9 @@ def compute_demo(model_spec: str, out_dir: Path, report: Report | None = None) -
     out_dir = Path(out_dir)
     doc: dict = {"model": model_spec}
     report(0, STEPS, f"loading {model_spec}")
-    model = cached_model(model_spec)  # the model the demo's runs use
+    model = cached_model(model_spec, device=device, dtype=dtype)  # the model the demo's runs use
     doc["fingerprint"] = model.fingerprint
+    doc["device"], doc["dtype"] = str(model.device), str(model.dtype).removeprefix("torch.")
 
     report(1, STEPS, "verifying edge patching")
     doc["verify"] = verify(model)
@@ -55,7 +58,7 @@ def compute_demo(model_spec: str, out_dir: Path, report: Report | None = None) -
     report(4, STEPS, f"finding the IOI circuit ({method}, 1% of edges, {DISCOVERY['selection']} selection)")
     run = RunSpec("discover", method, model_spec, DISCOVERY["task"],
                   params={"edges": max(1, graph.n_edges // 100),
-                          "selection": DISCOVERY["selection"]})
+                          "selection": DISCOVERY["selection"]}, device=device, dtype=dtype)
     circuit, _ = execute(run, name="demo-ioi-circuit").value
     circuit.save(out_dir / "ioi-circuit.json")
     pictures = draw_circuit(circuit.edges, model.adapter.n_layers, model.adapter.n_heads,
