@@ -52,7 +52,6 @@ ALLOWED = {
     "parse_prune": "parses the --prune option",
     "serve": "serves a model as a chat endpoint for llm: interpreters (no result)",
     "export_control_vector": "writes a steering file in llama.cpp's format (a file conversion)",
-    "get_embedder": "loads the MiniLM judge of --axes (see add_axes)",
 }
 # method names that are also ordinary words or other things' names (a kind, a parameter, an ablation)
 AMBIGUOUS = {"build", "map", "concept", "versions", "node", "exact", "llm", "ablation", "interpolate"}

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mechscope.cli.options import Device, Dtype, load_spec
-from mechscope.cli.output import err, out, print_json, progress, status
+from mechscope.cli.options import Device, Dtype
+from mechscope.cli.output import err, out, print_json, progress
 from mechscope.cli.runs import key_values, renamed_params, rich_report
 from mechscope.errors import MechscopeError
 from mechscope.runs.registry import default_method
@@ -18,12 +18,6 @@ steer_app = typer.Typer(help="Steer a model toward a concept; measure the effect
 
 MODEL_HELP = "model spec: smollm2-135m, hf:<id-or-dir>, gguf:<path>, random:<family>-<size>[:seed]"
 JSON_HELP = "print one JSON document on stdout and nothing else"
-
-
-def _concept(name: str | None):
-    from mechscope.steer import load_concept
-
-    return load_concept(name) if name else None
 
 
 def _floats(text: str | None, what: str) -> list[float] | None:
@@ -111,20 +105,6 @@ def fit_command(
     out.print(table)
 
 
-def _open(file: Path, model: str | None, quiet: bool, other_model: bool, device: str | None = None,
-          dtype: str | None = None):
-    """The steering file and the model to apply it to: by default the model it was fitted on, in the dtype it was
-    fitted in (a bfloat16 model is another model than its float32 self: other bytes, another fingerprint)."""
-    from mechscope.steer import SteeringFile
-
-    sf = SteeringFile.load(file)
-    if dtype is None and model is None:
-        dtype = sf.manifest["model"].get("dtype")
-    m = load_spec(model or sf.manifest["model"]["spec"], quiet, device, dtype)
-    sf.method.check_model(m, strict=not other_model)
-    return sf, m
-
-
 def generate_command(
     file: Path = typer.Argument(..., help="steering file written by `mechscope steer fit`"),
     prompts: str = typer.Option("prompts.txt", "--prompts", help="prompts file (default: the shipped neutral "
@@ -143,34 +123,41 @@ def generate_command(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Generate from prompts with steering (and, with --compare, without)."""
-    from mechscope.steer import generate
-    from mechscope.steer.concepts import read_sentences
-
-    sf, m = _open(file, model, json_out, other_model, device, dtype)
-    ps = read_sentences(prompts)
-    kw = dict(max_new_tokens=max_new_tokens, seed=seed, temperature=temperature)
-    s = sf.default_strength if strength is None else strength
-    with status(f"generating from {len(ps)} prompts", json_out):
-        texts = generate(m, ps, steering=sf, strength=s, positions=positions, strict=not other_model, **kw)
-        base = generate(m, ps, **kw) if compare else None
-    items = [{"prompt": p, "text": t, **({"unsteered": base[i]} if base else {})}
-             for i, (p, t) in enumerate(zip(ps, texts))]
+    given = {"steering": str(file), "prompts": prompts, "strength": strength, "max_new_tokens": max_new_tokens,
+             "temperature": temperature, "positions": positions, "compare": compare, "other_model": other_model}
+    doc = _run("generate", model, given, seed, device, dtype, json_out)
+    items = [{"prompt": it["prompt"], "text": it["steered"], **({"unsteered": it["unsteered"]} if compare else {})}
+             for it in doc["items"]]
     if json_out:
         print_json(items)
         return
-    table = Table(title=f"{sf.manifest['method']} at strength {s:g} on {m.spec}", show_lines=True)
+    table = Table(title=f"{doc['method']} at strength {doc['strength']:g} on {doc['model']}", show_lines=True)
     table.add_column("prompt")
     table.add_column("steered")
-    if base:
+    if compare:
         table.add_column("unsteered")
     for it in items:
-        table.add_row(it["prompt"], it["text"], *([it["unsteered"]] if base else []))
+        table.add_row(it["prompt"], it["text"], *([it["unsteered"]] if compare else []))
     out.print(table)
+
+
+def _run(kind: str, model: str | None, given: dict, seed: int, device: str | None, dtype: str | None,
+         quiet: bool) -> dict:
+    """Execute the run of `kind` (its registry's method) on the given options, with a progress bar; its document."""
+    from mechscope.runs import RunSpec, execute
+
+    spec = RunSpec(kind, default_method(kind), model, params={k: v for k, v in given.items() if v is not None},
+                   seed=seed, device=device, dtype=dtype)
+    spec.normalized()  # bad parameters are refused before any work
+    with progress(not quiet) as bar:
+        job = bar.add_task(f"loading {model or 'the model the file was fitted on'}", total=None)
+        return execute(spec, report=rich_report(bar, job)).value
 
 
 def eval_command(
     file: Path = typer.Argument(..., help="steering file written by `mechscope steer fit`"),
-    prompts: str = typer.Option("prompts.txt", "--prompts", help="neutral prompts to generate from"),
+    prompts: str = typer.Option(None, "--prompts", help="neutral prompts to generate from (default: the shipped "
+                                "prompts.txt; with --reduce the concept's prompts that invite it)"),
     neutral: str = typer.Option("heldout.txt", "--neutral", help="held-out neutral text for perplexity, KL, top-1"),
     model: str = typer.Option(None, "--model", "-m", help="model spec (default: the one the file was fitted on)"),
     strengths: str = typer.Option(None, "--strengths", help="comma-separated, e.g. 0,0.25,0.5,0.75,1 "
@@ -204,96 +191,18 @@ def eval_command(
 ) -> None:
     """Sweep strengths: effect and damage per strength, and the strongest within the damage budget; prompting and
     prompting plus steering (at the chosen strength) beside it."""
-    from mechscope.steer import evaluate_steering
-    from mechscope.steer.compose import evaluate_reduce
-    from mechscope.steer.concepts import read_sentences
-    from mechscope.steer.evaluate import evaluate_prompting
-
-    if max_ppl_rise < 0:
-        raise MechscopeError(f"--max-ppl-rise must be a fraction >= 0 (0.25 = +25%); got {max_ppl_rise:g}")
-    sf, m = _open(file, model, json_out, other_model, device, dtype)
-    words = read_sentences(lexicon) if lexicon else sf.manifest.get("lexicon")
-    chosen_scorer = scorer or sf.manifest.get("scorer") or "lexicon"
-    c = _concept(sf.manifest.get("concept")) if sf.manifest.get("concept") else None
-    if reduce and prompts == "prompts.txt":
-        if c is None or not c.invite:
-            raise MechscopeError("--reduce needs prompts that invite the concept; pass --prompts FILE (shipped: "
-                                 "invite_ocean.txt, invite_wedding.txt)")
-        ps = c.invite
-    else:
-        ps = read_sentences(prompts)
-    neu = read_sentences(neutral)
-    grid = _floats(strengths, "--strengths")
-    n_steps = 1 + len(grid if grid is not None else sf.method.default_strengths)
-    instr = None if reduce else (instruction or sf.manifest.get("instruction"))
-    kw = dict(scorer=chosen_scorer, lexicon=words, max_new_tokens=max_new_tokens, seed=seed)
-    with progress(not json_out) as bar:
-        job = bar.add_task("evaluating", total=n_steps + 2 * bool(instr))
-        step = lambda msg: (bar.update(job, description=msg), bar.advance(job))  # noqa: E731
-        if reduce:
-            if not words:
-                raise MechscopeError("--reduce scores by the concept's lexicon; pass --lexicon FILE")
-            doc = evaluate_reduce(m, sf, ps, neu, words, strengths=grid, max_ppl_rise=max_ppl_rise,
-                                  strict=not other_model, generate_for=effect_at, on_step=step, keep_texts=axes,
-                                  max_new_tokens=max_new_tokens, seed=seed)
-        else:
-            doc = evaluate_steering(m, sf, ps, neu, strengths=grid, max_ppl_rise=max_ppl_rise, strict=not other_model,
-                                    generate_for=effect_at, on_step=step, keep_texts=axes, **kw)
-        if instr:
-            bar.update(job, description="prompting baseline")
-            doc["prompting"] = evaluate_prompting(m, instr, ps, neu, keep_texts=axes, **kw)
-            bar.advance(job)
-            if doc["chosen_strength"]:
-                bar.update(job, description="prompting plus steering")
-                doc["prompting_steering"] = evaluate_prompting(m, instr, ps, neu, keep_texts=axes, steering=sf,
-                                                               strength=doc["chosen_strength"], **kw)
-            bar.advance(job)
-        if axes:
-            bar.update(job, description="scoring the three axes")
-            _add_axes(m, doc, ps, c, calibrate_with, words, instruction or sf.manifest.get("instruction"))
-    doc["file"] = str(file)
-    if record:
-        summary = {k: doc[k] for k in ("model", "fingerprint", "scorer", "max_ppl_rise", "base_ppl",
-                                       "chosen_strength", "n_prompts", "n_neutral")}
-        summary["sweep"] = [{k: v for k, v in r.items() if k != "examples"} for r in doc["sweep"]]
-        sf.manifest["evaluation"] = summary
-        if doc["chosen_strength"] is not None:
-            sf.manifest["default_strength"] = doc["chosen_strength"]
-        sf.save(file)
-        from mechscope.store import Store, record_steering
-
-        record_steering(Store(), file, evaluation=doc)
+    given = {"steering": str(file), "prompts": prompts, "neutral": neutral, "strengths": _floats(strengths,
+             "--strengths"), "max_ppl_rise": max_ppl_rise, "lexicon": lexicon, "scorer": scorer,
+             "instruction": instruction, "max_new_tokens": max_new_tokens, "effect_at": effect_at,
+             "other_model": other_model, "axes": axes, "reduce": reduce, "concept_sentences": calibrate_with,
+             "record": record}
+    doc = _run("steer-eval", model, given, seed, device, dtype, json_out)
     if json_out:
         print_json(doc)
         return
     print_sweep(doc)
     if record:
         err.print(f"recorded the evaluation in {file} and in the store (steering {file.stem!r})")
-
-
-def _add_axes(m, doc: dict, prompts: list[str], concept, concept_sentences: str | None, lexicon, description) -> None:
-    """Calibrate the offline judges and add ``axes`` to every row of `doc` that kept its texts; drop the texts."""
-    from mechscope.data.embed import get_embedder
-    from mechscope.steer.concepts import read_sentences
-    from mechscope.steer.axes import add_axes, calibrate
-
-    pos = read_sentences(concept_sentences) if concept_sentences else (concept.target if concept else None)
-    if not pos or not description:
-        raise MechscopeError("--axes needs sentences about the concept and a description of it; pass "
-                             "--concept-sentences FILE and --instruction TEXT, or evaluate a file fitted with "
-                             "--concept")
-    # what the concept is not: held-out neutral text and the concept's source sentences (neutral ones for a topic,
-    # negative ones for `positive`)
-    other = read_sentences("heldout.txt") + (concept.source if concept else read_sentences("neutral.txt"))
-    embed = get_embedder("minilm").embed
-    judges = calibrate(m, embed, description, pos, other, prompts, doc["unsteered"]["texts"], lexicon or [])
-    add_axes(m, doc, judges, prompts)
-    for key in ("prompting", "prompting_steering"):
-        if doc.get(key):
-            add_axes(m, doc[key], judges, prompts)
-            doc[key].pop("texts", None)
-    for r in [doc["unsteered"], *doc["sweep"]]:
-        r.pop("texts", None)
 
 
 def print_sweep(doc: dict) -> None:
@@ -360,25 +269,17 @@ def pair_command(
 ) -> None:
     """Apply two steering files together (e.g. a concept up and another down): each one's concept rate and the
     damage of the pair, beside each file alone."""
-    from mechscope.steer import SteeringFile
-    from mechscope.steer.compose import Composition, evaluate_pair
-    from mechscope.steer.concepts import read_sentences
-
-    files = [SteeringFile.load(first), SteeringFile.load(second)]
-    own = files[0].manifest["model"]
-    m = load_spec(own["spec"], json_out, device, dtype or own.get("dtype"))
-    each_s = _floats(each, "--each")
-    pair = Composition(files, each_s)
-    with status("evaluating the pair and each file alone", json_out):
-        doc = evaluate_pair(m, pair, read_sentences(prompts), read_sentences(neutral),
-                            [f.manifest.get("lexicon") or [] for f in files], _floats(strengths, "--strengths"),
-                            max_new_tokens=max_new_tokens, seed=seed)
-    doc["files"] = [str(first), str(second)]
+    given = {"first": str(first), "second": str(second), "each": _floats(each, "--each"),
+             "strengths": _floats(strengths, "--strengths"), "prompts": prompts, "neutral": neutral,
+             "max_new_tokens": max_new_tokens}
+    doc = _run("steer-pair", None, given, seed, device, dtype, json_out)
+    shown = {k: doc.pop(k) for k in ("model", "names")}  # for the table, not part of the document
     if json_out:
         print_json(doc)
         return
-    names = [f.manifest.get("concept") or p.stem for f, p in zip(files, (first, second))]
-    table = Table(title=f"{first.name} at {pair.strengths[0]:g} + {second.name} at {pair.strengths[1]:g} on {m.spec}")
+    names = shown["names"]
+    table = Table(title=f"{first.name} at {doc['strengths'][0]:g} + {second.name} at {doc['strengths'][1]:g} on "
+                  f"{shown['model']}")
     for col in ("applied", "multiplier", f"{names[0]} rate", f"{names[1]} rate", "Δppl", "KL", "top-1"):
         table.add_column(col, justify="left" if col == "applied" else "right")
     for r in doc["rows"]:

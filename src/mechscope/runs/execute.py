@@ -31,6 +31,8 @@ KIND_MODULES = {"discover": "mechscope.runs.discovery", "steer": "mechscope.runs
                 "describe": "mechscope.runs.describing", "map": "mechscope.runs.prompts",
                 "augment": "mechscope.runs.prompts"}
 
+KIND_MODULES.update(dict.fromkeys(("generate", "steer-eval", "steer-pair"), "mechscope.runs.steered"))
+
 
 def kind_module(kind: str):
     if kind not in KIND_MODULES:

@@ -118,6 +118,9 @@ REGISTRY: dict[tuple[str, str], Method] = {}
 DEFAULT_METHODS = {"discover": "eap-ig", "steer": "linear-act", "compare": "versions", "groundtruth": "build",
                    "describe": "top-inputs", "map": "map", "augment": "llm"}
 
+# steering files applied: generation, the strength sweep of a file, two files together (runs/steered.py)
+DEFAULT_METHODS.update({"generate": "sampling", "steer-eval": "effect-damage", "steer-pair": "composition"})
+
 
 def default_method(kind: str) -> str:
     """The method a surface preselects for `kind`.
@@ -143,6 +146,8 @@ RECORD_MODULES = {"discover": "mechscope.runs.discovery", "steer": "mechscope.ru
                   "compare": "mechscope.runs.comparison", "groundtruth": "mechscope.runs.groundtruth",
                   "describe": "mechscope.runs.describing", "map": "mechscope.runs.prompts",
                   "augment": "mechscope.runs.prompts"}
+
+RECORD_MODULES.update(dict.fromkeys(("generate", "steer-eval", "steer-pair"), "mechscope.runs.steered"))
 
 
 def _load_records(kind: str | None = None) -> None:

@@ -1,10 +1,10 @@
 """One long job of the web app, run in its own process: ``python -m mechscope.ui.worker KIND PARAMS_JSON``.
 
 A job is a discovery, a steering fit (with an optional strength sweep), a comparison, a
-steered generation, the map of a prompt set or an augmentation of it; each calls the same API as
-its command (`mechscope discover`, `steer fit`, `compare`, `steer generate`, `data map`, `data
-augment`) and records its result in the store at ``$MECHSCOPE_HOME`` (data maps and their
-augmentations in its ``data-maps`` folder, see `mechscope.ui.data_maps`).
+steered generation, the map of a prompt set or an augmentation of it; each is the run of the run
+layer that its command makes (`mechscope discover`, `steer fit`, `compare`, `steer generate`, `data
+map`, `data augment`), recorded in the store at ``$MECHSCOPE_HOME`` where it keeps one (data maps and
+their augmentations in its ``data-maps`` folder, see `mechscope.ui.data_maps`).
 A process of its own makes cancelling clean: the server kills it, and since every store write
 is atomic nothing half-written is left.
 
@@ -80,28 +80,27 @@ def compare_job(p: dict, report: Report) -> dict:
 
 
 def generate_job(p: dict, report: Report) -> dict:
-    """Steered and unsteered continuations of the page's prompts with a steering file of the store."""
-    from mechscope.steer import SteeringFile, generate
-    from mechscope.store import Store, load_model
+    """Steered and unsteered continuations of the page's prompts with a steering file of the store: one generation
+    run of the run layer (`mechscope steer generate --compare`)."""
+    from mechscope.runs import RunSpec, execute
+    from mechscope.runs.registry import default_method
+    from mechscope.store import Store
 
     store = Store()
     entry = store.get("steering", p.get("steering", ""))
-    sf = SteeringFile.load(store.path(entry) / "steering.safetensors")
     prompts = [line for line in (p.get("prompts") or []) if line.strip()]
     if not prompts:
         raise MechscopeError("write a prompt to continue (one a line)")
-    strength = float(p["strength"]) if p.get("strength") is not None else sf.default_strength
-    sf.method.check_strength(strength)
-    report(0, 3, f"loading {entry.base}")
-    model = load_model(store, sf.manifest["model"]["spec"].removeprefix("version:"))
-    kw = {"max_new_tokens": _int(p, "max_new_tokens", 20), "seed": _int(p, "seed", 0),
-          "temperature": float(p.get("temperature", 0.8))}
-    report(1, 3, f"generating at strength {strength:g}")
-    steered = generate(model, prompts, steering=sf, strength=strength, **kw)
-    report(2, 3, "generating without steering")
-    plain = generate(model, prompts, **kw)
-    return {"kind": "generation", "steering": entry.name, "strength": strength, **kw,
-            "items": [{"prompt": q, "steered": s, "unsteered": u} for q, s, u in zip(prompts, steered, plain)]}
+    params = {"steering": str(store.path(entry) / "steering.safetensors"), "prompts": prompts,
+              "strength": _float(p, "strength", None), "max_new_tokens": _int(p, "max_new_tokens", 20),
+              "temperature": _float(p, "temperature", 0.8), "compare": True}
+    spec = RunSpec("generate", default_method("generate"), None, params={k: v for k, v in params.items()
+                                                                          if v is not None}, seed=_int(p, "seed", 0))
+    result = execute(spec, store=store, report=report)
+    doc = result.value
+    return {"kind": "generation", "steering": entry.name, "strength": doc["strength"],
+            **{k: doc[k] for k in ("max_new_tokens", "seed", "temperature")}, "items": doc["items"],
+            "run_hash": result.hash}
 
 
 def data_map_job(p: dict, report: Report) -> dict:
