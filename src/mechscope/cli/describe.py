@@ -30,32 +30,19 @@ def build_command(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Generate the benchmark: numeric, string and concept functions with full ground truth."""
-    from mechscope.describe.bench import build_benchmark
-
-    with progress(not json_out) as bar:
-        job = bar.add_task("building functions", total=None)
-        bench = build_benchmark(
-            seed=seed,
-            size=size,
-            out=out_dir,
-            n_unit_tests=unit_tests,
-            progress=lambda done, total: bar.update(job, completed=done, total=total),
-            strings=strings,
-        )
-    counts: dict[str, int] = {}
-    for it in bench.items:
-        counts[it["category"]] = counts.get(it["category"], 0) + 1
-    doc = {"path": str(bench.root), "seed": seed, "size": size, "categories": counts}
+    params = {"size": size, "out": str(out_dir) if out_dir else None, "unit_tests": unit_tests, "strings": strings}
+    doc = _describe("build", None, params, seed, json_out)
     if json_out:
         print_json(doc)
         return
-    table = Table(title=f"describe benchmark at {bench.root} (seed {seed})")
+    root = Path(doc["path"])
+    table = Table(title=f"describe benchmark at {root} (seed {seed})")
     table.add_column("category")
     table.add_column("functions", justify="right")
-    for cat, n in sorted(counts.items()):
+    for cat, n in sorted(doc["categories"].items()):
         table.add_row(cat, str(n))
     out.print(table)
-    out.print(f"run a function as a script: python {bench.root / 'numeric' / 'f0000.py'} 1 2 3")
+    out.print(f"run a function as a script: python {root / 'numeric' / 'f0000.py'} 1 2 3")
 
 
 def _list(text: str) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mechscope.cli.options import Device, Dtype, load_spec
+from mechscope.cli.options import Device, Dtype
 from mechscope.cli.output import out, print_json, progress, status
 from mechscope.cli.runs import method_params, rich_report, with_method_options
 
@@ -112,15 +112,19 @@ def _fmt(x) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
-def circuit_task(circuit, task: str | None, n: int | None):
-    """`task` (a built-in name or file), or by default the circuit's own task rebuilt as it was found."""
-    from mechscope.tasks import load_task
+def circuit_spec(kind: str, circuit_path: Path, model: str | None, task: str | None, n: int | None,
+                 params: dict, seed: int = 0, device: str | None = None, dtype: str | None = None):
+    """The run of `kind` (``evaluate``, ``hypothesis``) on the circuit file `circuit_path`: on `model` (default: the
+    circuit's own) and `task` (default: the circuit's own); the file is read first, so a bad one is one line."""
+    from mechscope.discover import Circuit
+    from mechscope.runs import RunSpec
+    from mechscope.runs.registry import default_method
 
-    if task is None:
-        builtin = circuit.task_source.startswith("builtin:")
-        task = circuit.task_source.removeprefix("builtin:") or circuit.task
-        n = n if n is not None or not builtin else circuit.task_size
-    return load_task(task, n=n)
+    circuit = Circuit.load(circuit_path)
+    spec = RunSpec(kind, default_method(kind), model or circuit.model_spec, task, n,
+                   {"circuit": str(circuit_path), **params}, seed, device, dtype)
+    spec.normalized()  # bad parameters are refused before any work
+    return spec
 
 
 def evaluate_command(
@@ -134,19 +138,15 @@ def evaluate_command(
     json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout and nothing else"),
 ) -> None:
     """Re-evaluate a saved circuit, possibly on another task file or model version."""
-    from mechscope.discover import Circuit, evaluate_circuit
-    from mechscope.graph import Graph
+    from mechscope.runs import execute
 
-    circuit = Circuit.load(circuit_path)
-    t = circuit_task(circuit, task, n)
-    m = load_spec(model or circuit.model_spec, json_out, device, dtype)
-    with status("evaluating", json_out):
-        res = evaluate_circuit(Graph.from_model(m), circuit, t, split=split)
-    doc = {"circuit": str(circuit_path), "model": m.spec, **res}
+    spec = circuit_spec("evaluate", circuit_path, model, task, n, {"split": split}, device=device, dtype=dtype)
+    with status("evaluating", json_out) as spinner:
+        doc = execute(spec, report=spinner and (lambda done, total, message: spinner.update(message))).value
     if json_out:
         print_json(doc)
         return
-    out.print(f"{doc['edges_kept']:,} edges on {doc['task']} ({split} split, model {m.spec}"
+    out.print(f"{doc['edges_kept']:,} edges on {doc['task']} ({split} split, model {doc['model']}"
               f"{'' if doc['same_model'] else ', another version than the circuit was found on'}): "
               f"faithfulness [bold]{doc['faithfulness']:.3f}[/], median {_fmt(doc['spread']['median'])}, "
               f"IQR {_fmt(doc['spread']['iqr'])}")

@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mechscope.cli.discovery import circuit_task
-from mechscope.cli.options import Device, Dtype, load_spec
-from mechscope.cli.output import out, print_json, progress, status
-from mechscope.errors import MechscopeError
+from mechscope.cli.discovery import circuit_spec
+from mechscope.cli.options import Device, Dtype
+from mechscope.cli.output import out, print_json, progress
+from mechscope.cli.runs import rich_report
 
 TESTS_HELP = "comma-separated: equivalence, independence, minimality, sufficiency, necessity"
 
@@ -42,38 +42,16 @@ def test_circuit_command(
     json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout and nothing else"),
 ) -> None:
     """Test a circuit: equivalence, independence, minimality, sufficiency and partial necessity (Shi et al. 2024)."""
-    from mechscope.discover import Circuit
-    from mechscope.graph import Graph
-    from mechscope.hypothesis.criteria import check_tests, planned_runs, test_circuit
+    from mechscope.runs import execute
 
-    names = check_tests([t.strip() for t in tests.split(",") if t.strip()])
-    if split not in ("train", "test", "all"):
-        raise MechscopeError(f"unknown split {split!r}; use train, test or all")
-    circuit = Circuit.load(circuit_path)
-    t = circuit_task(circuit, task, n)
-    spec = model or circuit.model_spec
-    m = load_spec(spec, json_out, device, dtype)
-    if m.fingerprint != circuit.model_fingerprint:
-        raise MechscopeError(
-            f"circuit {circuit_path} was found on model {circuit.model_fingerprint} ({circuit.model_spec}), got "
-            f"{m.fingerprint} ({spec}); test it on its own model (leave out --model) or rediscover it with "
-            f"`mechscope discover --model {spec}`"
-        )
-    graph = Graph.from_model(m)
-    part = t if split == "all" else t.split(split)
-    enc = part.encode(m.tokenizer)
-    abl = ablation or circuit.ablation
-    total = planned_runs(circuit, names, n_random=n_random, max_edges=max_edges)
+    params = {"tests": [t.strip() for t in tests.split(",") if t.strip()], "split": split, "ablation": ablation,
+              "alpha": alpha, "n_random": n_random, "epsilon": epsilon, "tie_tol": tie_tol,
+              "n_permutations": n_permutations, "quantile": quantile, "max_edges": max_edges,
+              "complement": complement, "batch_size": batch_size}
+    spec = circuit_spec("hypothesis", circuit_path, model, task, n, params, seed, device, dtype)
+    names = spec.normalized().params["tests"]
     with progress(not json_out) as bar:
-        job = bar.add_task(f"testing {len(circuit.edges):,} edges on {len(enc)} examples", total=total)
-        results = test_circuit(graph, circuit, enc, names, ablation=abl, alpha=alpha, seed=seed, n_random=n_random,
-                               epsilon=epsilon, tie_tol=tie_tol, n_permutations=n_permutations, quantile=quantile,
-                               max_edges=max_edges, complement=complement, batch_size=batch_size,
-                               progress=lambda k: bar.advance(job, k))
-    doc: dict = {name: r.to_dict() for name, r in results.items()}
-    doc["circuit"] = {"path": str(circuit_path), "model": spec, "task": t.name, "split": split, "n": len(enc),
-                      "edges": len(circuit.edges), "edges_total": graph.n_edges, "ablation": abl, "alpha": alpha,
-                      "seed": seed, "complement": complement}
+        doc = execute(spec, report=rich_report(bar, bar.add_task(spec.label(), total=None))).value
     if json_out:
         print_json(doc)
     else:

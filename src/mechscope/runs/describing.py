@@ -1,6 +1,7 @@
 """Description runs: the description methods' records, and how a description spec is computed.
 
-Three methods of `mechscope.describe`: ``top-inputs`` describes one unit of a model from the inputs that
+Four methods of `mechscope.describe`: ``find-functions`` generates the FIND-style benchmark (a data set of
+functions with their ground truth; no model); ``top-inputs`` describes one unit of a model from the inputs that
 activate it most; ``explain-simulate`` scores descriptions of many units by the explainer/simulator protocol
 against random descriptions; ``find-bench`` runs an interpreter over the FIND-style benchmark and scores it
 per category. The outcome is a plain document (what the CLI prints as JSON); descriptions are not kept in the
@@ -26,6 +27,23 @@ from mechscope.runs.registry import Method, ParameterError, Params, Report, regi
 
 STORE_KIND = None  # a description is printed and written where asked, not kept in the store
 DOMAINS = ("numeric", "strings", "concepts")
+
+
+class FindFunctionsParams(Params):
+    size: int = Field(100, ge=1, description="functions per domain (numeric, strings per string space, concepts)")
+    out: str | None = Field(None, description="directory (default $MECHSCOPE_CACHE/describe)")
+    unit_tests: int = Field(5, ge=0, description="multiple-choice description tests per function")
+    strings: str = Field("both", description="string functions: find (FIND's primitives and rules), mechscope "
+                         "(ours) or both")
+
+    @field_validator("strings")
+    @classmethod
+    def _space(cls, value: str) -> str:
+        from mechscope.describe.bench import STRING_SPACES
+
+        if value not in STRING_SPACES:
+            raise ParameterError("strings", f"must be one of {', '.join(STRING_SPACES)}; got {value!r}")
+        return value
 
 
 class TopInputsParams(Params):
@@ -117,6 +135,18 @@ def unit_agent(spec: str, kind: str, loaded=None):
     raise MechscopeError(f"unknown {kind} {spec!r}; use 'tokens', 'llm:URL#MODEL' or 'lm:MODEL' (in process)")
 
 
+def _find_functions(spec, p, report) -> dict:
+    """Generate the benchmark with `spec.seed`; its folder, seed, size and functions per category."""
+    from mechscope.describe.bench import build_benchmark
+
+    bench = build_benchmark(seed=spec.seed, size=p.size, out=p.out, n_unit_tests=p.unit_tests, strings=p.strings,
+                            progress=lambda done, total: report(done, total, "building functions"))
+    counts: dict[str, int] = {}
+    for it in bench.items:
+        counts[it["category"]] = counts.get(it["category"], 0) + 1
+    return {"path": str(bench.root), "seed": spec.seed, "size": p.size, "categories": counts}
+
+
 def _top_inputs(spec, p, report) -> dict:
     from mechscope.describe.unit import describe_unit
     from mechscope.runs.models import cached_model
@@ -169,6 +199,8 @@ for _name, _fn, _params, _summary, _command in (
      "score unit descriptions by explaining and simulating activations, against random descriptions", "units"),
     ("find-bench", _find_bench, FindBenchParams, "interpret the FIND-style benchmark's functions and score them",
      "run"),
+    ("find-functions", _find_functions, FindFunctionsParams,
+     "generate the FIND-style benchmark: numeric, string and concept functions with full ground truth", "build"),
 ):
     register(Method("describe", _name, _fn, _params, _one, _summary, {"command": _command}))
 

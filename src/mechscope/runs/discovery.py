@@ -111,38 +111,39 @@ def _n_sources(graph, train, params) -> int:
     return graph.n_sources
 
 
-def _discover(function: str):
-    """`mechscope.discover.<function>`, imported when first called (listing methods must not load torch)."""
+def _discover(name: str):
+    """The discovery function `mechscope.discover.METHODS` holds under `name`, imported when first called (listing
+    methods must not load torch)."""
 
     def run(graph, enc, **params):
-        import mechscope.discover
+        from mechscope.discover import METHODS
 
-        return getattr(mechscope.discover, function)(graph, enc, **params)
+        return METHODS[name](graph, enc, **params)
 
-    run.__name__ = run.__qualname__ = function
+    run.__name__ = run.__qualname__ = name.replace("-", "_")
     return run
 
 
-for _name, _fn, _params, _units, _summary in (
-    ("eap", "eap", GradientParams, _n_train, "edge attribution patching: one gradient for every edge"),
-    ("eap-ig", "eap_ig", EapIgParams, _n_train, "EAP with integrated gradients (Hanna et al. 2024)"),
-    ("exact", "exact", CircuitParams, _n_edges, "patch each edge alone: one forward pass per edge"),
-    ("acdc", "acdc", AcdcParams, _n_edges, "ACDC: remove edges one by one while the loss stays within tau"),
-    ("node", "node", CircuitParams, _n_sources, "activation patching of nodes: an edge scores as its source"),
+for _name, _params, _units, _summary in (
+    ("eap", GradientParams, _n_train, "edge attribution patching: one gradient for every edge"),
+    ("eap-ig", EapIgParams, _n_train, "EAP with integrated gradients (Hanna et al. 2024)"),
+    ("exact", CircuitParams, _n_edges, "patch each edge alone: one forward pass per edge"),
+    ("acdc", AcdcParams, _n_edges, "ACDC: remove edges one by one while the loss stays within tau"),
+    ("node", CircuitParams, _n_sources, "activation patching of nodes: an edge scores as its source"),
 ):
     # sized: the circuit is chosen by a size from ranked scores (ACDC's is the edges it kept, one size only)
-    register(Method("discover", _name, _discover(_fn), _params, _units, _summary, {"sized": _name != "acdc"}))
+    register(Method("discover", _name, _discover(_name), _params, _units, _summary, {"sized": _name != "acdc"}))
 
 # MIB's shared-task winners (mechscope/discover/winners.py)
-for _name, _fn, _params, _units, _summary in (
-    ("edge-pruning", "edge_pruning", EdgePruningParams, lambda graph, train, p: p.steps,
+for _name, _params, _units, _summary in (
+    ("edge-pruning", EdgePruningParams, lambda graph, train, p: p.steps,
      "edge pruning (Bhaskar et al. 2024): learned keep-probabilities, warm-started from EAP-IG"),
-    ("eap-ig-bootstrap", "bootstrap_signs", BootstrapParams, _n_train,
+    ("eap-ig-bootstrap", BootstrapParams, _n_train,
      "EAP-IG with edges of unstable sign over bootstrap resamples set to 0"),
-    ("marginal-gain", "marginal_gain", MarginalGainParams, lambda graph, train, p: 8,
+    ("marginal-gain", MarginalGainParams, lambda graph, train, p: 8,
      "grow the circuit by each edge's integrated gain at the current circuit"),
 ):
-    register(Method("discover", _name, _discover(_fn), _params, _units, _summary))
+    register(Method("discover", _name, _discover(_name), _params, _units, _summary))
 
 
 def compute(spec, report: Report | None = None):
