@@ -337,13 +337,26 @@ class _Hooks:
         return hook
 
 
-def _forward(model: nn.Module, input_ids, attention_mask, positions):
+def _forward(model: nn.Module, input_ids, attention_mask, positions, unembed: str | None = None):
+    """Logits ``[B, S, V]``, or ``[B, V]`` at `positions`; with `unembed` (the unembedding's module path) and
+    `positions`, the unembedding sees only each prompt's own position, not every kept position of the batch."""
     kwargs = dict(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
     if positions is None:
         return model(**kwargs).logits
     keep, inverse = torch.unique(positions, return_inverse=True)
-    logits = model(**kwargs, logits_to_keep=keep).logits  # [B, K, V]
-    return logits[torch.arange(len(positions), device=logits.device), inverse.to(logits.device)]
+    if unembed is None or len(keep) == 1:
+        logits = model(**kwargs, logits_to_keep=keep).logits  # [B, K, V]
+        return logits[torch.arange(len(positions), device=logits.device), inverse.to(logits.device)]
+
+    def own_position(module, args):
+        x = args[0]  # [B, K, D]
+        return (x[torch.arange(x.shape[0], device=x.device), inverse.to(x.device)].unsqueeze(1),) + tuple(args[1:])
+
+    handle = model.get_submodule(unembed).register_forward_pre_hook(own_position)
+    try:
+        return model(**kwargs, logits_to_keep=keep).logits[:, 0]
+    finally:
+        handle.remove()
 
 
 def _to_model(graph: Graph, *tensors):
@@ -707,5 +720,5 @@ def run_many(
                            resume=start, up=src0)
         fwd.diff = torch.empty(p.n_rows - src0, k * b, s, a.d_model, device=input_ids.device, dtype=dtype)
         with ForwardHooks(graph, fwd):
-            out = _forward(graph.model.hf, tile(input_ids), tile(attention_mask), tile(positions))
+            out = _forward(graph.model.hf, tile(input_ids), tile(attention_mask), tile(positions), a.unembed)
     return out.view(k, b, *out.shape[1:])
