@@ -656,7 +656,7 @@ def run_many(
     >>> masks = [EdgeMask.from_edges(graph, [e]) for e in ["a0.h1->logits", "embed->a1.h2.q"]]
     >>> out = run_many(graph, ids, patch=patch, masks=masks)
     >>> out.shape, torch.allclose(out[1], run(graph, ids, patch=patch, mask=masks[1]), atol=1e-5)
-    (torch.Size([2, 1, 3, 50257]), True)
+    (torch.Size([2, 1, 3, 49152]), True)
     """
     _check_batch(input_ids, attention_mask)
     if not masks:
