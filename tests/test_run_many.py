@@ -119,3 +119,14 @@ def test_acdc_batched_equals_one_run_per_try(setup, metric):
             torch.testing.assert_close(got[k], expect[k], atol=1e-5, rtol=0)
         kept = sum(int((t >= tau).sum()) for t in got.values())
         assert 0 < kept < graph.n_edges
+
+
+def test_acdc_on_some_receivers_tries_only_their_edges(setup):
+    graph, enc = setup
+    full = D.acdc(graph, enc, tau=0.0, batch_size=4)  # tau 0: an edge goes whenever the loss does not rise
+    part = D.acdc(graph, enc, tau=0.0, batch_size=4, receivers=["logits"])
+    # the logits are ACDC's first receiver: its tries are the same in both runs
+    torch.testing.assert_close(part["logits"], full["logits"], atol=1e-6, rtol=0)
+    assert all(bool(torch.isinf(t).all()) for k, t in part.items() if k != "logits")
+    with pytest.raises(MechscopeError, match="unknown receiver 'logit'"):
+        D.acdc(graph, enc, receivers=["logit"])

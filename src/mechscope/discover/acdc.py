@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from mechscope.discover.runner import PatchedRunner
-from mechscope.errors import MechscopeError
+from mechscope.errors import MechscopeError, closest
 from mechscope.graph import EdgeMask, Graph
 from mechscope.tasks import EncodedTask
 from mechscope.tasks.patching import Progress
@@ -32,7 +32,8 @@ def acdc_order(graph: Graph) -> list[tuple[str, int, int]]:
 
 
 def acdc(graph: Graph, enc: EncodedTask, *, tau: float = 0.01, metric: str = "kl", ablation: str = "resample",
-         batch_size: int = 16, progress: Progress = None, variants: int = 16) -> dict[str, torch.Tensor]:
+         batch_size: int = 16, progress: Progress = None, variants: int = 16,
+         receivers: list[str] | None = None) -> dict[str, torch.Tensor]:
     """Run ACDC; each edge's score is the loss rise measured when it was tried.
 
     Edges with score >= tau are the circuit (select it with ``threshold=tau``).
@@ -42,6 +43,9 @@ def acdc(graph: Graph, enc: EncodedTask, *, tau: float = 0.01, metric: str = "kl
     so they usually are); from the first edge kept, the rest are tried again. Each pass starts at
     the receiver's layer from the current circuit's pass up to there (`PatchedRunner.upstream`).
     The scores equal those of one pass per try (up to float rounding); ``variants=1`` runs one try a pass.
+
+    `receivers` (names such as ``"a3.h5.q"``, ``"m2"``, ``"logits"``) tries only the edges into these, in
+    ACDC's order; every other edge stays in the circuit (score inf). For spot checks and timing a part.
 
     >>> from mechscope.models import load
     >>> from mechscope.tasks import load_task
@@ -54,6 +58,13 @@ def acdc(graph: Graph, enc: EncodedTask, *, tau: float = 0.01, metric: str = "kl
         raise MechscopeError(f"unknown ACDC metric {metric!r}; use one of {', '.join(ACDC_METRICS)}")
     if variants < 1:
         raise MechscopeError(f"variants is the number of tries per forward pass, at least 1; got {variants}")
+    only = None
+    if receivers is not None:
+        only, known = set(receivers), {r for g in graph.groups for r in g.receivers}
+        for name in receivers:
+            if name not in known:
+                raise MechscopeError(f"unknown receiver {name!r}; receivers look like 'a0.h1.q', 'm2', 'logits'"
+                                     f"{closest(name, known)}")
     runner = PatchedRunner(graph, enc, ablation, batch_size)
     kind = "kl" if metric == "kl" else "metric"
 
@@ -62,11 +73,13 @@ def acdc(graph: Graph, enc: EncodedTask, *, tau: float = 0.01, metric: str = "kl
         return [float(v.mean()) if kind == "kl" else -float(v.mean()) for v in values]
 
     mask = EdgeMask.zeros(graph)
-    scores = {g.name: torch.zeros(g.shape) for g in graph.groups}
+    scores = {g.name: torch.zeros(g.shape) if only is None else torch.full(g.shape, torch.inf) for g in graph.groups}
     current = 0.0 if metric == "kl" else -float(runner.clean.mean())  # nothing removed: the clean run
     for g in reversed(graph.groups):
         width = runner.tiles(g.layer, variants)
         for row in range(len(g.receivers)):
+            if only is not None and g.receivers[row] not in only:
+                continue
             cols = list(reversed(range(g.n_sources)))
             start = runner.upstream(mask, g.layer)
             t = mask.tensors[g.name]
