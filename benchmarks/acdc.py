@@ -9,9 +9,11 @@ Each stage runs in its own subprocess (its peak memory is its max RSS above the 
   (``PatchedRunner.kl``), timed at single-edge masks spread over every layer; seconds per edge, times the
   graph's edges = one threshold.
 - ``acdc_after``: ``discover.acdc`` (batched tries from the receiver's layer on) on a stratified part of
-  the receivers: every MLP, the logits, and heads ``--heads`` of each q/k/v group. Per group, its seconds
-  per edge tried times the group's edges; the sum is the estimate of one full threshold (said so in the
-  output: it is an extrapolation from the part timed). ``--full`` runs every receiver instead.
+  the receivers: the logits and one head per layer (its query, key or value in turn; with ``--heads``,
+  every MLP and those heads of every q/k/v group). Per layer, its seconds per edge tried times the
+  layer's edges; the sum is the estimate of one full threshold (said so in the output: it is an
+  extrapolation from the part timed; an MLP's edges cost what its layer's q/k/v edges do, as both
+  recompute that layer and those after it). ``--full`` runs every receiver instead.
 - ``exact_before`` / ``exact_after``: the same for exact patching (``PatchedRunner.metric`` per
   single-edge mask before; ``discover.attribution.exact(edges=...)`` after, on the same part).
 
@@ -44,11 +46,20 @@ def _setup(args):
     return torch, graph, enc
 
 
-def _part(graph, heads: list[int]) -> list[str]:
-    """The receivers timed: every MLP and the logits, heads `heads` (or kv groups) of each q/k/v group."""
+def _part(graph, heads: list[int] | None) -> list[str]:
+    """The receivers timed: the logits, and one head (0) per layer, its query, key or value in turn (layer
+    0 q, layer 1 k, ...); with `heads`, every MLP and heads `heads` (or kv groups) of each q/k/v group."""
     out = []
     for g in graph.groups:
-        out.extend(g.receivers if g.kind in ("mlp", "logits") else [r for i, r in enumerate(g.receivers) if i in heads])
+        if g.kind == "logits":
+            out.extend(g.receivers)
+        elif heads is None:
+            if g.kind == "qkv"[g.layer % 3]:
+                out.append(g.receivers[0])
+        elif g.kind == "mlp":
+            out.extend(g.receivers)
+        else:
+            out.extend(r for i, r in enumerate(g.receivers) if i in heads)
     return out
 
 
@@ -87,14 +98,17 @@ def _timed_progress(graph, tried: list[str]):
 
 
 def _extrapolate(graph, spent, count) -> dict:
-    """Seconds of the whole graph: per group, seconds per edge tried times the group's edges."""
-    total, edges_tried = 0.0, 0
+    """Seconds of the whole graph: per layer (the logits apart), seconds per edge tried times the layer's edges."""
+    layers: dict[int, list] = {}
     for g in graph.groups:
-        if count[g.name]:
-            total += spent[g.name] / count[g.name] * g.size
-            edges_tried += count[g.name]
-    return {"seconds_full_estimate": round(total, 1), "edges_tried": edges_tried,
-            "seconds_per_edge": round(total / graph.n_edges, 4)}
+        entry = layers.setdefault(g.layer, [0.0, 0, 0])
+        entry[0] += spent[g.name]
+        entry[1] += count[g.name]
+        entry[2] += g.size
+    total = sum(t / n * size for t, n, size in layers.values() if n)
+    per_layer = {layer: round(t / n, 4) for layer, (t, n, _) in sorted(layers.items()) if n}
+    return {"seconds_full_estimate": round(total, 1), "edges_tried": sum(n for _, n, _ in layers.values()),
+            "seconds_per_edge": round(total / graph.n_edges, 4), "seconds_per_edge_by_layer": per_layer}
 
 
 def run_stage(args) -> dict:
@@ -137,7 +151,9 @@ def run_stage(args) -> dict:
         extra = {"tau": tau, "kept_of_tried": [kept, len(tried)], **_extrapolate(graph, spent, count)}
     elif args.stage == "exact_after":
         receivers = set(_part(graph, args.heads))
-        edges = [e for e in graph.edges() if e.dest in receivers]
+        # logits first, as ACDC goes: the runner's set-up (clean and corrupted runs) is booked to the logits,
+        # which are timed in full, not to a layer whose time per edge is multiplied up
+        edges = [e for e in reversed(graph.edges()) if e.dest in receivers]
         tried = [e.group for e in edges]
         progress, spent, count = _timed_progress(graph, tried)
         c0, t0 = time.process_time(), time.perf_counter()
@@ -155,7 +171,8 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="random:gpt2-small")
     p.add_argument("--prompts", type=int, default=16)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--heads", type=int, nargs="+", default=[0], help="heads timed in each q/k/v group")
+    p.add_argument("--heads", type=int, nargs="+", default=None, help="time every MLP and these heads of each "
+                   "q/k/v group (default: one head per layer, its q, k or v in turn)")
     p.add_argument("--tau", type=float, default=None, help="ACDC's threshold (default: tau-scale x KL of the "
                    "corrupted run, so that a random model keeps some edges)")
     p.add_argument("--tau-scale", type=float, default=0.02)
@@ -170,7 +187,8 @@ def main(argv=None) -> int:
     rows = []
     for stage in args.stages:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--stage", stage, "--model", args.model,
-               "--prompts", str(args.prompts), "--threads", str(args.threads), "--heads", *map(str, args.heads),
+               "--prompts", str(args.prompts), "--threads", str(args.threads),
+               *(["--heads", *map(str, args.heads)] if args.heads else []),
                "--tau-scale", str(args.tau_scale), *(["--tau", str(args.tau)] if args.tau is not None else []),
                *(["--full"] if args.full else [])]
         res = subprocess.run(cmd, capture_output=True, text=True)
@@ -190,7 +208,7 @@ def main(argv=None) -> int:
             what = "ACDC, one threshold" if after == "acdc_after" else "exact patching, every edge"
             how = "timed in full" if args.full and after == "acdc_after" else (
                 f"extrapolated from {by[after]['edges_tried']:,} of {32491 if 'gpt2-small' in args.model else '?'} "
-                "edges, per receiver group")
+                "edges, per layer")
             print(f"{what}: before {b / 3600:.2f} h ({by[before]['seconds_per_edge']} s/edge), after "
                   f"{a / 3600:.2f} h ({by[after]['seconds_per_edge']} s/edge), {b / a:.1f}x; after {how}")
     print(json.dumps(rows) if args.json else json.dumps([{k: r[k] for k in ("stage", "seconds", "peak_mb_above_base")}
