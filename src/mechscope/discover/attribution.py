@@ -150,11 +150,14 @@ def eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablation: str = "r
 
 
 def exact(graph: Graph, enc: EncodedTask, *, ablation: str = "resample", batch_size: int = 16,
-          edges: list[str] | None = None, progress: Progress = None) -> Scores:
+          edges: list[str] | None = None, progress: Progress = None, variants: int = 16) -> Scores:
     """Patch each edge alone and measure ``mean metric(patched) - mean metric(clean)``.
 
-    The reference for attribution methods: one forward pass per edge, so for
-    small graphs or a list of `edges` to spot-check (others score 0).
+    The reference for attribution methods: one patched run per edge, so for
+    small graphs or a list of `edges` to spot-check (others score 0). The edges
+    into one receiver run together, up to `variants` in one batched forward pass
+    that starts at the receiver's layer from the clean run up to there
+    (`PatchedRunner.many`); ``variants=1`` runs one edge a pass.
 
     >>> from mechscope.models import load
     >>> from mechscope.tasks import load_task
@@ -169,14 +172,30 @@ def exact(graph: Graph, enc: EncodedTask, *, ablation: str = "resample", batch_s
             f"exact patching of all {len(chosen):,} edges means {len(chosen):,} forward passes; "
             f"use eap-ig, or pass edges=[...] to spot-check (limit {EXACT_MAX_EDGES:,})"
         )
+    if variants < 1:
+        raise MechscopeError(f"variants is the number of edges per forward pass, at least 1; got {variants}")
     runner = PatchedRunner(graph, enc, ablation, batch_size)
     base = runner.clean.mean()
     scores = {g.name: torch.zeros(g.shape) for g in graph.groups}
+    clean = EdgeMask.zeros(graph)
+    receivers: dict[tuple[str, int], list] = {}
     for edge in chosen:
-        value = runner.metric(EdgeMask.from_edges(graph, [edge])).mean() - base
-        scores[edge.group][edge.row, edge.col] = value.item()
-        if progress:
-            progress(1)
+        receivers.setdefault((edge.group, edge.row), []).append(edge)
+    for (group, _), into in receivers.items():
+        layer = graph.group(group).layer
+        width = runner.tiles(layer, variants)
+        start = runner.upstream(clean, layer)
+        for i in range(0, len(into), width):
+            masks = []
+            for edge in into[i : i + width]:
+                t = torch.zeros_like(clean.tensors[group])
+                t[edge.row, edge.col] = 1.0
+                masks.append(EdgeMask({**clean.tensors, group: t}))
+            values = runner.many(masks, base=clean, start=start)
+            for edge, v in zip(into[i : i + width], values):
+                scores[edge.group][edge.row, edge.col] = (v.mean() - base).item()
+                if progress:
+                    progress(1)
     return scores
 
 

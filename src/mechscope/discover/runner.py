@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 
 from mechscope.graph import EdgeMask, Graph, run
+from mechscope.graph._forward import first_source
+from mechscope.graph.engine import Upstream, run_many, upstream
 from mechscope.tasks import EncodedTask, metric_values
 from mechscope.tasks.patching import check_ablation, mean_source_outputs, patch_for
 
@@ -93,7 +95,55 @@ class PatchedRunner:
         return torch.cat(out)
 
 
+    # many masks in one pass ------------------------------------------------
+    def upstream(self, base: EdgeMask, layer: int) -> list[Upstream | None]:
+        """Per batch, `base`'s patched pass up to the input of `layer`, for `many` to start there."""
+        return [upstream(self.graph, b.enc.clean_ids, b.enc.attention_mask, patch=b.patch, base=base, layer=layer)
+                for b in self.batches]
+
+    def tiles(self, layer: int, most: int) -> int:
+        """How many masks `many` runs at once from `layer` on: at most `most`, within `MANY_MEMORY`
+        (the difference buffer of the sources from `layer` on, and the logits, per copy of the prompts)."""
+        b = max(len(x.enc) for x in self.batches)
+        s = max(x.enc.clean_ids.shape[1] for x in self.batches)
+        d, vocab = self.graph.adapter.d_model, self.batches[0].clean_logits.shape[-1]
+        rows = self.graph.n_sources - first_source(self.graph.adapter, layer) + 8  # + the layer's own activations
+        per_copy = 4 * b * (rows * s * d + 3 * vocab)
+        return max(1, min(most, MANY_MEMORY // per_copy))
+
+    def many(self, masks: list[EdgeMask], *, base: EdgeMask | None = None, start: list[Upstream | None] | None = None,
+             kind: str = "metric") -> torch.Tensor:
+        """``[K, n_examples]``: the task metric (``kind="metric"``) or the KL from the clean run (``"kl"``)
+        under each of K masks, all K in one forward pass per batch (`mechscope.graph.engine.run_many`).
+
+        Equal to `metric` / `kl` of each mask up to float rounding. `start` (from `upstream` of `base`)
+        skips the layers below its layer: every mask must equal `base` there.
+
+        >>> from mechscope.models import load
+        >>> from mechscope.tasks import load_task
+        >>> model = load("random:gpt2-tiny"); graph = Graph.from_model(model)
+        >>> runner = PatchedRunner(graph, load_task("ioi", n=4).encode(model.tokenizer))
+        >>> masks = [EdgeMask.from_edges(graph, [e]) for e in ["a0.h1->logits", "a1.h2->logits"]]
+        >>> values = runner.many(masks, base=EdgeMask.zeros(graph), start=runner.upstream(EdgeMask.zeros(graph), 2))
+        >>> bool(torch.allclose(values[1], runner.metric(masks[1]), atol=1e-5))
+        True
+        """
+        out = []
+        with torch.no_grad():
+            for i, b in enumerate(self.batches):
+                lg = run_many(self.graph, b.enc.clean_ids, b.enc.attention_mask, patch=b.patch, masks=masks,
+                              base=base, positions=b.enc.positions, start=None if start is None else start[i])
+                if kind == "kl":
+                    p = torch.log_softmax(b.clean_logits, -1)
+                    q = torch.log_softmax(lg, -1)
+                    out.append((p.exp() * (p - q)).sum(-1))
+                else:
+                    out.append(torch.stack([metric_values(x, b.enc, clean_logits=b.clean_logits) for x in lg]))
+        return torch.cat(out, 1)
+
+
 _MEMO = 4  # masks whose metric values a runner keeps
+MANY_MEMORY = 512 * 2**20  # bytes `PatchedRunner.many` plans one batched pass for
 
 
 def _mask_state(mask: EdgeMask) -> str | None:

@@ -49,8 +49,13 @@ class Plan:
         return self.prefix[-1]
 
 
-def plan(graph: Graph, tensors: dict[str, torch.Tensor]) -> Plan:
+def plan(graph: Graph, tensors: dict[str, torch.Tensor], *, fold: list[float] | None = None,
+         rows: dict[str, list[int]] | None = None, used: list[bool] | None = None) -> Plan:
     """Fold coefficients and correction rows for a mask (group -> ``[n_receivers, n_sources]``).
+
+    `fold` imposes the fold coefficients (any fold is exact; a fixed one keeps the residual stream upstream of
+    a change as it was), `rows` makes these rows of a group active even where their correction is zero, and
+    `used` taps these sources even where nothing reads them (the batched variants of `run_many`).
 
     >>> from mechscope.models import load
     >>> from mechscope.graph.mask import EdgeMask
@@ -72,22 +77,29 @@ def plan(graph: Graph, tensors: dict[str, torch.Tensor]) -> Plan:
     zeros = (big == 0).sum(0)
     lo = torch.where(valid, big, torch.inf).amin(0)
     hi = torch.where(valid, big, -torch.inf).amax(0)
-    fold = torch.where(lo == hi, lo, torch.where(ones > zeros, 1.0, 0.0))  # constant column, else the majority
+    if fold is None:
+        fold = torch.where(lo == hi, lo, torch.where(ones > zeros, 1.0, 0.0))  # constant column, else the majority
+    else:
+        fold = torch.tensor(fold, dtype=torch.float32, device=device)
     fold_list = fold.tolist()
-    corr, rows = {}, {}
+    forced, corr, active_rows = rows or {}, {}, {}
     read = fold != 0
+    if used is not None:
+        read |= torch.tensor(used, device=device)
     for g in graph.groups:
         c = tensors[g.name] - fold[: g.n_sources].to(tensors[g.name].dtype)
         nonzero = c != 0
         read[: g.n_sources] |= nonzero.any(0)
         active = nonzero.any(1)
+        if forced.get(g.name):
+            active[torch.tensor(forced[g.name], device=active.device)] = True
         if bool(active.all()):
-            rows[g.name], corr[g.name] = None, c
+            active_rows[g.name], corr[g.name] = None, c
         else:
             idx = active.nonzero()[:, 0]
-            rows[g.name], corr[g.name] = idx, c[idx]
-    used = read.cpu()
-    return Plan(fold_list, corr, rows, used.tolist(), [0, *torch.cumsum(used, 0).tolist()])
+            active_rows[g.name], corr[g.name] = idx, c[idx]
+    read = read.cpu()
+    return Plan(fold_list, corr, active_rows, read.tolist(), [0, *torch.cumsum(read, 0).tolist()])
 
 
 def record_plan(graph: Graph, tensors: dict[str, torch.Tensor] | None) -> list[bool]:
@@ -121,6 +133,37 @@ class ForwardState:
     inputs: dict[str, torch.Tensor] = field(default_factory=dict)  # group -> [M, B, S, D]
     mlp_early: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [B, S, D]
     block: dict[int, tuple] = field(default_factory=dict)  # layer -> (n, share of sources < n: [M, B*S*D])
+    # batched variants (`run_many`): the batch is `tiles` copies of the prompts, tile k under variant k
+    tiles: int = 1
+    # group -> (positions of its varied rows among the plan's active rows [R], coefficients [K, R, c] over the
+    # first c diff rows): what variant k adds to those receivers' inputs beyond the plan's base mask
+    extras: dict[str, tuple] = field(default_factory=dict)
+    resume: "Upstream | None" = None  # start at resume.layer from a stream captured there
+    up: int = 0  # diff rows of the sources upstream of resume.layer: in resume.diff, untiled; diff holds the rest
+    capture: int | None = None  # stop at this layer's input and keep the stream there (`upstream`)
+    captured: dict = field(default_factory=dict)
+
+
+@dataclass
+class Upstream:
+    """The patched forward pass of one mask up to the input of `layer`, for prompts ``[B, S]``: what
+    `run_many` reuses when its variants differ from that mask only at receivers of `layer` or later."""
+
+    layer: int  # n_layers: the logits' input
+    fold: list[float]  # [n_sources] the plan's fold coefficients (the stream below depends on them)
+    hidden: torch.Tensor  # [B, S, D] the residual stream entering `layer` (folds included)
+    diff: torch.Tensor  # [src0, B, S, D] patch - current of every source upstream of `layer`
+    rest: tuple | None  # a decoder layer's output after its hidden state, when it returns a tuple
+    base: dict[str, torch.Tensor]  # mask tensors of the groups upstream of `layer` at capture
+
+
+class _Stop(Exception):
+    """Raised at the captured layer: nothing downstream of it is needed."""
+
+
+def first_source(adapter, layer: int) -> int:
+    """Source index of the first node of `layer` (n_sources at ``layer = n_layers``)."""
+    return 1 + layer * (adapter.n_heads + 1)
 
 
 class ForwardHooks:
@@ -150,12 +193,18 @@ class ForwardHooks:
         return sorted(out)
 
     def __enter__(self):
-        a, act = self.a, self.active
+        a, act, st = self.a, self.active, self.state
         layers = self.model.get_submodule(a.layers)
+        lo = 0 if st.resume is None else st.resume.layer
+        hi = a.n_layers if st.capture is None else st.capture
         try:
-            if self._tapped(0, 1):
+            if st.resume is not None:
+                self._resume(layers, lo)
+            elif self._tapped(0, 1):
                 self._add(layers[0].register_forward_pre_hook(self._embed_hook, with_kwargs=True))
             for i, layer in enumerate(layers):
+                if i < lo or i >= hi:
+                    continue
                 if any(act[f"a{i}.{k}"] for k in "qkv") or act[f"m{i}"]:
                     self._add(layer.get_submodule(a.attn_norm).register_forward_pre_hook(self._layer_inputs_hook(i)))
                 norm = layer.get_submodule(a.attn_norm)
@@ -170,8 +219,10 @@ class ForwardHooks:
                     self._add(layer.get_submodule(a.mlp_norm).register_forward_pre_hook(self._mlp_input_hook(i)))
                 if self._tapped(mlp_source_index(a, i), 1):
                     self._add(layer.get_submodule(a.mlp).register_forward_hook(self._mlp_hook(i)))
-            if act["logits"]:
+            if act["logits"] and st.capture is None:
                 self._add(self.model.get_submodule(a.final_norm).register_forward_pre_hook(self._logits_hook))
+            if st.capture is not None:
+                self._capture(layers, st.capture)
         except BaseException:
             self.__exit__()
             raise
@@ -192,6 +243,69 @@ class ForwardHooks:
     def _add(self, handle):
         self.handles.append(handle)
 
+    # resuming and capturing at a layer ---------------------------------------
+    def _capture(self, layers, layer: int) -> None:
+        """Keep the stream entering `layer` (the final norm at n_layers) and stop the pass there."""
+        st = self.state
+
+        def keep(module, args, kwargs=None):
+            st.captured["hidden"] = (args[0] if args else kwargs["hidden_states"]).detach().clone()
+            raise _Stop
+
+        if layer < self.a.n_layers:
+            self._add(layers[layer].register_forward_pre_hook(keep, with_kwargs=True))
+        else:
+            self._add(self.model.get_submodule(self.a.final_norm).register_forward_pre_hook(keep))
+        if layer > 0:
+            def shape_of(module, args, output):
+                st.captured["rest"] = tuple(output[1:]) if isinstance(output, tuple) else None
+            self._add(layers[0].register_forward_hook(shape_of))
+
+    def _resume(self, layers, layer: int) -> None:
+        """Skip the layers below `layer` (each returns its input) and feed `layer` the captured stream."""
+        st, up = self.state, self.state.resume
+        hidden = up.hidden.repeat(st.tiles, *([1] * (up.hidden.dim() - 1)))
+
+        def skip(*args, **kwargs):
+            h = args[0] if args else kwargs["hidden_states"]
+            return h if up.rest is None else (h, *up.rest)
+
+        for i in range(layer):
+            self.overridden.append((layers[i], layers[i].__dict__.get("forward")))
+            layers[i].forward = skip
+
+        def feed(module, args, kwargs=None):
+            h = on_device_of(hidden, args[0] if args else kwargs["hidden_states"])
+            if args:
+                return (h, *args[1:]) if kwargs is None else ((h, *args[1:]), kwargs)
+            return args, {**kwargs, "hidden_states": h}
+
+        if layer < self.a.n_layers:
+            self._add(layers[layer].register_forward_pre_hook(feed, with_kwargs=True))
+        else:
+            self._add(self.model.get_submodule(self.a.final_norm).register_forward_pre_hook(feed))
+
+    def _diff_rows(self, first: int, last: int) -> torch.Tensor:
+        """Rows [first, last) of the difference buffer (all at or past the resumed layer's sources)."""
+        up = self.state.up
+        return self.state.diff[first - up : last - up]
+
+    def _extra(self, group: str, width: int) -> torch.Tensor:
+        """What each variant adds to the varied receivers of `group`: ``[R, K * B*S*D]``."""
+        st = self.state
+        _, coef = st.extras[group]  # [K, R, c]
+        k, r, c = coef.shape
+        up = min(st.up, c)
+        out = None
+        if c > st.up:  # sources at or past the resumed layer: tile t reads its own copy
+            diff = st.diff[: c - st.up].view(c - st.up, k, width)
+            out = torch.stack([coef[t, :, st.up :].to(diff.dtype) @ diff[:, t] for t in range(k)], 1)  # [R, K, w]
+        if up:
+            shared = coef[:, :, :up].reshape(k * r, up).to(st.resume.diff.dtype) @ st.resume.diff[:up].view(up, -1)
+            shared = on_device_of(shared.view(k, r, -1).transpose(0, 1), st.resume.diff)
+            out = shared.contiguous() if out is None else out.add_(on_device_of(shared, out))
+        return out.reshape(r, k * width)
+
     # sources --------------------------------------------------------------
     def _source(self, j: int, current: torch.Tensor) -> torch.Tensor:
         """Record / difference / fold for one residual-stream source ``[B, S, D]``; returns its new output."""
@@ -201,8 +315,8 @@ class ForwardHooks:
         p = st.plan
         if p is None or not p.used[j]:
             return current
-        d = st.diff[p.prefix[j]]
-        sub_into(d, st.patch[st.patch_row(j)], current)
+        d = st.diff[p.prefix[j] - st.up]
+        sub_into(d, st.patch[st.patch_row(j)], current, st.tiles)
         f = p.fold[j]
         return current if f == 0 else torch.add(current, on_device_of(d, current), alpha=f)
 
@@ -264,10 +378,17 @@ class ForwardHooks:
                     st.record[st.record_row(first + h)].view(b * s, -1).copy_(cur[i])
             return None
         p = st.plan
-        rows = st.diff[p.prefix[first + patched[0]] : p.prefix[first + patched[-1]] + 1]
+        rows = self._diff_rows(p.prefix[first + patched[0]], p.prefix[first + patched[-1]] + 1)
         if len(patched) < len(heads):
             keep = torch.tensor([heads.index(h) for h in patched], device=z.device)
             zh, w = zh[keep], w[keep]
+        k = st.tiles
+        if k > 1 and st.patch.shape[1] not in (1, b):  # the patch holds one tile's prompts: tile k reads it too
+            patch = on_device_of(self._patch_rows(first, patched, b // k, s), zh)  # [n, B*S, D]
+            cur = torch.bmm(zh, w)  # [n, K*B*S, D]
+            out = rows.view(len(patched), k, (b // k) * s, -1)
+            out.copy_(on_device_of(patch.unsqueeze(1) - cur.view_as(out), out))
+            return rows
         patch = on_device_of(self._patch_rows(first, patched, b, s), zh)
         if rows.device == zh.device:
             torch.baddbmm(patch, zh, w, alpha=-1, out=rows.view(len(patched), b * s, -1))
@@ -290,7 +411,8 @@ class ForwardHooks:
     # receivers ------------------------------------------------------------
     def _delta(self, mask: torch.Tensor, lo: int) -> torch.Tensor | None:
         """``mask [M, n] @ diff[sources lo..lo+n]`` -> ``[M, B*S*D]`` over used sources; None if none is used."""
-        p, diff = self.state.plan, self.state.diff
+        st = self.state
+        p, diff, up = st.plan, st.diff, st.up
         n = mask.shape[1]
         first, last = p.prefix[lo], p.prefix[lo + n]
         if first == last:
@@ -298,7 +420,17 @@ class ForwardHooks:
         if last - first < n:
             offsets = [i for i in range(n) if p.used[lo + i]]
             mask = mask[:, torch.tensor(offsets, device=mask.device)]
-        return mask.to(diff.dtype) @ diff[first:last].view(last - first, -1)
+        if first >= up:
+            return mask.to(diff.dtype) @ diff[first - up : last - up].view(last - first, -1)
+        # sources upstream of the resumed layer: one product over their untiled rows, shared by every tile
+        cut = min(last, up) - first
+        shared = mask[:, :cut].to(st.resume.diff.dtype) @ st.resume.diff[first : first + cut].view(cut, -1)
+        m = mask.shape[0]
+        if last <= up:
+            return shared.view(m, 1, -1).expand(m, st.tiles, shared.shape[1]).reshape(m, -1)
+        out = mask[:, cut:].to(diff.dtype) @ diff[: last - up].view(last - up, -1)
+        out.view(m, st.tiles, -1).add_(on_device_of(shared, out).unsqueeze(1))
+        return out
 
     def _layer_rows(self, layer: int) -> tuple[list[str], torch.Tensor | None, list[int]]:
         """(recomputed q/k/v groups, their rows and the MLP's early rows ``[M, n]``, row counts) of a layer."""
@@ -351,6 +483,12 @@ class ForwardHooks:
                 else:
                     block = delta[start : start + k].view(k, *shape)
                     st.inputs[g] = block.add_(resid)
+                if g in st.extras:
+                    x = st.inputs[g].contiguous() if delta is not None else st.inputs[g].clone()
+                    pos = st.extras[g][0]
+                    x.view(k, -1).index_add_(0, on_device_of(pos, x), on_device_of(
+                        self._extra(g, resid[: shape[0] // st.tiles].numel()), x))
+                    st.inputs[g] = x
                 start += k
             if mlp:
                 st.mlp_early[layer] = None if delta is None else delta[start].view(shape)
@@ -370,14 +508,20 @@ class ForwardHooks:
                 d = self._delta(own, n)
                 if d is not None:
                     x = x + on_device_of(d, x).view(x.shape)
+            if f"m{layer}" in st.extras:
+                x = x + on_device_of(self._extra(f"m{layer}", x[: x.shape[0] // st.tiles].numel()), x).view(x.shape)
             return (x,) + tuple(args[1:])
 
         return hook
 
     def _logits_hook(self, module, args):
-        d = self._delta(self.state.plan.corr["logits"], 0)
+        st = self.state
+        d = self._delta(st.plan.corr["logits"], 0)
         x = args[0]
-        return ((x if d is None else x + on_device_of(d, x).view(x.shape)),) + tuple(args[1:])
+        x = x if d is None else x + on_device_of(d, x).view(x.shape)
+        if "logits" in st.extras:
+            x = x + on_device_of(self._extra("logits", x[: x.shape[0] // st.tiles].numel()), x).view(x.shape)
+        return (x,) + tuple(args[1:])
 
     def _projection(self, module, layer: int, proj, kinds: list[str], norm) -> None:
         """Recompute the active heads of `kinds` from their own inputs: a forward hook, or, when
@@ -432,8 +576,14 @@ class ForwardHooks:
         self._add(module.register_forward_hook(hook))
 
 
-def sub_into(out: torch.Tensor, patch: torch.Tensor, current: torch.Tensor) -> None:
-    """``out = patch - current`` in place, `current` possibly on another device than the buffers (a device map)."""
+def sub_into(out: torch.Tensor, patch: torch.Tensor, current: torch.Tensor, tiles: int = 1) -> None:
+    """``out = patch - current`` in place, `current` possibly on another device than the buffers (a device map).
+
+    With `tiles`, out and current ``[K*B, ...]`` hold K copies of prompts whose patch is ``[B, ...]``.
+    """
+    if tiles > 1 and patch.shape[0] not in (1, out.shape[0]):
+        out = out.view(tiles, -1, *out.shape[1:])
+        current, patch = current.reshape(out.shape), patch.unsqueeze(0)
     if current.device == out.device:
         torch.sub(patch, current, out=out)
     else:

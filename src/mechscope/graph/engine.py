@@ -32,7 +32,9 @@ from torch import nn
 
 from mechscope.errors import MechscopeError
 from mechscope.graph._grad import GradHooks
-from mechscope.graph._forward import ForwardHooks, ForwardState, plan, record_plan, sub_into
+from mechscope.graph._forward import (
+    ForwardHooks, ForwardState, Upstream, _Stop, first_source, plan, record_plan, sub_into,
+)
 from mechscope.graph.mask import EdgeMask
 from mechscope.graph.structure import Graph, head_source_index, mlp_source_index
 from mechscope.models.placement import input_device, on_device_of, onloaded
@@ -335,13 +337,26 @@ class _Hooks:
         return hook
 
 
-def _forward(model: nn.Module, input_ids, attention_mask, positions):
+def _forward(model: nn.Module, input_ids, attention_mask, positions, unembed: str | None = None):
+    """Logits ``[B, S, V]``, or ``[B, V]`` at `positions`; with `unembed` (the unembedding's module path) and
+    `positions`, the unembedding sees only each prompt's own position, not every kept position of the batch."""
     kwargs = dict(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
     if positions is None:
         return model(**kwargs).logits
     keep, inverse = torch.unique(positions, return_inverse=True)
-    logits = model(**kwargs, logits_to_keep=keep).logits  # [B, K, V]
-    return logits[torch.arange(len(positions), device=logits.device), inverse.to(logits.device)]
+    if unembed is None or len(keep) == 1:
+        logits = model(**kwargs, logits_to_keep=keep).logits  # [B, K, V]
+        return logits[torch.arange(len(positions), device=logits.device), inverse.to(logits.device)]
+
+    def own_position(module, args):
+        x = args[0]  # [B, K, D]
+        return (x[torch.arange(x.shape[0], device=x.device), inverse.to(x.device)].unsqueeze(1),) + tuple(args[1:])
+
+    handle = model.get_submodule(unembed).register_forward_pre_hook(own_position)
+    try:
+        return model(**kwargs, logits_to_keep=keep).logits[:, 0]
+    finally:
+        handle.remove()
 
 
 def _to_model(graph: Graph, *tensors):
@@ -562,3 +577,148 @@ def run(
     ctx = contextlib.nullcontext() if grad else torch.no_grad()
     with ctx, _Hooks(graph, state, mask, grad):
         return _forward(graph.model.hf, input_ids, attention_mask, positions)
+
+
+def upstream(
+    graph: Graph,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+    *,
+    patch: torch.Tensor,
+    base: EdgeMask,
+    layer: int,
+) -> Upstream | None:
+    """The patched forward pass of `base` up to the input of `layer`, for `run_many` to start there.
+
+    Variants of `base` that differ only at receivers of `layer` or later (ACDC's tries at one receiver,
+    exact patching of one receiver's edges) then recompute only the layers from `layer` on. `layer` is
+    ``n_layers`` for the logits. None for families with post-norms (their passes run every layer).
+
+    >>> from mechscope.models import load
+    >>> graph = Graph.from_model(load("random:gpt2-tiny"))
+    >>> ids, bad = torch.tensor([[1, 2, 3]]), torch.tensor([[4, 5, 6]])
+    >>> up = upstream(graph, ids, patch=source_outputs(graph, bad), base=EdgeMask.zeros(graph), layer=1)
+    >>> up.hidden.shape, up.diff.shape  # the stream entering layer 1; embed and layer 0's sources
+    (torch.Size([1, 3, 64]), torch.Size([6, 1, 3, 64]))
+    """
+    _check_batch(input_ids, attention_mask)
+    if not _fast(graph.adapter):
+        return None
+    a = graph.adapter
+    if not 0 <= layer <= a.n_layers:
+        raise MechscopeError(f"layer must be in [0, {a.n_layers}] (n_layers: the logits), got {layer}")
+    base.check(graph)
+    input_ids, attention_mask = _to_model(graph, input_ids, attention_mask)
+    b, s = input_ids.shape
+    dtype = next(graph.model.hf.parameters()).dtype
+    tensors = {k: t.detach().to(dtype) for k, t in base.tensors.items()}
+    src0 = first_source(a, layer)
+    fold = plan(graph, tensors).fold
+    p = plan(graph, tensors, fold=fold, used=[j < src0 for j in range(graph.n_sources)])
+    fwd = ForwardState(plan=p, patch=patch.to(device=input_ids.device, dtype=dtype), capture=layer)
+    fwd.diff = torch.empty(p.n_rows, b, s, a.d_model, device=input_ids.device, dtype=dtype)
+    with torch.no_grad(), ForwardHooks(graph, fwd):
+        try:
+            _forward(graph.model.hf, input_ids, attention_mask, torch.zeros(b, dtype=torch.long, device=input_ids.device))
+        except _Stop:
+            pass
+    return Upstream(layer, fold, fwd.captured["hidden"], fwd.diff[:src0].clone(), fwd.captured.get("rest"),
+                    {g.name: base.tensors[g.name].detach().clone() for g in graph.groups if g.layer < layer})
+
+
+def run_many(
+    graph: Graph,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+    *,
+    patch: torch.Tensor,
+    masks: list[EdgeMask],
+    base: EdgeMask | None = None,
+    positions: torch.Tensor | None = None,
+    start: Upstream | None = None,
+) -> torch.Tensor:
+    """Logits under each of K masks, from one forward pass over K copies of the prompts.
+
+    - input_ids, attention_mask: ``[batch, seq]``; patch: ``[n_sources, batch|1, seq|1, d_model]`` as for `run`.
+    - masks: K edge masks; each is applied to its own copy of the prompts (tile k of the batch ``[K*batch]``).
+    - base: the mask the pass is planned for (default: the first); each tile adds its mask's difference
+      from it at the receivers where they differ, so masks near one base (one edge each, one receiver's
+      tries) cost one pass with a few extra rows.
+    - start: an `upstream` capture of `base` on these prompts at some layer: no layer below it is run (every
+      mask must equal `base` at the receivers below that layer).
+
+    Returns ``[K, batch, vocab]`` with `positions`, else ``[K, batch, seq, vocab]``; equal to `run` of each
+    mask (up to float rounding). Families with post-norms run the masks one by one.
+
+    >>> from mechscope.models import load
+    >>> graph = Graph.from_model(load("random:gpt2-tiny"))
+    >>> ids, patch = torch.tensor([[1, 2, 3]]), source_outputs(graph, torch.tensor([[4, 5, 6]]))
+    >>> masks = [EdgeMask.from_edges(graph, [e]) for e in ["a0.h1->logits", "embed->a1.h2.q"]]
+    >>> out = run_many(graph, ids, patch=patch, masks=masks)
+    >>> out.shape, torch.allclose(out[1], run(graph, ids, patch=patch, mask=masks[1]), atol=1e-5)
+    (torch.Size([2, 1, 3, 49152]), True)
+    """
+    _check_batch(input_ids, attention_mask)
+    if not masks:
+        raise MechscopeError("run_many needs at least one mask")
+    for m in masks:
+        m.check(graph)
+        if any(t.requires_grad for t in m.tensors.values()):
+            raise MechscopeError("run_many runs without gradients: pass masks that do not require grad, or use run")
+    if not _fast(graph.adapter):
+        if start is not None:
+            raise MechscopeError(f"{graph.adapter.family} runs every layer: pass start=None")
+        return torch.stack([run(graph, input_ids, attention_mask, patch=patch, mask=m, positions=positions)
+                            for m in masks])
+    base = masks[0] if base is None else base
+    base.check(graph)
+    a, n = graph.adapter, graph.n_sources
+    k = len(masks)
+    input_ids, attention_mask, positions = _to_model(graph, input_ids, attention_mask, positions)
+    b, s = input_ids.shape
+    if patch.dim() != 4 or patch.shape[0] != n or patch.shape[1] not in (1, b) or patch.shape[2] not in (1, s):
+        raise MechscopeError(f"patch has shape {tuple(patch.shape)}, expected [sources={n}, batch={b} or 1, "
+                             f"seq={s} or 1, d_model={a.d_model}]; compute it with source_outputs")
+    dtype = next(graph.model.hf.parameters()).dtype
+    with torch.no_grad():
+        varied = {}  # group -> (rows where some mask differs from base [R], differences [K, R, n_sources])
+        for g in graph.groups:
+            bt = base.tensors[g.name]
+            ts = [m.tensors[g.name] for m in masks]
+            if all(t is bt for t in ts):
+                continue
+            diff = torch.stack(ts).to(dtype) - bt.to(dtype)
+            rows = diff.ne(0).any(2).any(0).nonzero()[:, 0]
+            if len(rows):
+                varied[g.name] = (rows, diff[:, rows])
+        src0 = 0
+        if start is not None:
+            src0 = first_source(a, start.layer)
+            below = [g for g in varied if graph.group(g).layer < start.layer]
+            if below:
+                raise MechscopeError(f"masks differ from the base at {below[0]}, below the start layer "
+                                     f"{start.layer}: capture upstream at layer {graph.group(below[0]).layer}")
+            if start.hidden.shape[0] != b:
+                raise MechscopeError(f"start was captured on {start.hidden.shape[0]} prompts, got {b}")
+            changed = [g for g, t in start.base.items() if not torch.equal(t, base.tensors[g])]
+            if changed:
+                raise MechscopeError(f"base differs from the captured one at {changed[0]}, below the start layer: "
+                                     "capture upstream again")
+        used = [j < src0 for j in range(n)]
+        for g in varied:
+            used[: graph.group(g).n_sources] = [True] * graph.group(g).n_sources
+        tensors = {name: t.to(dtype) for name, t in base.tensors.items()}
+        p = plan(graph, tensors, fold=None if start is None else start.fold,
+                 rows={g: r.tolist() for g, (r, _) in varied.items()}, used=used)
+        extras = {}
+        for g, (rows, coef) in varied.items():
+            active = p.rows[g]
+            pos = rows if active is None else torch.searchsorted(active, on_device_of(rows, active))
+            extras[g] = (pos, coef)  # every source upstream of the group is used: diff rows = its columns
+        tile = (lambda t: None if t is None else t.repeat(k, *([1] * (t.dim() - 1))))
+        fwd = ForwardState(plan=p, patch=patch.to(device=input_ids.device, dtype=dtype), tiles=k, extras=extras,
+                           resume=start, up=src0)
+        fwd.diff = torch.empty(p.n_rows - src0, k * b, s, a.d_model, device=input_ids.device, dtype=dtype)
+        with ForwardHooks(graph, fwd):
+            out = _forward(graph.model.hf, tile(input_ids), tile(attention_mask), tile(positions), a.unembed)
+    return out.view(k, b, *out.shape[1:])
