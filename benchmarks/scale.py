@@ -9,8 +9,8 @@ patched from the corrupted prompts, the pass that records them included) and EAP
 Models that would not fit the memory limit with all their layers run with fewer
 (`--layers`); the edge count of the full model is printed beside the one measured.
 Each measurement runs in its own subprocess; its peak memory is measured twice: the kernel's RSS
-high-water mark (VmHWM, reset after loading the model and prompts) above the RSS then, and the most bytes of
-tensors held at once (`mechscope.graph.memory.peak_allocated`, torch's allocation profile). The patched and EAP
+high-water mark (VmHWM, reset after loading the model and prompts) above the RSS then, and, in a second call,
+the most bytes of tensors held at once (`mechscope.graph.memory.peak_allocated`, torch's allocation profile). The patched and EAP
 rows also show `mechscope.graph.memory`'s estimate for the batch, the number `--max-memory` plans with.
 
 With ``--chunked`` a fourth row runs EAP under a memory budget that holds one prompt with a third of the
@@ -129,9 +129,12 @@ def _measure(name: str, stage: str, layers: int | None, n_prompts: int) -> dict:
     _reset_peak()
     base = _status_kib("VmRSS")
     t0 = time.perf_counter()
-    chunked, tensors = peak_allocated(work)
+    chunked = work()
     seconds = time.perf_counter() - t0
     peak = _status_kib("VmHWM")
+    # the tensors' peak from a second call under torch's allocation profile (its event log, held in memory,
+    # would add to the RSS of the first)
+    _, tensors = peak_allocated(work)
     difference = None
     if stage == "eap-chunked":  # the same scores from one pass per prompt (outside the peak measured above)
         whole = eap(graph, enc, batch_size=1, max_memory="1TiB")
