@@ -8,14 +8,15 @@ patched from the corrupted prompts, the pass that records them included) and EAP
 
 Models that would not fit the memory limit with all their layers run with fewer
 (`--layers`); the edge count of the full model is printed beside the one measured.
-Each measurement runs in its own subprocess; its peak memory is the kernel's RSS
-high-water mark (VmHWM, reset after loading the model and prompts) above the RSS then. The EAP row also shows
-`mechscope.graph.memory`'s estimate for the batch, the number `--max-memory` plans with.
+Each measurement runs in its own subprocess; its peak memory is measured twice: the kernel's RSS
+high-water mark (VmHWM, reset after loading the model and prompts) above the RSS then, and, in a second call,
+the most bytes of tensors held at once (`mechscope.graph.memory.peak_allocated`, torch's allocation profile). The patched and EAP
+rows also show `mechscope.graph.memory`'s estimate for the batch, the number `--max-memory` plans with.
 
-With ``--chunked`` a fourth row runs EAP under a memory budget of a third of one
-prompt's estimate: batches of one prompt, each scored a chunk of sources at a time
-(the plan is printed); its peak memory is the budget's, and it prints the largest difference of its
-scores from EAP in one pass per prompt, relative to the largest score.
+With ``--chunked`` a fourth row runs EAP under a memory budget that holds one prompt with a third of the
+sources: batches of one prompt, each scored a chunk of sources at a time (the plan is printed); it prints the
+budget, the estimate of the chunk planned and the measured peaks side by side, and the largest difference of
+its scores from EAP in one pass per prompt, relative to the largest score.
 
     python benchmarks/scale.py                      # all four shapes (about 15 minutes on 2 cores)
     python benchmarks/scale.py --only qwen2.5-0.5b --prompts 8
@@ -83,12 +84,15 @@ def _measure(name: str, stage: str, layers: int | None, n_prompts: int) -> dict:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from mechscope.discover.attribution import eap
+    import gc
+
+    from mechscope.discover.attribution import eap, gradient_plan
     from mechscope.graph import EdgeMask, Graph, run, source_outputs
-    from mechscope.graph.memory import bytes_per_example
+    from mechscope.graph.memory import bytes_per_example, peak_allocated
     from mechscope.models import wrap
     from mechscope.models.loading import smollm2_tokenizer
     from mechscope.tasks import load_task
+    from mechscope.tasks.patching import task_plan
 
     tok = smollm2_tokenizer()
     config = _config(name, layers, len(tok))
@@ -97,42 +101,54 @@ def _measure(name: str, stage: str, layers: int | None, n_prompts: int) -> dict:
     model = wrap(hf, tok, spec=f"random:{name}", device="cpu", fingerprint="-")
     graph = Graph.from_model(model)
     enc = load_task("ioi", n=n_prompts).encode(tok)
-    import gc
+    seq = int(enc.positions.max()) + 1
+    plan = budget = estimate = None
+    if stage == "patched":
+        estimate = task_plan(graph, enc, n_prompts, "1TiB", grad=False).per_example * n_prompts
+    elif stage == "eap":
+        estimate = gradient_plan(graph, enc, "eap", batch_size=n_prompts, max_memory="1TiB").per_example * n_prompts
+    elif stage == "eap-chunked":  # a budget for one prompt with a third of the sources (batch 1: one position)
+        budget = bytes_per_example(graph, seq, grad=True, sources=max(1, graph.n_sources // 3), positions=1)
+        plan = gradient_plan(graph, enc, "eap", batch_size=n_prompts, max_memory=budget)
+        estimate = bytes_per_example(graph, seq, grad=True, sources=plan.source_chunk, positions=1)
+
+    def work():
+        if stage == "plain":
+            with torch.no_grad():
+                hf(input_ids=enc.clean_ids, attention_mask=enc.attention_mask, use_cache=False)
+        elif stage == "patched":
+            patch = source_outputs(graph, enc.corrupt_ids, enc.attention_mask)
+            run(graph, enc.clean_ids, enc.attention_mask, patch=patch, mask=EdgeMask.random(graph, 0.05, seed=0),
+                positions=enc.positions)
+        elif stage == "eap":
+            eap(graph, enc, batch_size=n_prompts, max_memory="1TiB")
+        else:
+            return eap(graph, enc, batch_size=n_prompts, max_memory=budget)
 
     gc.collect()
     _reset_peak()
     base = _status_kib("VmRSS")
-    seq = int(enc.positions.max()) + 1
     t0 = time.perf_counter()
-    if stage == "plain":
-        with torch.no_grad():
-            hf(input_ids=enc.clean_ids, attention_mask=enc.attention_mask, use_cache=False)
-    elif stage == "patched":
-        patch = source_outputs(graph, enc.corrupt_ids, enc.attention_mask)
-        run(graph, enc.clean_ids, enc.attention_mask, patch=patch, mask=EdgeMask.random(graph, 0.05, seed=0),
-            positions=enc.positions)
-    elif stage == "eap":
-        eap(graph, enc, batch_size=n_prompts, max_memory="1TiB")
-    else:  # eap-chunked: a budget of a third of one prompt
-        from mechscope.discover.attribution import gradient_plan
-
-        budget = bytes_per_example(graph, seq, grad=True) // 3
-        plan = gradient_plan(graph, enc, "eap", batch_size=n_prompts, max_memory=budget)
-        chunked = eap(graph, enc, batch_size=n_prompts, max_memory=budget)
+    chunked = work()
     seconds = time.perf_counter() - t0
     peak = _status_kib("VmHWM")
+    # the tensors' peak from a second call under torch's allocation profile (its event log, held in memory,
+    # would add to the RSS of the first)
+    _, tensors = peak_allocated(work)
     difference = None
     if stage == "eap-chunked":  # the same scores from one pass per prompt (outside the peak measured above)
         whole = eap(graph, enc, batch_size=1, max_memory="1TiB")
         difference = max(float((chunked[k] - whole[k]).abs().max()) for k in whole)
         difference /= max(float(t.abs().max()) for t in whole.values())
     params = sum(p.numel() for p in hf.parameters())
+    def mib(b):
+        return None if b is None else b / 2**20
+
     return {"model": name, "stage": stage, "layers": graph.adapter.n_layers, "params": params,
             "edges": graph.n_edges, "edges_full": _edges_of(_config(name, SHAPES[name][2], len(tok))),
-            "seconds": seconds, "peak_mib": (peak - base) / 1024, "load_mib": base / 1024, "seq": seq,
-            "estimate_mib": (bytes_per_example(graph, seq, grad=True) * n_prompts / 2**20 if stage == "eap" else
-                             budget / 2**20 if stage == "eap-chunked" else None),
-            "plan": plan.note if stage == "eap-chunked" else None, "max_relative_difference": difference}
+            "seconds": seconds, "peak_mib": (peak - base) / 1024, "tensor_peak_mib": tensors / 2**20,
+            "load_mib": base / 1024, "seq": seq, "estimate_mib": mib(estimate), "budget_mib": mib(budget),
+            "plan": plan.note if plan else None, "max_relative_difference": difference}
 
 
 def main() -> None:
@@ -140,7 +156,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=16)
     parser.add_argument("--only", choices=list(SHAPES), action="append")
     parser.add_argument("--layers", type=int, default=None, help="layers of every model (default: per model)")
-    parser.add_argument("--chunked", action="store_true", help="also EAP under a budget of a third of one prompt")
+    parser.add_argument("--chunked", action="store_true", help="also EAP under a budget for one prompt with a third of the sources")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -161,7 +177,9 @@ def main() -> None:
             r = rows[-1]
             print(f"{name:22s} {stage:11s} layers {r['layers']:>2}/{SHAPES[name][2]:<2} params {r['params'] / 1e6:7.0f}M "
                   f"edges {r['edges']:>9,} (full {r['edges_full']:>9,})  {r['seconds']:7.2f} s  "
-                  f"peak +{r['peak_mib']:8.0f} MiB (load {r['load_mib']:6.0f} MiB)"
+                  f"peak RSS +{r['peak_mib']:8.0f} MiB, tensors +{r['tensor_peak_mib']:8.0f} MiB "
+                  f"(load {r['load_mib']:6.0f} MiB)"
+                  + (f"  budget {r['budget_mib']:.0f} MiB" if r["budget_mib"] else "")
                   + (f"  estimate {r['estimate_mib']:.0f} MiB" if r["estimate_mib"] else "")
                   + (f"  ({r['plan']}; max |chunked - one pass| / max |score| {r['max_relative_difference']:.1e})"
                      if r.get("plan") else ""), flush=True)

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from mechscope.discover.attribution import eap, eap_ig, gradient_plan
+from mechscope.discover.attribution import eap, eap_ig, gradient_plan, ig_buffers
 from mechscope.errors import MechscopeError
 from mechscope.graph import Graph, run
 from mechscope.graph.memory import bytes_per_example, parse_bytes, plan_batch
@@ -28,9 +28,12 @@ def setup():
 @pytest.mark.parametrize("method", ["eap", "eap-ig"])
 def test_split_batches_give_the_same_scores(setup, method):
     graph, enc, seq = setup
-    per = bytes_per_example(graph, seq, grad=True, buffers=5 if method == "eap-ig" else 3)
-    budget = int(2.5 * per)  # room for two examples: 12 examples in six batches
-    assert plan_batch(graph, seq, 12, budget, buffers=5 if method == "eap-ig" else 3).batch_size == 2
+    from mechscope.tasks.patching import logit_positions
+
+    buffers, kept = ig_buffers(graph) if method == "eap-ig" else None, logit_positions(enc)
+    per = bytes_per_example(graph, seq, grad=True, buffers=buffers, positions=min(kept, 2))
+    budget = int(2.5 * per)  # room for two examples (a batch of two keeps two logit positions at most): six batches
+    assert plan_batch(graph, seq, 12, budget, buffers=buffers, positions=kept).batch_size == 2
     fn = eap if method == "eap" else (lambda g, e, **kw: eap_ig(g, e, steps=3, **kw))
     whole = fn(graph, enc, batch_size=12, max_memory="64GiB")
     split = fn(graph, enc, batch_size=12, max_memory=budget)
@@ -80,7 +83,9 @@ def test_an_example_above_the_budget_is_scored_in_chunks_of_sources(method, abla
     enc = load_task("ioi", n=4).encode(model.tokenizer)
     seq = int(enc.positions.max()) + 1
     chunk = graph.n_sources // 3
-    budget = bytes_per_example(graph, seq, grad=True, buffers=5 if method == "eap-ig" else 3, sources=chunk)
+    # a chunked pass holds one example, so one logit position (what plan_batch counts)
+    budget = bytes_per_example(graph, seq, grad=True, buffers=ig_buffers(graph) if method == "eap-ig" else None,
+                               sources=chunk, positions=1)
     plan = gradient_plan(graph, enc, method, batch_size=4, max_memory=budget)
     assert plan.batch_size == 1 and plan.source_chunk == chunk and len(plan.chunks()) >= 3
     assert f"{graph.n_sources} sources in {len(plan.chunks())} chunks of up to {chunk}" in plan.note
@@ -116,8 +121,8 @@ def test_the_run_layer_says_it_chunked_and_scores_as_one_pass():
     model = load("random:llama-tiny")
     graph = Graph.from_model(model)
     train = load_task("ioi", n=6).split("train").encode(model.tokenizer)
-    budget = bytes_per_example(graph, int(train.positions.max()) + 1, grad=True, buffers=5,
-                               sources=graph.n_sources // 2)
+    budget = bytes_per_example(graph, int(train.positions.max()) + 1, grad=True, buffers=ig_buffers(graph),
+                               sources=graph.n_sources // 2, positions=1)
 
     def discover(max_memory):
         spec = RunSpec("discover", "eap-ig", "random:llama-tiny", task="ioi", n=6,
@@ -171,3 +176,66 @@ def test_engine_source_chunks_equal_one_pass():
         assert torch.allclose(part[k][:, cols], t[:, cols], atol=1e-7) and not part[k][:, rest].any(), k
     assert torch.equal(source_outputs(graph, enc.corrupt_ids, enc.attention_mask, sources=chunk),
                        source_outputs(graph, enc.corrupt_ids, enc.attention_mask)[chunk])
+
+
+# one wide layer: its receivers' backward, not the vocabulary, makes most of the peak (the estimate before
+# 2026-12-04 counted 0.72 of this shape's measured peak, and 0.6 of it at twice the width)
+WIDE = dict(hidden_size=512, intermediate_size=1792, num_attention_heads=8, num_key_value_heads=2, head_dim=64,
+            num_hidden_layers=1)
+
+
+def _graph(family: str, wide: bool):
+    if not wide:
+        return Graph.from_model(load(f"random:{family}-tiny"))
+    from transformers import AutoModelForCausalLM
+
+    from mechscope.models import wrap
+    from mechscope.models.families import random_config
+    from mechscope.models.loading import smollm2_tokenizer
+
+    tok = smollm2_tokenizer()
+    torch.manual_seed(0)
+    hf = AutoModelForCausalLM.from_config(random_config(family, "small", vocab_size=len(tok), **WIDE),
+                                          attn_implementation="eager")
+    return Graph.from_model(wrap(hf, tok, spec=f"random:{family}-wide", device="cpu", fingerprint="-"))
+
+
+@pytest.mark.parametrize("family, wide", [("llama", False), ("gpt2", False), ("gemma2", False), ("llama", True)])
+def test_the_estimate_is_at_least_the_measured_peak(family, wide):
+    """`bytes_per_example` (what --max-memory plans with) against torch's profile of every allocation and free
+    (`peak_allocated`): EAP, EAP-IG, a patched forward and, where sources chunk, EAP a third of them at a time.
+    Never below the peak the pass held, and within 3x of it (a term counted twice or grown with the wrong size
+    would break it)."""
+    from mechscope.graph import EdgeMask
+    from mechscope.graph.engine import takes_source_chunks
+    from mechscope.graph.memory import peak_allocated
+    from mechscope.tasks.patching import logit_positions, patched_metric, task_plan
+
+    graph = _graph(family, wide)
+    enc = load_task("ioi", n=8).encode(graph.model.tokenizer)
+    seq = int(enc.positions.max()) + 1
+    assert logit_positions(enc) < seq  # IOI's answers sit at a few distinct positions
+    mask = EdgeMask.random(graph, 0.3, seed=0)
+    cases = {
+        "eap": (gradient_plan(graph, enc, "eap", batch_size=8, max_memory="1TiB"),
+                lambda budget: eap(graph, enc, batch_size=8, max_memory=budget)),
+        "eap-ig": (gradient_plan(graph, enc, "eap-ig", batch_size=8, max_memory="1TiB"),
+                   lambda budget: eap_ig(graph, enc, steps=2, batch_size=8, max_memory=budget)),
+        "patched": (task_plan(graph, enc, 8, "1TiB", grad=False),
+                    lambda budget: patched_metric(graph, enc, mask, batch_size=8, max_memory=budget)),
+    }
+    measured = {}
+    for name, (plan, call) in cases.items():
+        assert plan.batch_size == 8 and plan.source_chunk is None
+        call("1TiB")  # warm: what a first call sets up once is not a pass's
+        _, peak = peak_allocated(lambda: call("1TiB"))
+        measured[name] = (peak, plan.per_example * 8)
+    if takes_source_chunks(graph):
+        budget = bytes_per_example(graph, seq, grad=True, sources=graph.n_sources // 3, positions=1)
+        plan = gradient_plan(graph, enc, "eap", batch_size=8, max_memory=budget)
+        assert plan.batch_size == 1 and len(plan.chunks()) >= 3
+        eap(graph, enc, batch_size=8, max_memory=budget)
+        _, peak = peak_allocated(lambda: eap(graph, enc, batch_size=8, max_memory=budget))
+        measured["eap-chunked"] = (peak, budget)
+    for name, (peak, estimate) in measured.items():
+        assert peak <= estimate <= 3 * peak, (name, peak, estimate)

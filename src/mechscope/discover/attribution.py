@@ -29,26 +29,41 @@ def gradient_plan(graph: Graph, enc: EncodedTask, method: str = "eap", *, batch_
     """How `eap` or `eap_ig` fits `max_memory` on this task: the batch size and, when one example does not
     fit, the chunks of sources scored in turn (its `note` is the line the CLI prints).
 
-    EAP holds three ``[n_sources, ...]`` buffers per example (patch, the engine's difference, its
-    gradient correction); EAP-IG over inputs five (also the clean outputs and their fixed difference),
-    with the embedding, whose edges it interpolates, in every chunk. EAP-IG over edges takes EAP's
-    gradient at a mask that differs within a column: no chunks.
+    EAP holds two ``[n_sources, ...]`` buffers per example (patch and the engine's difference; on post-norm
+    families also its gradient correction, three); EAP-IG over inputs three (patch, the fixed clean-to-corrupt
+    difference and the engine's; four on post-norm families), with the embedding, whose edges it interpolates,
+    in every chunk. EAP-IG over edges takes EAP's gradient at a mask that differs within a column: no chunks.
+    The rest of an example's memory is `mechscope.graph.memory.bytes_per_example`'s.
 
     >>> from mechscope.models import load
     >>> from mechscope.tasks import load_task
     >>> model = load("random:llama-tiny"); graph = Graph.from_model(model)
     >>> enc = load_task("ioi", n=4).encode(model.tokenizer)
-    >>> gradient_plan(graph, enc, "eap-ig", max_memory="2MiB").note
-    'memory budget 2.0 MiB, about 873.5 KiB per example: batch 16 split to 2'
-    >>> plan = gradient_plan(graph, enc, "eap-ig", max_memory="700KiB")
+    >>> gradient_plan(graph, enc, "eap-ig", max_memory="8MiB").note
+    'memory budget 8.0 MiB, about 2.1 MiB per example: batch 16 split to 2'
+    >>> plan = gradient_plan(graph, enc, "eap-ig", max_memory="1.35MiB")
     >>> plan.note
-    'memory budget 700.0 KiB, about 873.5 KiB per example: batch 16 split to 1, 11 sources in 4 chunks of up to 4'
+    'memory budget 1.3 MiB, about 1.4 MiB per example: batch 16 split to 1, 11 sources in 4 chunks of up to 4'
     >>> plan.chunks()
     [[0, 1, 2, 3], [0, 4, 5, 6], [0, 7, 8, 9], [0, 10]]
     """
     if method == "eap-ig" and interpolate == "inputs":
-        return task_plan(graph, enc, batch_size, max_memory, grad=True, buffers=5, chunkable=True, pinned=(EMBED,))
-    return task_plan(graph, enc, batch_size, max_memory, grad=True, buffers=3, chunkable=method == "eap")
+        return task_plan(graph, enc, batch_size, max_memory, grad=True, buffers=ig_buffers(graph), chunkable=True,
+                         pinned=(EMBED,))
+    return task_plan(graph, enc, batch_size, max_memory, grad=True, chunkable=method == "eap")
+
+
+def ig_buffers(graph: Graph) -> int:
+    """``[n_sources, ...]`` buffers EAP-IG over inputs holds per example: the patch, the fixed difference and the
+    engine's difference, and on post-norm families the engine's gradient correction.
+
+    >>> from mechscope.models import load
+    >>> ig_buffers(Graph.from_model(load("random:llama-tiny"))), ig_buffers(Graph.from_model(load("random:gemma2-tiny")))
+    (3, 4)
+    """
+    from mechscope.graph.engine import takes_source_chunks
+
+    return 3 if takes_source_chunks(graph) else 4
 
 
 def eap(graph: Graph, enc: EncodedTask, *, ablation: str = "resample", batch_size: int = 16,

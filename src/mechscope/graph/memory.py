@@ -10,7 +10,10 @@ Llama-3.1-8B (1,057 sources, 32 layers of 49 receivers) at 64 tokens that is abo
 
 `plan_batch` turns a budget in bytes (``--max-memory``; default half of the free
 memory of the model's device) into the largest batch that fits, never above the one
-asked for. Scores are means over examples, so any batch size gives the same scores
+asked for. The budget is for what a pass adds above the loaded model (weights are not
+counted): `bytes_per_example` estimates it per example from its terms, and
+`peak_allocated` measures it (tests/test_memory.py holds the estimate above the measured
+peak on every family; benchmarks/scale.py prints both at real models' shapes). Scores are means over examples, so any batch size gives the same scores
 up to float rounding (tests/test_memory.py checks 1e-6).
 
 When one example does not fit, gradients taken where every mask column holds one
@@ -24,7 +27,7 @@ reads every source in one pass: those need the whole buffer (the error says so).
 >>> from mechscope.models import load
 >>> from mechscope.graph import Graph
 >>> graph = Graph.from_model(load("random:gpt2-tiny"))
->>> plan = plan_batch(graph, seq=16, requested=32, budget=parse_bytes("1MiB"), grad=True)
+>>> plan = plan_batch(graph, seq=16, requested=32, budget=parse_bytes("8MiB"), grad=True)
 >>> plan.batch_size < 32, plan.batch_size >= 1
 (True, True)
 """
@@ -33,17 +36,21 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 
 from mechscope.errors import MechscopeError
+from mechscope.graph._forward import BLOCK
 from mechscope.graph.engine import takes_source_chunks
 from mechscope.graph.structure import Graph
 
 _UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6, "mib": 2**20,
           "g": 2**30, "gb": 10**9, "gib": 2**30, "t": 2**40, "tb": 10**12, "tib": 2**40}
 DEFAULT_SHARE = 0.5  # of the device's free memory
+T = TypeVar("T")
 
 
 def parse_bytes(text: str | int | float) -> int:
@@ -80,27 +87,95 @@ def default_budget(device: torch.device) -> int:
     return int(DEFAULT_SHARE * free_memory(device))
 
 
-def bytes_per_example(graph: Graph, seq: int, grad: bool, buffers: int | None = None,
-                      sources: int | None = None) -> int:
-    """Estimated peak bytes that one example of `seq` tokens adds to a patched run.
+MARGIN = 1.15  # over the terms below: what they leave out (small temporaries, the allocator's rounding)
+NORM_VJP = 10  # [q/k/v heads, seq, d_model] float32 tensors alive in one layer's backward (measured, see below)
 
-    `buffers`: how many ``[n_sources, seq, d_model]`` buffers the caller holds (default
-    2 without gradients, 3 with; EAP-IG over inputs holds 5); `sources`: their rows
-    when a chunk of the sources is held (default all).
+
+def bytes_per_example(graph: Graph, seq: int, grad: bool, buffers: int | None = None,
+                      sources: int | None = None, positions: int | None = None) -> int:
+    """Estimated peak bytes that one example of `seq` tokens adds to a patched run, above the loaded model.
+
+    `buffers`: how many ``[n_sources, seq, d_model]`` buffers the caller holds (default: the patch values and
+    ``patch - current``, and with gradients on a post-norm family also the engine's correction); `sources`: their
+    rows when a chunk of the sources is held (default all); `positions`: the logit positions a batch keeps
+    (default `seq`, the most there can be).
+
+    The terms (``elt``: the model dtype's bytes; norms, softmax and metrics compute in float32):
+
+    - buffers: ``buffers x sources x seq x d_model`` at ``elt``;
+    - the model's own activations, per layer and token ``(2 d_model + 4 n_heads d_head + 4 d_mlp) elt +
+      (4 d_model + 3 n_heads seq) 4`` (the residual stream, the norms' float32 copies, q and the repeated k and v,
+      the attention weights, the MLP's hidden units): over every layer with gradients (kept for the backward),
+      two layers without;
+    - receivers: on pre-norm families with gradients, one layer's backward through its norm for every q/k/v
+      receiver at once, about ``NORM_VJP`` float32 tensors of ``[n_heads + 2 n_kv_heads, seq, d_model]``
+      (`mechscope.graph._grad`); on post-norm families each layer's receiver inputs and normed copies, kept for
+      the backward; without gradients a block of 4 layers' receiver inputs (`mechscope.graph._forward.BLOCK`)
+      and one layer's normed copies;
+    - logits: with gradients, ``positions x vocab`` at ``elt`` and two float32 copies (the gradient, a soft-cap's
+      saved values) at the start of the backward; without, the logits and their float32 copy; and two float32
+      rows of ``vocab`` for the metric. The largest of these phases counts, not their sum;
+    - the mask, its gradient and the plan's ``[receivers, sources]`` float32 tables (counted per example).
+
+    Measured on CPU with torch's allocator profile (tests/test_memory.py; benchmarks/scale.py prints estimate
+    and measured peak side by side).
+
+    >>> from mechscope.models import load
+    >>> graph = Graph.from_model(load("random:llama-tiny"))
+    >>> bytes_per_example(graph, 16, grad=True) > bytes_per_example(graph, 16, grad=True, sources=2)
+    True
     """
     a = graph.adapter
-    elt = torch.tensor([], dtype=next(graph.model.hf.parameters()).dtype).element_size()
+    hf = graph.model.hf
+    elt = torch.tensor([], dtype=next(hf.parameters()).dtype).element_size()
+    f32 = 4
+    fast = takes_source_chunks(graph)
     if buffers is None:
-        buffers = 3 if grad else 2
-    d_mlp = max(a.mlp_width(graph.model.hf, 0), a.d_model)
-    sources = buffers * (graph.n_sources if sources is None else sources) * seq * a.d_model
-    # each layer: receivers' inputs and their normed copies (kept for backward), plus the
-    # model's own activations (q/k/v/o, MLP hidden, attention scores in float32)
-    receivers = (a.n_heads + 2 * a.n_kv_heads + 1) * seq * a.d_model * (2 if grad else 1)
-    model = seq * (6 * a.d_model + 3 * d_mlp) + a.n_heads * seq * seq * 2
-    per_layer = (receivers + model) * (a.n_layers if grad else 2)
-    logits = graph.model.hf.config.vocab_size * 4
-    return int(1.25 * (elt * (sources + per_layer) + logits))
+        buffers = 2 + (1 if grad and not fast else 0)
+    d, s = a.d_model, seq
+    d_mlp = max(a.mlp_width(hf, i) for i in range(a.n_layers))
+    heads = a.n_heads + 2 * a.n_kv_heads  # q/k/v receivers of a layer
+    rows = graph.n_sources if sources is None else sources
+    buf = elt * buffers * rows * s * d
+    act = s * (elt * (2 * d + 4 * a.n_heads * a.d_head + 4 * d_mlp) + f32 * (4 * d + 3 * a.n_heads * s))
+    vocab = hf.config.vocab_size if hasattr(hf.config, "vocab_size") else hf.get_output_embeddings().out_features
+    kept = s if positions is None else max(1, min(positions, s))
+    metric_rows = 2 * f32 * vocab  # the logits at each example's position, in float32, and their gradient
+    tables = 4 * f32 * sum(g.shape[0] for g in graph.groups) * graph.n_sources
+    L = a.n_layers
+    if grad:
+        # the start of the backward: every layer's saved activations, the logits' backward (soft-cap included)
+        head = L * act + kept * vocab * (elt + 2 * f32)
+        if fast:  # then each layer's receivers, the last layer's first, its own activations freed
+            layer = (L - 1) * act + f32 * NORM_VJP * heads * s * d
+        else:  # post-norms: each layer's receiver inputs and their normed copies are kept for the backward
+            layer, head = 0, head + L * elt * 2 * (heads + 1) * s * d
+    else:
+        head = kept * vocab * (elt + f32)
+        layer = min(2, L) * act + elt * (min(BLOCK, L) + 1) * (heads + 1) * s * d
+    return int(MARGIN * (buf + max(head, layer) + metric_rows + tables))
+
+
+def peak_allocated(fn: Callable[[], T]) -> tuple[T, int]:
+    """``fn()`` and the most bytes of CPU tensors it held at once, above what was held before the call (torch's
+    profiler of allocations: every allocation and free, in order). What tests/test_memory.py and
+    benchmarks/scale.py hold `bytes_per_example` to; CPU tensors only.
+
+    >>> _, peak = peak_allocated(lambda: torch.ones(1024).sum())
+    >>> peak >= 4096
+    True
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        out = fn()
+    events = sorted((e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"),
+                    key=lambda e: e.start_ns())
+    held = peak = 0
+    for e in events:
+        held += e.nbytes()
+        peak = max(peak, held)
+    return out, peak
 
 
 def human_bytes(n: int) -> str:
@@ -165,6 +240,7 @@ def plan_batch(
     buffers: int | None = None,
     chunkable: bool = False,
     pinned: tuple[int, ...] = (),
+    positions: int | None = None,
 ) -> BatchPlan:
     """The largest batch size up to `requested` whose patched run fits `budget` bytes.
 
@@ -172,12 +248,13 @@ def plan_batch(
     at one value per mask column, on a family that `takes_source_chunks`) an example that
     does not fit gets batch 1 and the largest chunk of sources that fits; `pinned`
     sources (those the forward pass reads, e.g. the embedding EAP-IG interpolates) are
-    in every chunk and count towards its size. A budget that cannot hold one example
+    in every chunk and count towards its size; `positions`: the logit positions a batch keeps
+    (`bytes_per_example`). A budget that cannot hold one example
     (or one source of it besides the pinned) is a one-line error naming the sizes.
 
     >>> from mechscope.models import load
     >>> graph = Graph.from_model(load("random:llama-tiny"))
-    >>> one = bytes_per_example(graph, 16, grad=True, sources=5)
+    >>> one = bytes_per_example(graph, 16, grad=True, sources=5, positions=1)
     >>> plan = plan_batch(graph, 16, 8, one, chunkable=True, pinned=(0,))
     >>> plan.batch_size, plan.source_chunk, plan.chunks()[1][:3]
     (1, 5, [0, 5, 6])
@@ -185,19 +262,28 @@ def plan_batch(
     if budget is None:
         budget = default_budget(graph.model.device)
     budget = parse_bytes(budget)
-    per = bytes_per_example(graph, seq, grad, buffers)
+    kept = seq if positions is None else positions
+
+    def per_at(batch: int) -> int:  # a batch of `batch` examples keeps at most `batch` logit positions
+        return bytes_per_example(graph, seq, grad, buffers, positions=min(kept, batch))
+
+    per = per_at(requested)
     size = min(requested, budget // per)  # the weights are already loaded: the free count excludes them
+    if size < min(requested, kept):  # a smaller batch keeps fewer positions: the largest that fits
+        size = max((b for b in range(1, min(requested, kept) + 1) if b * per_at(b) <= budget), default=0)
+        per = per_at(max(size, 1))
     n = graph.n_sources
     if size >= 1:
         return BatchPlan(int(size), int(requested), int(budget), int(per), n_sources=n)
     if chunkable and takes_source_chunks(graph):
         least = len(pinned) + 1  # the pinned sources and one other
-        one = bytes_per_example(graph, seq, grad, buffers, sources=least)
+        # a chunked pass holds one example: one logit position
+        one = bytes_per_example(graph, seq, grad, buffers, sources=least, positions=1)
         if one <= budget:
             lo, hi = least, n  # the largest chunk that fits: bytes grow with the chunk
             while lo < hi:
                 mid = (lo + hi + 1) // 2
-                fits = bytes_per_example(graph, seq, grad, buffers, sources=mid) <= budget
+                fits = bytes_per_example(graph, seq, grad, buffers, sources=mid, positions=1) <= budget
                 lo, hi = (mid, hi) if fits else (lo, mid - 1)
             return BatchPlan(1, int(requested), int(budget), int(per), source_chunk=int(lo), n_sources=n,
                              pinned=tuple(pinned))

@@ -54,7 +54,8 @@ def task_plan(graph: Graph, enc: EncodedTask, batch_size: int, max_memory: int |
     example does not fit.
 
     `max_memory`: bytes or a size such as ``"8GiB"``; None: half the device's free
-    memory (`mechscope.graph.memory`).
+    memory (`mechscope.graph.memory`). The estimate counts the task's distinct logit positions
+    (`logit_positions`).
 
     >>> from mechscope.models import load
     >>> from mechscope.tasks import load_task
@@ -65,7 +66,20 @@ def task_plan(graph: Graph, enc: EncodedTask, batch_size: int, max_memory: int |
     """
     seq = int(enc.positions.max()) + 1 if len(enc) else 1
     return plan_batch(graph, seq, batch_size, max_memory, grad=grad, buffers=buffers, chunkable=chunkable,
-                      pinned=pinned)
+                      pinned=pinned, positions=logit_positions(enc))
+
+
+def logit_positions(enc: EncodedTask) -> int:
+    """The most logit positions a batch of `enc` keeps (its distinct answer positions, at least 1): the logits a
+    pass holds are ``[batch, positions, vocab]``.
+
+    >>> from mechscope.models import load
+    >>> from mechscope.tasks import load_task
+    >>> enc = load_task("ioi", n=4).encode(load("random:gpt2-tiny").tokenizer)
+    >>> 1 <= logit_positions(enc) <= 4
+    True
+    """
+    return max(1, int(torch.unique(enc.positions).numel())) if len(enc) else 1
 
 
 def patch_for(graph: Graph, batch: EncodedTask, ablation: str, mean: torch.Tensor | None = None,
