@@ -142,34 +142,46 @@ def bench_groundtruth_command(
                                 f"{_all_methods()})"),
     only: str = typer.Option(None, "--only", help="comma-separated zoo models (default: all)"),
     ablation: str = typer.Option("resample", "--ablation", help="resample, mean or zero (where the truth is known)"),
+    executor: str = typer.Option("inprocess", "--executor", help="inprocess (one cell after another), local (a "
+                                 "process pool) or ray; one cell per (model, method)"),
+    workers: int = typer.Option(None, "--workers", help="processes of the local pool or Ray (default: one per core)"),
+    ray_address: str = typer.Option(None, "--ray-address", help="join the Ray cluster at ADDR"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout and nothing else"),
 ) -> None:
-    """Score discovery methods against the zoo's true circuits: edge and node ROC AUC, precision at k, time."""
-    from mechscope.hypothesis.groundtruth.score import score_method
+    """Score discovery methods against the zoo's true circuits: edge and node ROC AUC, precision at k, time.
+
+    Each (model, method) cell is a run (`mechscope.runs`), computed on the executor; missing zoo models are built
+    first, on the same executor."""
     from mechscope.hypothesis.groundtruth.zoo import passed
-    from mechscope.runs import get_method
+    from mechscope.runs import RunSpec, get_method, make_executor
+    from mechscope.runs.registry import method_for
 
     chosen = [m.strip() for m in (methods or _all_methods()).split(",") if m.strip()]
     for m in chosen:
         get_method("discover", m)  # one line naming the closest
-    import torch
-
-    truths = _build_all(_names(only), False, json_out)
-    rows, skipped = [], []
-    # zoo models are tiny: a second thread only adds contention (ACDC's sweep ran several times faster on one)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    recovery = method_for("groundtruth", "command", "bench groundtruth")
+    get_method("groundtruth", recovery).validate({"discover_method": chosen[0], "ablation": ablation})
+    ex = make_executor(executor, workers=workers, address=ray_address)  # a bad executor fails before any build
+    truths = _build_all(_names(only), False, json_out, executor, workers, ray_address)
+    verified = [t for t in truths if ablation in t.true_edges and passed(t, ablation)]
+    skipped = [t.name for t in truths if t not in verified]
+    specs = [RunSpec("groundtruth", recovery, t.name, params={"discover_method": m, "ablation": ablation})
+             for t in verified for m in chosen]
+    rows: list = [None] * len(specs)
+    failed = []
     with progress(not json_out) as bar:
         job = bar.add_task("scoring", total=len(truths) * len(chosen))
-        for truth in truths:
-            if ablation not in truth.true_edges or not passed(truth, ablation):
-                skipped.append(truth.name)
-                bar.advance(job, len(chosen))
-                continue
-            for m in chosen:
-                rows.append(score_method(truth, m, ablation=ablation))
+        bar.advance(job, len(skipped) * len(chosen))
+        try:
+            for i, outcome, error in ex.compute(specs):
                 bar.advance(job)
-    torch.set_num_threads(threads)
+                if error is not None:
+                    failed.append(f"{specs[i].model} with {specs[i].params['discover_method']}: {error}")
+                rows[i] = outcome
+        finally:
+            ex.close()
+    if failed:
+        raise MechscopeError(f"{len(failed)} of {len(specs)} scoring runs failed; {failed[0]}")
     if skipped and not json_out:
         err.print(f"left out (no verified truth under {ablation} ablation): {', '.join(skipped)}")
     if json_out:

@@ -47,39 +47,29 @@ def make_command(
 
     A version is made from the base's float32 weights (no --dtype); load it in another dtype with the --dtype of
     the command that uses it."""
-    from mechscope.compare import make_version
-    from mechscope.compare.version import operation_label, parse_prune
-    from mechscope.store import load_model, save_version
-    from mechscope.store.db import check_name
-    from mechscope.store.versions import checkpoint_version
+    from mechscope.compare.version import parse_prune
+    from mechscope.runs import RunSpec, execute, get_method
+    from mechscope.runs.registry import method_for
 
-    chosen = [x is not None for x in (quantize, prune, low_rank, checkpoint)]
-    if sum(chosen) != 1:
+    given = {option: value for option, value in (("--quantize", quantize), ("--prune", prune),
+                                                 ("--low-rank", low_rank), ("--from", checkpoint)) if value is not None}
+    if len(given) != 1:
         raise MechscopeError("give exactly one of --quantize, --prune, --low-rank or --from "
                              "(e.g. --quantize q4_0)")
-    check_name(name)
+    [(option, value)] = given.items()
+    method = method_for("version", "option", option)
+    record = get_method("version", method)
+    values = {record.extra["value"]: value} if record.extra["value"] else parse_prune(value)
+    offered = {"name": name, "replace": replace, **values, "modules": modules, "group_size": group_size,
+               "calibration": calibration}
+    spec = RunSpec("version", method, base, params={k: v for k, v in offered.items() if k in record.params.model_fields},
+                   device=device)
+    spec.normalized()  # bad parameters are refused before any work
     store = _store()
-    if not replace and store.find("version", name) is not None:
-        raise MechscopeError(f"a version named {name!r} already exists; pick another name or pass --replace")
     t0 = time.perf_counter()
-    with status(f"loading {base}", json_out):
-        model = load_model(store, base, device, "float32")
-    if checkpoint is not None:
-        with status(f"loading {checkpoint}", json_out):
-            version, _ = checkpoint_version(model, name, checkpoint, base_name=base)
-    else:
-        if quantize is not None:
-            operation, params = "quantize", {"type": quantize.lower(), "modules": modules, "group_size": group_size}
-        elif prune is not None:
-            operation, params = "prune", {**parse_prune(prune), "modules": modules}
-            if params["method"] == "wanda":
-                params["calibration"] = calibration
-        else:
-            operation, params = "low-rank", {"fraction": low_rank, "modules": modules}
-        with status(f"making {name}: {operation_label(operation, params)} of {base}", json_out):
-            version = make_version(model, name, operation, params, base=base)
-    with status(f"recording {name}", json_out):
-        entry = save_version(store, version, replace=replace, base_model=model)
+    with status(spec.label(), json_out) as spinner:
+        execute(spec, store=store, report=spinner and (lambda done, total, message: spinner.update(message)))
+    entry = store.get("version", name)
     doc = {**entry.to_dict(), "label": entry.metrics.get("label"), "seconds": round(time.perf_counter() - t0, 1),
            "store": str(store.root)}
     if json_out:

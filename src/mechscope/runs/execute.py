@@ -28,6 +28,7 @@ from mechscope.runs.spec import RunSpec
 # each kind's module: compute(spec, report) -> outcome, record(store, spec, hash, outcome, name) -> row, STORE_KIND
 KIND_MODULES = {"discover": "mechscope.runs.discovery", "steer": "mechscope.runs.steering",
                 "evaluate": "mechscope.runs.circuits", "hypothesis": "mechscope.runs.circuits",
+                "version": "mechscope.runs.versions",
                 "compare": "mechscope.runs.comparison", "groundtruth": "mechscope.runs.groundtruth",
                 "describe": "mechscope.runs.describing", "map": "mechscope.runs.prompts",
                 "augment": "mechscope.runs.prompts"}

@@ -116,7 +116,7 @@ def describe_field(model: type[Params], name: str) -> dict:
 REGISTRY: dict[tuple[str, str], Method] = {}
 # what a surface offers first (steering: Linear-AcT, the best measured on SmolLM2 within the damage budget)
 DEFAULT_METHODS = {"discover": "eap-ig", "steer": "linear-act", "compare": "versions", "groundtruth": "build",
-                   "evaluate": "circuit-faithfulness", "hypothesis": "circuit-tests",
+                   "evaluate": "circuit-faithfulness", "hypothesis": "circuit-tests", "version": "quantize",
                    "describe": "top-inputs", "map": "map", "augment": "llm"}
 
 # steering files applied: generation, the strength sweep of a file, two files together (runs/steered.py)
@@ -145,6 +145,7 @@ def register(method: Method) -> Method:
 # listing discovery methods does not import the steering code)
 RECORD_MODULES = {"discover": "mechscope.runs.discovery", "steer": "mechscope.runs.steering",
                   "evaluate": "mechscope.runs.circuits", "hypothesis": "mechscope.runs.circuits",
+                  "version": "mechscope.runs.versions",
                   "compare": "mechscope.runs.comparison", "groundtruth": "mechscope.runs.groundtruth",
                   "describe": "mechscope.runs.describing", "map": "mechscope.runs.prompts",
                   "augment": "mechscope.runs.prompts"}

@@ -32,8 +32,13 @@ from mechscope.store.db import Entry, Store
 WEIGHTS_FORMAT = "mechscope.version/1"
 
 
-def save_version(store: Store, version: Version, *, replace: bool = False, base_model: Model | None = None) -> Entry:
-    """Record a version: its manifest and changed weights; metrics hold its size and what it changed."""
+def save_version(store: Store, version: Version, *, replace: bool = False, base_model: Model | None = None,
+                 base_bytes: dict[str, int] | None = None, provenance: dict | None = None) -> Entry:
+    """Record a version: its manifest and changed weights; metrics hold its size and what it changed.
+
+    Its size is measured against the base's parameters: `base_model`'s, or `base_bytes` (`parameter_bytes` of the
+    base, as a run computed elsewhere sends it). `provenance` (the run layer's spec and hash) is added to the
+    entry's params."""
     from safetensors.torch import save_file
 
     def write_weights(path: Path) -> None:
@@ -46,6 +51,7 @@ def save_version(store: Store, version: Version, *, replace: bool = False, base_
                "label": operation_label(version.operation, version.params)}
     if base_model is not None:
         base_bytes = parameter_bytes(base_model)
+    if base_bytes is not None:
         metrics["base_size_bytes"] = size_bytes(base_bytes, {})
         metrics["size_bytes"] = (version.params.get("checkpoint_bytes") if version.checkpoint
                                  else size_bytes(base_bytes, version.tensors))
@@ -53,7 +59,8 @@ def save_version(store: Store, version: Version, *, replace: bool = False, base_
     if version.tensors:
         files["weights.safetensors"] = write_weights
     return store.add("version", version.name, files, base=version.base, operation=version.operation,
-                     params=version.params, model_fingerprint=version.fingerprint, metrics=metrics, replace=replace)
+                     params={**version.params, **(provenance or {})}, model_fingerprint=version.fingerprint,
+                     metrics=metrics, replace=replace)
 
 
 def load_version(store: Store, name: str) -> Version:
