@@ -27,6 +27,7 @@ from mechscope.compare.similarity import CKA_THRESHOLD, ERROR_THRESHOLD, first_d
 from mechscope.compare.version import Version, operation_label, parameter_bytes, size_bytes
 from mechscope.compare.weights import base_weights, weight_changes
 from mechscope.discover import Circuit, evaluate_circuit
+from mechscope.discover.runner import shared_runners
 from mechscope.errors import MechscopeError
 from mechscope.graph import Graph
 from mechscope.models import Model
@@ -88,8 +89,9 @@ class Baseline:
             self.circuits[t.name] = self.gaps[t.name] = None
             if settings.circuits.which != "none":
                 _step(step, f"base: circuit of {t.name}")
-                self.circuits[t.name] = self.find(graph, t)
-                res = evaluate_circuit(graph, self.circuits[t.name], t, batch_size=settings.circuits.batch_size)
+                with shared_runners():  # the evaluation reuses the finder's clean and corrupted runs (and values)
+                    self.circuits[t.name] = self.find(graph, t)
+                    res = evaluate_circuit(graph, self.circuits[t.name], t, batch_size=settings.circuits.batch_size)
                 self.gaps[t.name] = res["clean"] - res["corrupt"]
         self.probes = dict(probes or {})
         self.probed = {}
@@ -162,14 +164,15 @@ def compare_version(baseline: Baseline, model: Model, version: Version | None = 
         own, note = None, None
         if s.circuits.which != "none":
             _step(step, f"{name}: base circuit of {t.name}")
-        if s.circuits.which == "all" and baseline.circuits[t.name] is not None:
-            _step(step, f"{name}: own circuit of {t.name}")
-            try:
-                own = baseline.find(graph, t)
-            except MechscopeError as exc:
-                note = str(exc)
-        mech = mechanism_summary(graph, t, baseline.circuits[t.name], own, s.circuits.batch_size,
-                                 baseline.gaps[t.name])
+        with shared_runners():  # the own circuit's evaluation and the base circuit's share the version's runs
+            if s.circuits.which == "all" and baseline.circuits[t.name] is not None:
+                _step(step, f"{name}: own circuit of {t.name}")
+                try:
+                    own = baseline.find(graph, t)
+                except MechscopeError as exc:
+                    note = str(exc)
+            mech = mechanism_summary(graph, t, baseline.circuits[t.name], own, s.circuits.batch_size,
+                                     baseline.gaps[t.name])
         mech["circuit_note"] = mech["circuit_note"] or note
         rows.append({**row, **mech, "own_circuit": own})
     probed = {}

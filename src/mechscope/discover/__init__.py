@@ -16,7 +16,7 @@ from mechscope.discover.acdc import acdc
 from mechscope.discover.attribution import Scores, eap, eap_ig, exact, node
 from mechscope.discover.circuit import Circuit, Evaluation, prune_to_paths
 from mechscope.discover.faithfulness import choose_size, curve_areas, faithfulness, faithfulness_curve, select
-from mechscope.discover.runner import PatchedRunner
+from mechscope.discover.runner import PatchedRunner, split_runner
 from mechscope.discover.winners import bootstrap_signs, edge_pruning, marginal_gain
 from mechscope.errors import MechscopeError, closest
 from mechscope.graph import Graph
@@ -37,13 +37,17 @@ __all__ = [
 
 def encode(graph: Graph, task: Task, bos: bool = False):
     """`task` tokenized for the graph's model; with `bos`, the BOS token first (MIB's convention)."""
-    tok = graph.model.tokenizer
-    enc = task.encode(tok)
-    if bos:
-        if tok.bos_token_id is None:
-            raise MechscopeError("this tokenizer has no BOS token; run without bos (--bos)")
-        enc = enc.with_bos(tok.bos_token_id)
-    return enc
+    enc = task.encode(graph.model.tokenizer)
+    bos_id = _bos_id(graph, bos)
+    return enc if bos_id is None else enc.with_bos(bos_id)
+
+
+def _bos_id(graph: Graph, bos: bool) -> int | None:
+    if not bos:
+        return None
+    if graph.model.tokenizer.bos_token_id is None:
+        raise MechscopeError("this tokenizer has no BOS token; run without bos (--bos)")
+    return graph.model.tokenizer.bos_token_id
 
 
 def score_edges(graph: Graph, task: Task, method: str, *, bos: bool = False, **params) -> Scores:
@@ -109,7 +113,7 @@ def circuit_from_scores(
     True
     """
     t1 = time.perf_counter()
-    runner = PatchedRunner(graph, encode(graph, task.split("test"), bos), ablation, batch_size)
+    runner = split_runner(graph, task.split("test"), ablation, batch_size, _bos_id(graph, bos))
     auto = method != "acdc" and edges is None and threshold is None
     points = faithfulness_curve(graph, scores, runner, selection=selection) if (curve or auto) and method != "acdc" else []
     size = None
@@ -142,7 +146,7 @@ def circuit_from_scores(
 def evaluate_circuit(graph: Graph, circuit: Circuit, task: Task, *, split: str = "test", batch_size: int = 16) -> dict:
     """Re-evaluate a saved circuit on a task split (possibly another task or model version)."""
     part = task.split(split) if split != "all" else task
-    runner = PatchedRunner(graph, encode(graph, part, circuit.params.get("bos", False)), circuit.ablation, batch_size)
+    runner = split_runner(graph, part, circuit.ablation, batch_size, _bos_id(graph, circuit.params.get("bos", False)))
     res = faithfulness(runner, circuit._kept(graph))
     return {"task": task.name, "task_hash": task.hash(), "split": split, "edges_kept": len(circuit.edges),
             "edges_total": graph.n_edges, "same_model": circuit.model_fingerprint == graph.model.fingerprint, **res}

@@ -7,7 +7,9 @@ clean and corrupted metrics are computed once here and reused.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import torch
@@ -163,3 +165,45 @@ def _mask_digest(mask: EdgeMask) -> str:
         h.update(name.encode())
         h.update(t.numpy().tobytes())
     return h.hexdigest()
+
+
+_SHARED: ContextVar[dict | None] = ContextVar("mechscope_shared_runners", default=None)
+
+
+@contextlib.contextmanager
+def shared_runners():
+    """Within this block, the runners that circuit evaluation builds (`split_runner`) are built once per
+    graph, prompts, ablation and batch size, and kept to the block's end: finding a circuit and then
+    evaluating one on the same model and split runs the clean and corrupted passes once (and a circuit
+    evaluated twice, once). The numbers are those of fresh runners.
+
+    >>> from mechscope.models import load
+    >>> from mechscope.tasks import load_task
+    >>> graph = Graph.from_model(load("random:gpt2-tiny")); task = load_task("ioi", n=4)
+    >>> with shared_runners():
+    ...     split_runner(graph, task, "resample", 16) is split_runner(graph, task, "resample", 16)
+    True
+    >>> split_runner(graph, task, "resample", 16) is split_runner(graph, task, "resample", 16)
+    False
+    """
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def split_runner(graph: Graph, part, ablation: str, batch_size: int, bos_token_id: int | None = None) -> PatchedRunner:
+    """A runner on task `part` (a `Task`, e.g. its test split), BOS first if `bos_token_id`; shared within
+    `shared_runners`."""
+    def build() -> PatchedRunner:
+        enc = part.encode(graph.model.tokenizer)
+        return PatchedRunner(graph, enc if bos_token_id is None else enc.with_bos(bos_token_id), ablation, batch_size)
+
+    cache = _SHARED.get()
+    if cache is None:
+        return build()
+    key = (id(graph), part.hash(), bos_token_id, ablation, batch_size)
+    if key not in cache:
+        cache[key] = (graph, build())  # the graph is held too, so that its id stays its own
+    return cache[key][1]
