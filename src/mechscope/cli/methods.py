@@ -22,9 +22,14 @@ def _param(p: dict) -> str:
     return text
 
 
+def _kinds() -> list[str]:
+    from mechscope.runs.registry import RECORD_MODULES
+
+    return list(RECORD_MODULES)
+
+
 def methods_command(
-    kind: str = typer.Argument(None, help="discover, steer, compare, groundtruth, describe, map or augment "
-                               "(default: every kind)"),
+    kind: str = typer.Argument(None, help=f"a run kind: {', '.join(_kinds())} (default: every kind)"),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List the registered methods of one kind (or of every kind) with their parameters and defaults."""

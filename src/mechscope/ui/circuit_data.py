@@ -3,9 +3,10 @@
 The view's slider walks over circuit sizes; at each size the circuit is exactly what
 `mechscope.discover.faithfulness.select` keeps from the recorded edge scores (top-n by the circuit's
 selection, pruned to paths from the embedding to the logits), which is also how the
-faithfulness curve was measured. The sizes are computed here once per circuit; each edge
-carries the spans of slider positions where it is in the circuit, so a page (or a notebook
-widget, with no server) only filters. The front-end computes nothing of its own.
+faithfulness curve was measured. The run layer computes the sizes once per circuit
+(`mechscope.runs.views`); each edge carries the spans of slider positions where it is in the
+circuit, so a page (or a notebook widget, with no server) only filters. Neither this module nor
+the front-end computes anything of its own.
 
 >>> import tempfile
 >>> import mechscope as ms
@@ -76,7 +77,7 @@ def circuit_view_from(circuit: Circuit, scores: dict[str, torch.Tensor] | None, 
                       note: str | None = None) -> dict:
     """The circuit view's data for one circuit, its edge scores (None if not recorded) and its model's graph
     (None if the model cannot be loaded: then only the numbers are shown)."""
-    from mechscope.discover.faithfulness import select
+    from mechscope.runs.views import size_spans
 
     selection = circuit.params.get("selection") or "top"
     own_n = circuit.params.get("edges")
@@ -97,18 +98,7 @@ def circuit_view_from(circuit: Circuit, scores: dict[str, torch.Tensor] | None, 
                                    "records them")
         return doc
     sizes = slider_sizes(graph.n_edges, [p["edges"] for p in circuit.evaluation.curve] + [own_n])
-    spans: dict[tuple[str, int, int], list[list]] = {}
-    previous: dict[str, torch.Tensor] = {k: torch.zeros_like(v, dtype=torch.bool) for k, v in scores.items()}
-    after = []
-    for pos, n in enumerate(sizes):
-        kept = select(graph, scores, edges=n, selection=selection)
-        after.append(int(sum(int(k.sum()) for k in kept.values())))
-        for group, k in kept.items():
-            for row, col in (k & ~previous[group]).nonzero().tolist():
-                spans.setdefault((group, row, col), []).append([pos, None])
-            for row, col in (previous[group] & ~k).nonzero().tolist():
-                spans[(group, row, col)][-1][1] = pos
-        previous = kept
+    spans, after = size_spans(graph, scores, sizes, selection)
     order = sorted(spans, key=lambda key: (spans[key][0][0], -abs(float(scores[key[0]][key[1], key[2]]))))
     doc["edges"] = [_edge(graph, graph.edge_at(*key).name, float(scores[key[0]][key[1], key[2]]), spans[key])
                     for key in order[:EDGE_CAP]]
@@ -179,7 +169,7 @@ def graph_for(store_root: str, spec: str) -> Graph:
 def circuit_diff(store, a: str, b: str) -> dict:
     """Two recorded circuits side by side: every edge of either, marked ``both``, ``a`` or ``b``, with both
     scores; their Jaccard index and the attention heads that write into one but not the other."""
-    from mechscope.compare.mechanism import circuit_heads, jaccard
+    from mechscope.runs.views import circuit_overlap
 
     ca, cb = (Circuit.load(store.path(store.get("circuit", n)) / "circuit.json") for n in (a, b))
     graph = graph_for(str(store.root), ca.model_spec)
@@ -188,9 +178,7 @@ def circuit_diff(store, a: str, b: str) -> dict:
                    score_a=ca.edges.get(name), score_b=cb.edges.get(name),
                    side="both" if name in ea and name in eb else ("a" if name in ea else "b"))
              for name in sorted(ea | eb)]
-    ha, hb = circuit_heads(ca), circuit_heads(cb)
-    return {"a": a, "b": b, "edges": edges, "both": len(ea & eb), "only_a": len(ea - eb), "only_b": len(eb - ea),
-            "jaccard": jaccard(ea, eb), "heads_only_a": sorted(ha - hb), "heads_only_b": sorted(hb - ha),
+    return {"a": a, "b": b, "edges": edges, **circuit_overlap(ca, cb),
             "same_model": ca.model_fingerprint == cb.model_fingerprint, "same_task": ca.task_hash == cb.task_hash}
 
 
