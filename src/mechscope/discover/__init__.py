@@ -113,7 +113,7 @@ def circuit_from_scores(
     True
     """
     t1 = time.perf_counter()
-    runner = split_runner(graph, task.split("test"), ablation, batch_size, _bos_id(graph, bos))
+    runner = split_runner(graph, task.split("test"), ablation, batch_size, _bos_id(graph, bos), make=PatchedRunner)
     auto = method != "acdc" and edges is None and threshold is None
     points = faithfulness_curve(graph, scores, runner, selection=selection) if (curve or auto) and method != "acdc" else []
     size = None
@@ -146,7 +146,8 @@ def circuit_from_scores(
 def evaluate_circuit(graph: Graph, circuit: Circuit, task: Task, *, split: str = "test", batch_size: int = 16) -> dict:
     """Re-evaluate a saved circuit on a task split (possibly another task or model version)."""
     part = task.split(split) if split != "all" else task
-    runner = split_runner(graph, part, circuit.ablation, batch_size, _bos_id(graph, circuit.params.get("bos", False)))
+    runner = split_runner(graph, part, circuit.ablation, batch_size, _bos_id(graph, circuit.params.get("bos", False)),
+                          make=PatchedRunner)
     res = faithfulness(runner, circuit._kept(graph))
     return {"task": task.name, "task_hash": task.hash(), "split": split, "edges_kept": len(circuit.edges),
             "edges_total": graph.n_edges, "same_model": circuit.model_fingerprint == graph.model.fingerprint, **res}

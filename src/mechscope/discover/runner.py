@@ -193,12 +193,14 @@ def shared_runners():
         _SHARED.reset(token)
 
 
-def split_runner(graph: Graph, part, ablation: str, batch_size: int, bos_token_id: int | None = None) -> PatchedRunner:
-    """A runner on task `part` (a `Task`, e.g. its test split), BOS first if `bos_token_id`; shared within
-    `shared_runners`."""
+def split_runner(graph: Graph, part, ablation: str, batch_size: int, bos_token_id: int | None = None, *,
+                 make=None) -> PatchedRunner:
+    """A runner on task `part` (a `Task`, e.g. its test split), BOS first if `bos_token_id`, built by
+    `make` (default `PatchedRunner`); shared within `shared_runners`."""
     def build() -> PatchedRunner:
         enc = part.encode(graph.model.tokenizer)
-        return PatchedRunner(graph, enc if bos_token_id is None else enc.with_bos(bos_token_id), ablation, batch_size)
+        return (make or PatchedRunner)(graph, enc if bos_token_id is None else enc.with_bos(bos_token_id), ablation,
+                                       batch_size)
 
     cache = _SHARED.get()
     if cache is None:
