@@ -53,8 +53,9 @@ class CircuitParams(ScoringParams):
 class GradientParams(CircuitParams):
     """A method scoring by gradients: its batches are split to fit a memory budget."""
 
-    max_memory: str | None = Field(None, description="memory budget of a scoring batch, e.g. 8GiB (default: half "
-                                   "the device's free memory); batches are split to fit")
+    max_memory: str | None = Field(None, description="memory budget of a scoring pass, e.g. 8GiB: the tensors it "
+                                   "holds above the loaded model (default: half the device's free memory); batches "
+                                   "are split, and sources chunked, to fit")
 
     @field_validator("max_memory")
     @classmethod
