@@ -183,3 +183,24 @@ def test_the_slider_spans_are_select_at_each_size():
         alive = {key for key, s in spans.items() if any(a <= pos and (b is None or pos < b) for a, b in s)}
         expected = {(g, r, c) for g, k in kept.items() for r, c in k.nonzero().tolist()}
         assert alive == expected and after[pos] == len(expected)
+
+
+def test_test_circuit_over_seeds_prints_one_document_per_seed(circuit_file):
+    import typer
+    from typer.testing import CliRunner
+
+    from mechscope.cli.hypothesis import test_circuit_command
+
+    app = typer.Typer()
+    app.command("test-circuit")(test_circuit_command)
+    app.command("other")(lambda: None)
+    args = ["test-circuit", str(circuit_file), "--tests", "sufficiency", "--n-random", "4", "--json"]
+    run = CliRunner().invoke(app, [*args, "--seeds", "2,0"])
+    assert run.exit_code == 0, run.output
+    docs = json.loads(run.stdout)
+    assert [d["circuit"]["seed"] for d in docs] == [2, 0]
+    for doc, seed in zip(docs, (2, 0)):
+        one = json.loads(CliRunner().invoke(app, [*args, "--seed", str(seed)]).stdout)
+        assert doc == one
+    bad = CliRunner().invoke(app, [*args, "--seeds", "0,x"])
+    assert isinstance(bad.exception, ms.MechscopeError) and "--seeds takes whole numbers" in str(bad.exception)

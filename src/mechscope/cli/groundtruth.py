@@ -7,8 +7,8 @@ import time
 import typer
 from rich.table import Table
 
-from mechscope.cli.output import err, out, print_json, progress
-from mechscope.errors import MechscopeError
+from mechscope.cli.output import err, out, print_json
+from mechscope.cli.runs import compute_cells
 
 groundtruth_app = typer.Typer(help="Models whose circuits are known: build the zoo, list it.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks of discovery methods against known circuits.", no_args_is_help=True)
@@ -44,32 +44,11 @@ def _build_all(names: list[str], force: bool, quiet: bool, executor: str = "inpr
 
 def _build_on(executor: str, names: list[str], force: bool, quiet: bool, workers: int | None,
               ray_address: str | None) -> None:
-    from mechscope.runs import RunSpec, make_executor
+    from mechscope.runs import RunSpec
     from mechscope.runs.registry import default_method
 
-    if not names:
-        return
-    ex = make_executor(executor, workers=workers, address=ray_address)
     specs = [RunSpec("groundtruth", default_method("groundtruth"), name, params={"force": force}) for name in names]
-    failed = []
-    with progress(not quiet) as bar:
-        overall = bar.add_task(f"building {len(names)} zoo models on {ex.name}", total=len(names))
-        lines: dict[int, int] = {}
-
-        def on_cell(i: int, done: float, total: float, message: str) -> None:
-            if i not in lines:
-                lines[i] = bar.add_task(f"building {names[i]}", total=total)
-            bar.update(lines[i], completed=done, total=total)
-
-        try:
-            for i, outcome, error in ex.compute(specs, on_cell):
-                bar.advance(overall)
-                if error is not None:
-                    failed.append(f"{names[i]}: {error}")
-        finally:
-            ex.close()
-    if failed:
-        raise MechscopeError(f"{len(failed)} zoo model(s) failed to build; {failed[0]}")
+    compute_cells(specs, [f"building {n}" for n in names], executor, workers, ray_address, quiet, "zoo models")
 
 
 EXECUTOR_HELP = "inprocess (one model after another), local (a process pool) or ray"
@@ -161,27 +140,14 @@ def bench_groundtruth_command(
         get_method("discover", m)  # one line naming the closest
     recovery = method_for("groundtruth", "command", "bench groundtruth")
     get_method("groundtruth", recovery).validate({"discover_method": chosen[0], "ablation": ablation})
-    ex = make_executor(executor, workers=workers, address=ray_address)  # a bad executor fails before any build
+    make_executor(executor, workers=workers, address=ray_address)  # a bad executor fails before any build
     truths = _build_all(_names(only), False, json_out, executor, workers, ray_address)
     verified = [t for t in truths if ablation in t.true_edges and passed(t, ablation)]
     skipped = [t.name for t in truths if t not in verified]
     specs = [RunSpec("groundtruth", recovery, t.name, params={"discover_method": m, "ablation": ablation})
              for t in verified for m in chosen]
-    rows: list = [None] * len(specs)
-    failed = []
-    with progress(not json_out) as bar:
-        job = bar.add_task("scoring", total=len(truths) * len(chosen))
-        bar.advance(job, len(skipped) * len(chosen))
-        try:
-            for i, outcome, error in ex.compute(specs):
-                bar.advance(job)
-                if error is not None:
-                    failed.append(f"{specs[i].model} with {specs[i].params['discover_method']}: {error}")
-                rows[i] = outcome
-        finally:
-            ex.close()
-    if failed:
-        raise MechscopeError(f"{len(failed)} of {len(specs)} scoring runs failed; {failed[0]}")
+    labels = [f"{s.params['discover_method']} on {s.model}" for s in specs]
+    rows = compute_cells(specs, labels, executor, workers, ray_address, json_out, "scoring runs")
     if skipped and not json_out:
         err.print(f"left out (no verified truth under {ablation} ablation): {', '.join(skipped)}")
     if json_out:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,8 @@ from rich.table import Table
 from mechscope.cli.discovery import circuit_spec
 from mechscope.cli.options import Device, Dtype
 from mechscope.cli.output import out, print_json, progress
-from mechscope.cli.runs import rich_report
+from mechscope.cli.runs import compute_cells, rich_report
+from mechscope.errors import MechscopeError
 
 TESTS_HELP = "comma-separated: equivalence, independence, minimality, sufficiency, necessity"
 
@@ -37,6 +39,12 @@ def test_circuit_command(
     complement: bool = typer.Option(False, "--complement", help="necessity: draw random circuits from the edges "
                                     "outside the circuit (advisable for circuits of a few edges)"),
     batch_size: int = typer.Option(16, "--batch-size"),
+    seeds: str = typer.Option(None, "--seeds", help="comma-separated seeds: one run per seed (instead of --seed), "
+                              "computed on --executor; prints each seed's tests and how many seeds each passed"),
+    executor: str = typer.Option("inprocess", "--executor", help="where the runs of --seeds are computed: "
+                                 "inprocess, local (a process pool) or ray"),
+    workers: int = typer.Option(None, "--workers", help="processes of the local pool or Ray (default: one per core)"),
+    ray_address: str = typer.Option(None, "--ray-address", help="join the Ray cluster at ADDR"),
     device: Device = None,
     dtype: Dtype = None,
     json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout and nothing else"),
@@ -48,6 +56,32 @@ def test_circuit_command(
               "alpha": alpha, "n_random": n_random, "epsilon": epsilon, "tie_tol": tie_tol,
               "n_permutations": n_permutations, "quantile": quantile, "max_edges": max_edges,
               "complement": complement, "batch_size": batch_size}
+    if seeds is not None or executor != "inprocess" or ray_address:
+        try:
+            chosen = [seed] if seeds is None else list(dict.fromkeys(int(x) for x in seeds.split(",") if x.strip()))
+        except ValueError:
+            raise MechscopeError(f"--seeds takes whole numbers, e.g. --seeds 0,1,2; got {seeds!r}") from None
+        if not chosen:
+            raise MechscopeError("--seeds names no seed; e.g. --seeds 0,1,2")
+        where = circuit_path if executor == "inprocess" else circuit_path.resolve()  # another process's cwd may differ
+        spec = circuit_spec("hypothesis", where, model, task, n, params, chosen[0], device, dtype)
+        docs = compute_cells([replace(spec, seed=s) for s in chosen], [f"seed {s}" for s in chosen], executor,
+                             workers, ray_address, json_out, "test runs")
+        names = spec.normalized().params["tests"]
+        for doc in docs:
+            doc["circuit"]["path"] = str(circuit_path)  # as given
+        if json_out:
+            print_json(docs if seeds is not None else docs[0])  # one run on another executor: the one document
+            return
+        if seeds is None:
+            print_tests(docs[0], names)
+            return
+        for doc in docs:
+            print_tests(doc, names)
+        for name in names:
+            passed = sum(bool(d[name]["passed"]) for d in docs)
+            out.print(f"[bold]{name}[/]: passed for {passed} of {len(docs)} seeds ({', '.join(map(str, chosen))})")
+        return
     spec = circuit_spec("hypothesis", circuit_path, model, task, n, params, seed, device, dtype)
     names = spec.normalized().params["tests"]
     with progress(not json_out) as bar:

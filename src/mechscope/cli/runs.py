@@ -164,3 +164,39 @@ def rich_report(bar, job) -> Callable[[float, float, str], None]:
         bar.update(job, completed=done, total=total, description=message)
 
     return report
+
+
+def compute_cells(specs: list, labels: list[str], executor: str = "inprocess", workers: int | None = None,
+                  ray_address: str | None = None, quiet: bool = False, what: str = "runs") -> list:
+    """The outcomes of `specs` computed on `executor`, in the order of `specs`, with one progress bar for all and
+    one per cell (labelled by `labels`); a failed cell raises one line naming it, after every cell has ended."""
+    from mechscope.cli.output import progress
+    from mechscope.runs import make_executor
+
+    ex = make_executor(executor, workers=workers, address=ray_address)
+    outcomes: list = [None] * len(specs)
+    failed = []
+    if not specs:
+        return outcomes
+    with progress(not quiet) as bar:
+        overall = bar.add_task(f"{len(specs)} {what} on {ex.name}", total=len(specs))
+        lines: dict[int, int] = {}
+
+        def on_cell(i: int, done: float, total: float, message: str) -> None:
+            if i not in lines:
+                lines[i] = bar.add_task(labels[i], total=total)
+            bar.update(lines[i], completed=done, total=total)
+
+        try:
+            for i, outcome, error in ex.compute(specs, on_cell):
+                bar.advance(overall)
+                if i in lines:
+                    bar.remove_task(lines.pop(i))
+                if error is not None:
+                    failed.append(f"{labels[i]}: {error}")
+                outcomes[i] = outcome
+        finally:
+            ex.close()
+    if failed:
+        raise MechscopeError(f"{len(failed)} of {len(specs)} {what} failed; {failed[0]}")
+    return outcomes
