@@ -60,8 +60,8 @@ class LowRankSteer(SteeringMethod):
 
     def __init__(self, sites: str = "block", layers: str | int | list[int] | None = None, pooling: str = "mean",
                  rank: int = 1, objective: str = "lm", steps: int = 40, lr: float = 0.02,
-                 beta: float = 2.0, batch_size: int = 8, seed: int = 0, data: str = "primed", n_shots: int = 8, samples: int = 2,
-                 keep: float = 0.5):
+                 beta: float = 2.0, batch_size: int = 8, seed: int = 0, data: str = "primed", n_shots: int = 8,
+                 samples: int = 2, keep: float = 0.5):
         self.sites = sites
         self.layers = layers
         self.pooling = pooling
