@@ -43,6 +43,8 @@ def main() -> None:
     ap.add_argument("--axes", action="store_true", help="score generations on AxBench's three axes (seed 0)")
     ap.add_argument("--prompting", action="store_true", help="also prompting, and prompting plus each config")
     ap.add_argument("--save", default=None, help="folder to save each fitted steering file in")
+    ap.add_argument("--texts", default=None, help="JSON file to write every generation (and the primed training "
+                    "continuations) to, to count them again offline")
     ap.add_argument("--target", default=None, help="a user concept: target sentence file (CONCEPT is then its name)")
     ap.add_argument("--source", default="neutral.txt", help="with --target: source sentence file")
     ap.add_argument("--lexicon", default="", help="with --target: comma-separated lexicon (* matches any ending)")
@@ -63,6 +65,7 @@ def main() -> None:
     base = math.exp(_nll(score_texts(model, c.neutral)))
     print(f"base perplexity {base:.1f}", flush=True)
     judges = None
+    dump: dict = {}
     if args.axes or args.prompting:
         from mechscope.data.embed import get_embedder
         from mechscope.steer.concepts import read_sentences
@@ -105,6 +108,7 @@ def main() -> None:
         for seed in (int(x) for x in args.seeds.split(",")):
             texts = generate(model, c.prompts, steering=method, strength=strength, max_new_tokens=30, seed=seed)
             rates.append(sum(lexicon_scores(texts, c.lexicon)) / len(texts))
+            dump.setdefault(f"{name} {json.dumps(cfg)}", {})[f"seed {seed}"] = texts
             if seed == 0 and judges is not None:
                 extra["axes"] = axes(texts)
                 extra["examples"] = texts[:3]
@@ -113,6 +117,11 @@ def main() -> None:
             if "units_per_site" in method.fit_report():
                 per_site = method.fit_report()["units_per_site"]
                 extra["units_per_layer"] = {k.split(".")[2]: n for k, n in per_site.items()}
+        if hasattr(method, "primed_texts_"):
+            dump.setdefault(f"{name} {json.dumps(cfg)}", {})["primed"] = method.primed_texts_
+        if args.texts:
+            with open(args.texts, "w") as f:
+                json.dump(dump, f, indent=1)
         if args.save:
             from mechscope.steer import SteeringFile
 

@@ -228,7 +228,23 @@ def test_a_steering_run_fits_sweeps_and_records_like_the_steering_api(tmp_path):
     sf = SteeringFile.load(store.path(entry) / "steering.safetensors")
     assert [r["strength"] for r in sf.manifest["evaluation"]["sweep"]] == [0.0, 2.0]
     c = load_concept("wedding")
-    direct = DiffMean(layers="1").fit(load("random:llama-tiny"), c.source[:4], c.target[:4])
+    llama = load("random:llama-tiny")
+    direct = DiffMean(layers="1").fit(llama, c.source[:4], c.target[:4])
+    from mechscope.steer.evaluate import evaluate_prompting
+
+    ev = sf.manifest["evaluation"]  # the baselines beside the sweep: prompting, and prompting plus steering
+    kw = dict(lexicon=c.lexicon, max_new_tokens=2, seed=0)
+    alone = evaluate_prompting(llama, c.instruction, c.prompts[:1], c.neutral[:2], **kw)
+    assert ev["prompting"]["method"] == "prompting" and ev["prompting"]["delta_ppl"] == pytest.approx(
+        alone["delta_ppl"], abs=1e-6)
+    chosen = ev["chosen_strength"]
+    if chosen:
+        both = evaluate_prompting(llama, c.instruction, c.prompts[:1], c.neutral[:2], steering=direct,
+                                  strength=chosen, **kw)
+        assert ev["prompting_steering"]["method"] == "prompting+diffmean"
+        assert ev["prompting_steering"]["kl"] == pytest.approx(both["kl"], abs=1e-5) and both["kl"] != alone["kl"]
+    else:
+        assert "prompting_steering" not in ev
     for site, state in direct.state_.items():
         for key, value in state.items():
             if isinstance(value, torch.Tensor):

@@ -210,6 +210,29 @@ def test_primed_lowrank_trains_on_the_models_own_primed_continuations(model, con
         primed_pairs(model, ["too short"], ["x"])
 
 
+def test_primed_keep_retains_the_continuations_the_examples_made_most_likely(model, concept):
+    from mechscope.steer.primed import _mean_logprob, primed_pairs, prompt_heads
+
+    src, kw = concept.source[:6], dict(n_shots=3, new_tokens=4, samples=2)
+    every = primed_pairs(model, src, concept.target, **kw)
+    kept = primed_pairs(model, src, concept.target, keep=0.5, **kw)
+    heads = prompt_heads(src)
+    assert every[0] == [h for h in heads for _ in range(2)]  # two samples per head, every row kept
+    assert len(kept[0]) == -(-len(every[0]) // 2)
+    gen = torch.Generator().manual_seed(0)  # the same example draws as primed_pairs'
+    contexts = ["".join(concept.target[i] + "\n" for i in torch.randperm(len(concept.target), generator=gen)[:3])
+                for _ in every[0]]
+    gain = (_mean_logprob(model, [c + p for c, p in zip(contexts, every[0])], every[1])
+            - _mean_logprob(model, every[0], every[1]))
+    rows = list(zip(*every))
+    chosen = [i for i, r in enumerate(rows) if r in set(zip(*kept))]
+    assert [rows[i] for i in chosen] == list(zip(*kept))  # a subset, in order, plain aligned with its prompt
+    dropped = [i for i in range(len(rows)) if i not in chosen]
+    assert min(gain[chosen]) >= max(gain[dropped])
+    with pytest.raises(MechscopeError, match="keep in"):
+        primed_pairs(model, src, concept.target, keep=0.0)
+
+
 def test_fitted_state_is_float32_cpu(model, concept):
     lin = LinEAS(sites="block", layers="0", steps=1, n_samples=2).fit(model, concept.source, concept.target)
     for t in lin.state_.values():

@@ -7,8 +7,9 @@ in `METHODS` is registered here without touching this file.
 
 A steering run's ``task`` is a shipped concept (``wedding``, ``ocean``, ...). It fits on the concept's source
 and target sentences (or on the ``source`` and ``target`` sentence files, which then need no concept); with
-``strengths`` it sweeps them (effect and damage per strength) and writes the summary and the chosen strength
-into the file's manifest. The file is recorded in the store. A trained method (one with ``steps``) reports
+``strengths`` it sweeps them (effect and damage per strength, beside the prompting baseline and prompting plus
+steering at the chosen strength when the concept has an instruction) and writes the summary and the chosen
+strength into the file's manifest. The file is recorded in the store. A trained method (one with ``steps``) reports
 each step's loss.
 
 >>> from mechscope.runs import get_method
@@ -62,9 +63,10 @@ def _params_model(cls) -> type[Params]:
 
 def _sentences(model, concept, params) -> int:
     """Work units of a steering run: loading, fitting (one per training step of a trained method), each
-    strength of the sweep and its unsteered row."""
+    strength of the sweep and its unsteered row, and the prompting and prompting-plus-steering baselines."""
     trained = getattr(params, "steps", None) or 0
-    return 2 + trained + (len(params.strengths) + 1 if params.strengths else 0)
+    baselines = 2 if concept is not None and concept.instruction else 0
+    return 2 + trained + (len(params.strengths) + 1 + baselines if params.strengths else 0)
 
 
 def _fit(cls_name: str):
@@ -100,6 +102,7 @@ def compute(spec, report: Report | None = None):
     from mechscope.runs.models import cached_model
     from mechscope.steer import SteeringFile, evaluate_steering, load_concept
     from mechscope.steer.concepts import read_sentences
+    from mechscope.steer.evaluate import evaluate_prompting
 
     method = spec.method_record()
     p = method.validate(spec.params)
@@ -144,9 +147,17 @@ def compute(spec, report: Report | None = None):
             report(done[0], total, message)
             done[0] += 1
 
-        evaluation = evaluate_steering(model, sf, concept.prompts[:p.n_prompts], concept.neutral[:p.n_neutral],
-                                       strengths=p.strengths, lexicon=concept.lexicon,
-                                       max_new_tokens=p.max_new_tokens, seed=spec.seed, on_step=step)
+        prompts, neutral = concept.prompts[:p.n_prompts], concept.neutral[:p.n_neutral]
+        kw = dict(lexicon=concept.lexicon, max_new_tokens=p.max_new_tokens, seed=spec.seed)
+        evaluation = evaluate_steering(model, sf, prompts, neutral, strengths=p.strengths, on_step=step, **kw)
+        if concept.instruction:  # the baselines: prompting, and prompting plus steering at the chosen strength
+            step("prompting baseline")
+            evaluation["prompting"] = evaluate_prompting(model, concept.instruction, prompts, neutral, **kw)
+            step("prompting plus steering")
+            if evaluation["chosen_strength"]:
+                evaluation["prompting_steering"] = evaluate_prompting(
+                    model, concept.instruction, prompts, neutral, steering=sf,
+                    strength=evaluation["chosen_strength"], **kw)
         write_summary(sf, evaluation)
     report(total, total, "recording the steering file")
     return sf, evaluation

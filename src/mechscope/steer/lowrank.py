@@ -17,7 +17,9 @@ modelling or preference objective over the concept's sentences (the model's weig
 
 The data (`data`): ``"primed"`` (the default) trains on (prompt, continuation) pairs the model writes
 itself, the continuation primed by target sentences in context (`mechscope.steer.primed`; the
-preference objective then prefers the primed continuation to the plain one after the same prompt);
+preference objective then prefers the primed continuation to the plain one after the same prompt; by
+default two are drawn per prompt and the half whose likelihood the in-context examples raised most is
+kept, `samples` and `keep`);
 ``"sentences"`` on the sentences themselves, unconditioned.
 
 Strength is a scalar: 0 is the model, 1 the trained edit, more extrapolates.
@@ -58,7 +60,8 @@ class LowRankSteer(SteeringMethod):
 
     def __init__(self, sites: str = "block", layers: str | int | list[int] | None = None, pooling: str = "mean",
                  rank: int = 1, objective: str = "lm", steps: int = 40, lr: float = 0.02,
-                 beta: float = 2.0, batch_size: int = 8, seed: int = 0, data: str = "primed", n_shots: int = 8):
+                 beta: float = 2.0, batch_size: int = 8, seed: int = 0, data: str = "primed", n_shots: int = 8,
+                 samples: int = 2, keep: float = 0.5):
         self.sites = sites
         self.layers = layers
         self.pooling = pooling
@@ -71,6 +74,8 @@ class LowRankSteer(SteeringMethod):
         self.seed = seed
         self.data = data
         self.n_shots = n_shots
+        self.samples = samples
+        self.keep = keep
 
     def _resolve(self, model) -> list[Site]:
         layers = self.layers if self.layers is not None else str(round(model.adapter.n_layers / 3))
@@ -101,10 +106,12 @@ class LowRankSteer(SteeringMethod):
         opt = torch.optim.Adam([p for v in params.values() for p in v.values()], lr=self.lr)
         t0 = time.perf_counter()
         if self.data == "primed":  # (prompt, continuation) pairs the model writes itself (steer/primed.py)
-            prompts, primed, plain = primed_pairs(model, source, target, n_shots=self.n_shots, seed=self.seed)
+            prompts, primed, plain = primed_pairs(model, source, target, n_shots=self.n_shots, seed=self.seed,
+                                                  samples=self.samples, keep=self.keep)
             good = [(p, c) for p, c in zip(prompts, primed)]
             bad = [(p, c) for p, c in zip(prompts, plain)]
             self.primed_examples_ = [p + c for p, c in good[:3]]
+            self.primed_texts_ = {"prompts": prompts, "primed": primed, "plain": plain}
         else:  # the sentences themselves, unconditioned (an empty prompt)
             good = [("", t) for t in target]
             bad = [("", s_) for s_ in source]

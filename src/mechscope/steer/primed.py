@@ -11,12 +11,19 @@ concept the user brings works the same way):
   the concept, the offline stand-in for an instruction;
 - the *plain* continuation is what the model writes after the prompt alone.
 
-Both are sampled (temperature 0.8, top-p 0.95) and stop at the end of their line. A steering edit
+Both are sampled (temperature 0.8, top-p 0.95) and stop at the end of their line. Not every primed
+continuation carries the concept (the model often just finishes the sentence), so with `samples` > 1
+several are drawn per prompt (each with its own examples) and with `keep` < 1 only the share whose
+likelihood the examples raised most is kept: the *context gain*, the mean token log-probability of the
+continuation after examples and prompt minus that after the prompt alone. It needs nothing but the
+model and the sentences (no lexicon, no judge). A steering edit
 trained to make the primed continuation likely after the bare prompt (`objective="lm"`), or more
 likely than the plain one (`objective="preference"`), learns to do what the in-context examples do.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -39,32 +46,64 @@ def prompt_heads(sentences: list[str], prompt_words: int = 3) -> list[str]:
 
 
 def primed_pairs(model, source: list[str], target: list[str], n_shots: int = 8, prompt_words: int = 3,
-                 new_tokens: int = 24, seed: int = 0) -> tuple[list[str], list[str], list[str]]:
-    """``(prompts, primed, plain)``: one prompt per source-sentence head and its two continuations.
+                 new_tokens: int = 24, seed: int = 0, samples: int = 1,
+                 keep: float = 1.0) -> tuple[list[str], list[str], list[str]]:
+    """``(prompts, primed, plain)``: per source-sentence head, `samples` primed continuations and the plain one,
+    the share `keep` of them with the largest context gain kept (in order; a prompt repeats once per sample kept).
 
     >>> from mechscope.models import load
     >>> m = load("random:llama-tiny")
     >>> p, a, b = primed_pairs(m, ["the cat sat on the mat"], ["a wedding day"], new_tokens=3)
     >>> p, len(a), len(b)
     (['the cat sat'], 1, 1)
+    >>> p, a, b = primed_pairs(m, ["the cat sat on the mat", "a dog ran to the park"], ["a wedding day"],
+    ...                        new_tokens=3, samples=2, keep=0.5)
+    >>> len(p), len(a), len(b)
+    (2, 2, 2)
     """
-    prompts = prompt_heads(source, prompt_words)
-    if not prompts:
+    if samples < 1 or not 0 < keep <= 1:
+        raise MechscopeError(f"primed data needs samples >= 1 and keep in (0, 1]; got samples {samples}, keep {keep:g}")
+    heads = prompt_heads(source, prompt_words)
+    if not heads:
         raise MechscopeError(f"no source sentence has more than {prompt_words} words to make a prompt from; "
                              "give longer source sentences")
     gen = torch.Generator().manual_seed(seed)
     shots = min(n_shots, len(target))
+    prompts = [h for h in heads for _ in range(samples)]
     contexts = []
     for _ in prompts:
         idx = torch.randperm(len(target), generator=gen)[:shots].tolist()
         contexts.append("".join(target[i].strip() + "\n" for i in idx))
     primed = generate(model, [c + p for c, p in zip(contexts, prompts)], max_new_tokens=new_tokens, seed=seed,
                       stop_at_newline=True, batch_size=16)
-    plain = generate(model, prompts, max_new_tokens=new_tokens, seed=seed, stop_at_newline=True, batch_size=16)
-    keep = [i for i, (a, b) in enumerate(zip(primed, plain)) if a.strip() and b.strip()]
-    if not keep:
+    plain_once = generate(model, heads, max_new_tokens=new_tokens, seed=seed, stop_at_newline=True, batch_size=16)
+    plain = [b for b in plain_once for _ in range(samples)]
+    keep_rows = [i for i, (a, b) in enumerate(zip(primed, plain)) if a.strip() and b.strip()]
+    if not keep_rows:
         raise MechscopeError("the model wrote no text after any prompt; give longer source sentences")
-    return ([prompts[i] for i in keep], [primed[i].rstrip("\n") for i in keep], [plain[i].rstrip("\n") for i in keep])
+    if keep < 1:
+        rows = keep_rows
+        gain = (_mean_logprob(model, [contexts[i] + prompts[i] for i in rows], [primed[i] for i in rows])
+                - _mean_logprob(model, [prompts[i] for i in rows], [primed[i] for i in rows]))
+        n = max(1, math.ceil(keep * len(rows)))
+        best = set(gain.argsort(descending=True)[:n].tolist())
+        keep_rows = [r for j, r in enumerate(rows) if j in best]
+    return ([prompts[i] for i in keep_rows], [primed[i].rstrip("\n") for i in keep_rows],
+            [plain[i].rstrip("\n") for i in keep_rows])
+
+
+@torch.no_grad()
+def _mean_logprob(model, prompts: list[str], continuations: list[str], batch_size: int = 16) -> torch.Tensor:
+    """Mean token log-probability ``[n]`` of each continuation after its prompt, unsteered."""
+    out = []
+    for i in range(0, len(prompts), batch_size):
+        ids, mask, pos, scored = continuation_batch(model, prompts[i:i + batch_size],
+                                                    continuations[i:i + batch_size])
+        logits = model.hf(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False).logits.float()
+        lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+        m = scored[:, 1:].to(lp.dtype)
+        out.append(((lp * m).sum(-1) / m.sum(-1).clamp(min=1)).cpu())
+    return torch.cat(out)
 
 
 def continuation_batch(model, prompts: list[str], continuations: list[str]):
