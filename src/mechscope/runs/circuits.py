@@ -30,7 +30,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from mechscope.errors import MechscopeError
-from mechscope.runs.registry import Method, ParameterError, Params, Report, register
+from mechscope.runs.registry import Method, ParameterError, Params, Report, register, run_spec
 
 STORE_KIND = None  # an evaluation or a test is printed (and written where asked), not kept in the store
 TESTS = ("equivalence", "independence", "minimality", "sufficiency", "necessity")  # mechscope.hypothesis.TESTS
@@ -160,9 +160,7 @@ register(Method("hypothesis", "circuit-tests", _test, TestParams, _one,
 
 def compute(spec, report: Report | None = None) -> dict:
     """The evaluation or test document of `spec` (what the CLI prints with --json)."""
-    method = spec.method_record()
-    p = method.validate(spec.params)
-    return method.run(spec, p, report or (lambda done, total, message: None))
+    return run_spec(spec, report)
 
 
 def record(store, spec, digest: str, outcome: dict, name: str | None = None) -> dict:

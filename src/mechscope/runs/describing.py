@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from mechscope.errors import MechscopeError
-from mechscope.runs.registry import Method, ParameterError, Params, Report, register
+from mechscope.runs.registry import Method, ParameterError, Params, Report, register, run_spec
 
 STORE_KIND = None  # a description is printed and written where asked, not kept in the store
 DOMAINS = ("numeric", "strings", "concepts")
@@ -207,9 +207,7 @@ for _name, _fn, _params, _summary, _command in (
 
 def compute(spec, report: Report | None = None) -> dict:
     """The description document of `spec` (what `mechscope describe` prints with --json)."""
-    method = spec.method_record()
-    p = method.validate(spec.params)
-    return method.run(spec, p, report or (lambda done, total, message: None))
+    return run_spec(spec, report)
 
 
 def record(store, spec, digest: str, outcome: dict, name: str | None = None) -> dict:

@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from mechscope.runs.registry import Method, ParameterError, Params, Report, register
+from mechscope.runs.registry import Method, ParameterError, Params, Report, register, run_spec
 
 STORE_KIND = None  # the zoo lives in its cache, not in the experiment store
 
@@ -103,9 +103,7 @@ def compute(spec, report: Report | None = None) -> dict:
     """Build the zoo model `spec.model` (its summary row: name, kind, task, true edges, holds, seconds), or score a
     discovery method against it (``model, method, ablation, roc_auc, node_roc_auc, precision_at_k, seconds,
     n_edges, n_true``)."""
-    method = spec.method_record()
-    p = method.validate(spec.params)
-    return method.run(spec, p, report or (lambda done, total, message: None))
+    return run_spec(spec, report)
 
 
 def record(store, spec, digest: str, outcome, name: str | None = None) -> dict:

@@ -91,6 +91,21 @@ class Method:
                 "params": [describe_field(self.params, n) for n in self.params.model_fields]}
 
 
+def run_spec(spec, report: Report | None = None):
+    """Run the method of `spec` on the spec itself, its parameters validated (the kinds whose methods take the whole
+    spec: evaluate, hypothesis, describe, groundtruth, version, generate, steer-eval, steer-pair).
+
+    >>> from mechscope.runs import RunSpec
+    >>> run_spec(RunSpec("evaluate", "circuit-faithfulness", "random:gpt2-tiny"))
+    Traceback (most recent call last):
+    ...
+    mechscope.runs.registry.ParameterError: parameter 'circuit' of evaluate method circuit-faithfulness is missing; give a circuit JSON file (written by `mechscope discover --out`)
+    """
+    method = spec.method_record()
+    params = method.validate(spec.params)
+    return method.run(spec, params, report or (lambda done, total, message: None))
+
+
 def describe_field(model: type[Params], name: str) -> dict:
     """One parameter as plain data: ``{"name", "type", "optional", "required", "default", "help", "choices",
     "minimum", "maximum"}``."""

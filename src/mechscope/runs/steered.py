@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from mechscope.runs.registry import Method, ParameterError, Params, Report, register
+from mechscope.runs.registry import Method, ParameterError, Params, Report, register, run_spec
 
 STORE_KIND = None  # the documents are printed; `steer-eval` with `record` records the file (see `record`)
 ROW_KINDS = {"generate": "generation", "steer-eval": "steering-evaluation", "steer-pair": "steering-pair"}
@@ -271,9 +271,7 @@ for _kind, _name, _fn, _params, _summary in (
 
 def compute(spec, report: Report | None = None) -> dict:
     """The document of `spec` (what its command prints with --json, before the command shapes it)."""
-    method = spec.method_record()
-    p = method.validate(spec.params)
-    return method.run(spec, p, report or (lambda done, total, message: None))
+    return run_spec(spec, report)
 
 
 def record(store, spec, digest: str, outcome: dict, name: str | None = None) -> dict:

@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from mechscope.errors import MechscopeError
-from mechscope.runs.registry import Method, ParameterError, Params, Report, register
+from mechscope.runs.registry import Method, ParameterError, Params, Report, register, run_spec
 
 STORE_KIND = "version"
 
@@ -140,9 +140,7 @@ for _name, _operation, _params, _option, _value, _summary in (
 
 def compute(spec, report: Report | None = None) -> dict:
     """Make the version of `spec`; returns ``{"version": Version, "base_bytes": {parameter: bytes}}``."""
-    method = spec.method_record()
-    p = method.validate(spec.params)
-    return method.run(spec, p, report or (lambda done, total, message: None))
+    return run_spec(spec, report)
 
 
 def record(store, spec, digest: str, outcome: dict, name: str | None = None) -> dict:
