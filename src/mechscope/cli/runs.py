@@ -173,11 +173,11 @@ def compute_cells(specs: list, labels: list[str], executor: str = "inprocess", w
     from mechscope.cli.output import progress
     from mechscope.runs import make_executor
 
-    ex = make_executor(executor, workers=workers, address=ray_address)
     outcomes: list = [None] * len(specs)
-    failed = []
-    if not specs:
+    if not specs:  # before the executor: nothing to start (a Ray executor would start a local Ray)
         return outcomes
+    ex = make_executor(executor, workers=workers, address=ray_address)
+    failed = []
     with progress(not quiet) as bar:
         overall = bar.add_task(f"{len(specs)} {what} on {ex.name}", total=len(specs))
         lines: dict[int, int] = {}
