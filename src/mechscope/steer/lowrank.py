@@ -37,7 +37,7 @@ from mechscope.steer.activations import encode
 from mechscope.steer.base import SteeringMethod, train_steps
 from mechscope.steer.sites import Site, resolve_sites
 from mechscope.steer.hooks import steering_hooks
-from mechscope.steer.primed import continuation_batch, primed_pairs
+from mechscope.steer.primed import continuation_batch, mean_token_logprob, primed_pairs
 
 OBJECTIVES = ("lm", "preference")
 DATA = ("sentences", "primed")
@@ -168,6 +168,4 @@ def _mean_logprob(model, sites: list[Site], params: dict, pairs: list[tuple[str,
     transforms = {Site.from_key(k): edit(t) for k, t in params.items()}
     with torch.enable_grad(), steering_hooks(model, transforms):
         logits = model.hf(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False).logits.float()
-    lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
-    m = scored[:, 1:].to(lp.dtype)
-    return (lp * m).sum(-1) / m.sum(-1).clamp(min=1)
+    return mean_token_logprob(logits, ids, scored)

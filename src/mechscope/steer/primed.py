@@ -100,10 +100,21 @@ def _mean_logprob(model, prompts: list[str], continuations: list[str], batch_siz
         ids, mask, pos, scored = continuation_batch(model, prompts[i:i + batch_size],
                                                     continuations[i:i + batch_size])
         logits = model.hf(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False).logits.float()
-        lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
-        m = scored[:, 1:].to(lp.dtype)
-        out.append(((lp * m).sum(-1) / m.sum(-1).clamp(min=1)).cpu())
+        out.append(mean_token_logprob(logits, ids, scored).cpu())
     return torch.cat(out)
+
+
+def mean_token_logprob(logits: torch.Tensor, ids: torch.Tensor, scored: torch.Tensor) -> torch.Tensor:
+    """Mean log-probability ``[batch]`` of the tokens marked in `scored` ``[batch, seq]`` (bool), each predicted
+    from the position before it; `logits` ``[batch, seq, vocab]`` (float32), `ids` ``[batch, seq]``.
+
+    >>> logits = torch.zeros(1, 3, 4)  # uniform over 4 tokens
+    >>> float(mean_token_logprob(logits, torch.tensor([[0, 1, 2]]), torch.tensor([[False, True, True]])))
+    -1.3862943649291992
+    """
+    lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+    m = scored[:, 1:].to(lp.dtype)
+    return (lp * m).sum(-1) / m.sum(-1).clamp(min=1)
 
 
 def continuation_batch(model, prompts: list[str], continuations: list[str]):
