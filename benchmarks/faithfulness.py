@@ -7,6 +7,7 @@ target (0.8 by default).
     python benchmarks/faithfulness.py --tasks ioi,greater-than --methods eap-ig --selections top,signed
     python benchmarks/faithfulness.py --tasks path/to/autocircuit.json --n 120
     python benchmarks/faithfulness.py --tasks ioi,ioi-mib --n 48 --bos   # MIB's convention: BOS first
+    python benchmarks/faithfulness.py --tasks code-retrieval-d1-before-assert   # any name of builtin_mib.MIB_TASKS
 
 With both top and signed selections it also prints MIB's pair: CPR of the signed
 curve and CMD of the |score| curve (`discover.mib_areas`), in one summary row per
@@ -34,6 +35,7 @@ import mechscope as ms
 from mechscope import discover as D
 from mechscope.discover.attribution import eap, eap_ig
 from mechscope.discover.faithfulness import curve_areas, mib_areas
+from mechscope.tasks.builtin_mib import MIB_TASKS
 
 
 def main() -> None:
@@ -58,7 +60,8 @@ def main() -> None:
     graph = ms.Graph.from_model(model)
     rows = []
     for task_name in args.tasks.split(","):
-        task = ms.load_task(task_name, n=args.n)
+        # MIB's unsolved forms (mechscope.tasks.builtin_mib.MIB_TASKS) are not built-ins; take them by name here
+        task = MIB_TASKS[task_name](n=args.n) if task_name in MIB_TASKS else ms.load_task(task_name, n=args.n)
         train = task.split("train").encode(model.tokenizer)
         test = task.split("test").encode(model.tokenizer)
         if args.bos:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from mechscope.errors import MechscopeError
 from mechscope.models.loading import smollm2_tokenizer
 from mechscope.tasks import load_task
 from mechscope.tasks.builtin_mib import MIB_TASKS, arithmetic, code_retrieval, ioi_mib, mcqa
@@ -64,3 +65,14 @@ def test_code_retrieval_answer_is_what_python_prints(depth, order):
                           if line.startswith("def ") and f"return {callee}()" in ex.clean.split(line)[1].split("\n")[1])
             assert (names.index(callee) < names.index(caller)) == (order == "before")
         assert first in names
+
+
+@pytest.mark.parametrize("form,query", [("assert", "assert {}() == "), ("comment", "# {}() returns ")])
+def test_code_retrieval_forms_ask_for_the_same_value(form, query):
+    session = code_retrieval(n=20, depth=2, order="after").examples
+    for ex, base in zip(code_retrieval(n=20, depth=2, order="after", form=form).examples, session):
+        program, call = base.clean.rsplit(">>> ", 1)
+        assert ex.clean == program + query.format(call.strip()[:-2])  # same program, same function asked for
+        assert (ex.answers, ex.wrong_answers) == (base.answers, base.wrong_answers)
+    with pytest.raises(MechscopeError, match="form"):
+        code_retrieval(n=1, form="repl")

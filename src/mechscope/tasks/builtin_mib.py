@@ -137,25 +137,38 @@ def arithmetic_sub(n: int | None = None, seed: int = 0) -> Task:
 _FUNCS = tuple(f"f{i}" for i in range(1, 10))
 
 
+_CODE_QUERIES = {  # how the prompt asks for f's value; the answer digit is the next token
+    "session": ">>> {f}()\n",          # a Python session: the value on the next line
+    "assert": "assert {f}() == ",      # the digit after "== " (SmolLM2 writes " 7" as " " then "7")
+    "comment": "# {f}() returns ",
+}
+
+
 def code_retrieval(n: int | None = None, seed: int = 0, depth: int = 1, order: str = "before",
-                   distractors: int = 2) -> Task:
+                   distractors: int = 2, form: str = "session") -> Task:
     """Multi-step key retrieval in code: follow `depth` calls to a constant.
 
     The chain ``f_a() -> f_b() -> ... -> return 7`` (depth 1: ``f_a`` returns the
     constant itself) is written with each callee defined before its caller
     (``order="before"``) or after it (``"after"``); `distractors` other functions return
-    other constants. The prompt ends as a Python session, ``>>> f_a()`` and a newline, and
-    the answer is the constant (one digit); the counterfactual changes that constant, and its
+    other constants. The prompt asks for ``f_a()``'s value in one of three forms: as a
+    Python session, ``>>> f_a()`` and a newline (``form="session"``), as ``assert f_a() == ``
+    (``"assert"``) or as a comment ``# f_a() returns `` (``"comment"``); the answer is the
+    constant (one digit, the next token); the counterfactual changes that constant, and its
     value is the wrong answer.
 
     >>> ex = code_retrieval(n=1, depth=2).examples[0]
     >>> ex.clean.count("def "), ex.clean.endswith("()" + chr(10))
     (4, True)
+    >>> code_retrieval(n=1, form="assert").examples[0].clean.splitlines()[-1][:7]
+    'assert '
     """
     if depth < 1 or order not in ("before", "after") or distractors < 0 or depth + distractors > len(_FUNCS):
         raise MechscopeError(f"code retrieval needs depth >= 1, order 'before' or 'after' and at most "
                              f"{len(_FUNCS)} functions in all; got depth={depth}, order={order!r}, "
                              f"distractors={distractors}")
+    if form not in _CODE_QUERIES:
+        raise MechscopeError(f"code retrieval asks in one of the forms {', '.join(_CODE_QUERIES)}; got form={form!r}")
     rng = random.Random(seed)
     examples = []
     for _ in range(_size(n)):
@@ -173,12 +186,13 @@ def code_retrieval(n: int | None = None, seed: int = 0, depth: int = 1, order: s
             blocks = [defs[f] for f in body]
             for f in others:  # distractors at random places
                 blocks.insert(rng_positions[f], defs[f])
-            return "\n".join(blocks) + f"\n>>> {chain[0]}()\n"
+            return "\n".join(blocks) + "\n" + _CODE_QUERIES[form].format(f=chain[0])
 
         rng_positions = {f: rng.randint(0, depth + i) for i, f in enumerate(others)}
         examples.append(Example(program(value), program(other_value), (str(value),), (str(other_value),)))
-    name = f"code-retrieval-d{depth}-{order}"
-    return Task(name, tuple(examples), "logit_diff", source=f"builtin:code-retrieval:{depth}:{order}", seed=seed)
+    name = f"code-retrieval-d{depth}-{order}" + ("" if form == "session" else f"-{form}")
+    source = f"builtin:code-retrieval:{depth}:{order}" + ("" if form == "session" else f":{form}")
+    return Task(name, tuple(examples), "logit_diff", source=source, seed=seed)
 
 
 SOLVED_MIB_TASKS = {"ioi-mib": ioi_mib}  # registered as built-ins: see the module docstring for accuracies
@@ -189,6 +203,7 @@ MIB_TASKS = {
     "arithmetic": arithmetic,
     "arithmetic-sub": arithmetic_sub,
     "code-retrieval": code_retrieval,
-    **{f"code-retrieval-d{d}-{o}": (lambda d, o: lambda n=None, seed=0: code_retrieval(n, seed, depth=d, order=o))(d, o)
-       for d in (1, 2, 3) for o in ("before", "after")},
+    **{f"code-retrieval-d{d}-{o}" + ("" if f == "session" else f"-{f}"):
+       (lambda d, o, f: lambda n=None, seed=0: code_retrieval(n, seed, depth=d, order=o, form=f))(d, o, f)
+       for d in (1, 2, 3) for o in ("before", "after") for f in _CODE_QUERIES},
 }
