@@ -18,6 +18,13 @@ Further, without gradients:
   model: its ``forward`` is replaced for the call (restored on exit, like hooks);
 - every receiver input of a layer comes from one matrix product over the buffer.
 
+Batched variants (`run_many`, `upstream`: ACDC's tries, exact patching) fold per layer instead
+(``plan(layered=True)``): each layer's receivers read the stream folded with their own layer's
+majority, and each layer's input adds ``(F[l] - F[l-1]) @ diff`` (one row). Part way through ACDC
+(later layers mostly patched, earlier ones clean) only the receivers holding a kept edge are then
+recomputed, and their few corrections are added entry by entry (`_product`); with the answer
+positions given, the last layer's MLP runs there only.
+
 `source_outputs` uses the same hooks to record sources (all, or only those a
 mask reads).
 """
