@@ -6,7 +6,9 @@ source first. Keep it removed if the loss rises by less than `tau`:
 ``loss(without edge) - loss(current) < tau``. The loss is the KL divergence
 from the full model's next-token distribution (``metric="kl"``, ACDC's default)
 or the negated task metric (``metric="task"``). One try per edge: the tries at one receiver run
-batched, from the receiver's layer on; still, ACDC is for small graphs; on SmolLM2 use eap-ig.
+batched, from the receiver's layer on, each later layer recomputing only its receivers that hold a
+kept edge (`mechscope.graph.engine.run_many`); still, a try costs the layers from its receiver's on,
+so ACDC is for small graphs (benchmarks/acdc.py times GPT-2 small); on SmolLM2 use eap-ig.
 """
 
 from __future__ import annotations

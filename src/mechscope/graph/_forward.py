@@ -18,6 +18,13 @@ Further, without gradients:
   model: its ``forward`` is replaced for the call (restored on exit, like hooks);
 - every receiver input of a layer comes from one matrix product over the buffer.
 
+Batched variants (`run_many`, `upstream`: ACDC's tries, exact patching) fold per layer instead
+(``plan(layered=True)``): each layer's receivers read the stream folded with their own layer's
+majority, and each layer's input adds ``(F[l] - F[l-1]) @ diff`` (one row). Part way through ACDC
+(later layers mostly patched, earlier ones clean) only the receivers holding a kept edge are then
+recomputed, and their few corrections are added entry by entry (`_product`); with the answer
+positions given, the last layer's MLP runs there only.
+
 `source_outputs` uses the same hooks to record sources (all, or only those a
 mask reads).
 """
@@ -43,6 +50,10 @@ class Plan:
     rows: dict[str, torch.Tensor | None]  # group -> indices of active rows (None: all rows)
     used: list[bool]  # [n_sources] sources with a row in the difference buffer
     prefix: list[int]  # [n_sources + 1] diff row of source j = prefix[j]
+    # layered folds (`plan(layered=True)`): [n_layers + 1, n_sources] the fold each layer's receivers read
+    # (row n_layers: the logits); sources then write no fold (`fold` is all zeros) and each layer's input adds
+    # ``(F[l] - F[l-1]) @ diff`` over the sources written before it
+    layer_fold: torch.Tensor | None = None
 
     @property
     def n_rows(self) -> int:
@@ -50,12 +61,19 @@ class Plan:
 
 
 def plan(graph: Graph, tensors: dict[str, torch.Tensor], *, fold: list[float] | None = None,
-         rows: dict[str, list[int]] | None = None, used: list[bool] | None = None) -> Plan:
+         rows: dict[str, list[int]] | None = None, used: list[bool] | None = None, layered: bool = False,
+         fold_below: tuple[torch.Tensor, int] | None = None) -> Plan:
     """Fold coefficients and correction rows for a mask (group -> ``[n_receivers, n_sources]``).
 
     `fold` imposes the fold coefficients (any fold is exact; a fixed one keeps the residual stream upstream of
     a change as it was), `rows` makes these rows of a group active even where their correction is zero, and
     `used` taps these sources even where nothing reads them (the batched variants of `run_many`).
+
+    `layered` folds each column per layer: the value most of that layer's receivers hold (`Plan.layer_fold`).
+    A mask whose later layers are mostly patched and earlier ones mostly clean (ACDC part way) then
+    recomputes only the receivers that differ from their own layer's majority, where one fold for all layers
+    recomputes every receiver on the minority side. `fold_below` ``(layer_fold, layer)`` imposes the rows
+    below `layer` (a pass resumed there keeps the stream it captured).
 
     >>> from mechscope.models import load
     >>> from mechscope.graph.mask import EdgeMask
@@ -77,17 +95,24 @@ def plan(graph: Graph, tensors: dict[str, torch.Tensor], *, fold: list[float] | 
     zeros = (big == 0).sum(0)
     lo = torch.where(valid, big, torch.inf).amin(0)
     hi = torch.where(valid, big, -torch.inf).amax(0)
-    if fold is None:
+    layer_fold = None
+    if layered:
+        layer_fold = _layer_folds(graph, big, fold_below)
+        fold = torch.zeros(n, device=device)
+    elif fold is None:
         fold = torch.where(lo == hi, lo, torch.where(ones > zeros, 1.0, 0.0))  # constant column, else the majority
     else:
         fold = torch.tensor(fold, dtype=torch.float32, device=device)
     fold_list = fold.tolist()
     forced, corr, active_rows = rows or {}, {}, {}
     read = fold != 0
+    if layer_fold is not None:
+        read |= (layer_fold != 0).any(0).to(device)
     if used is not None:
         read |= torch.tensor(used, device=device)
     for g in graph.groups:
-        c = tensors[g.name] - fold[: g.n_sources].to(tensors[g.name].dtype)
+        f = fold if layer_fold is None else layer_fold[g.layer].to(device)
+        c = tensors[g.name] - f[: g.n_sources].to(tensors[g.name].dtype)
         nonzero = c != 0
         read[: g.n_sources] |= nonzero.any(0)
         active = nonzero.any(1)
@@ -99,7 +124,31 @@ def plan(graph: Graph, tensors: dict[str, torch.Tensor], *, fold: list[float] | 
             idx = active.nonzero()[:, 0]
             active_rows[g.name], corr[g.name] = idx, c[idx]
     read = read.cpu()
-    return Plan(fold_list, corr, active_rows, read.tolist(), [0, *torch.cumsum(read, 0).tolist()])
+    return Plan(fold_list, corr, active_rows, read.tolist(), [0, *torch.cumsum(read, 0).tolist()], layer_fold)
+
+
+def _layer_folds(graph: Graph, big: torch.Tensor, below: tuple[torch.Tensor, int] | None) -> torch.Tensor:
+    """``[n_layers + 1, n_sources]``: per layer, each column's constant value over that layer's receivers, else
+    its majority (1 if more ones than zeros), over the sources written before the layer (0 elsewhere: a
+    layer's own heads reach its MLP unfolded). `big`: every receiver's row ``[n_receivers, n_sources]``."""
+    a = graph.adapter
+    out = torch.zeros(a.n_layers + 1, graph.n_sources)
+    start, spans = 0, {}
+    for g in graph.groups:
+        lo, hi = spans.get(g.layer, (start, start))
+        spans[g.layer] = (lo, start + g.shape[0])
+        start += g.shape[0]
+    for layer, (lo, hi) in spans.items():
+        n = first_source(a, layer)
+        sub = big[lo:hi, :n]
+        valid = ~sub.isnan()
+        top = torch.where(valid, sub, torch.inf).amin(0)
+        bottom = torch.where(valid, sub, -torch.inf).amax(0)
+        majority = torch.where((sub == 1).sum(0) > (sub == 0).sum(0), 1.0, 0.0)
+        out[layer, :n] = torch.where(top == bottom, top, majority).cpu()
+    if below is not None:
+        out[: below[1]] = below[0][: below[1]]
+    return out
 
 
 def record_plan(graph: Graph, tensors: dict[str, torch.Tensor] | None) -> list[bool]:
@@ -142,6 +191,9 @@ class ForwardState:
     up: int = 0  # diff rows of the sources upstream of resume.layer: in resume.diff, untiled; diff holds the rest
     capture: int | None = None  # stop at this layer's input and keep the stream there (`upstream`)
     captured: dict = field(default_factory=dict)
+    # [B] the one position of each prompt whose logits the call returns: the last layer's MLP runs there only
+    # (the stream elsewhere after it is left unfinished: nothing reads it)
+    answer: torch.Tensor | None = None
 
 
 @dataclass
@@ -155,6 +207,7 @@ class Upstream:
     diff: torch.Tensor  # [src0, B, S, D] patch - current of every source upstream of `layer`
     rest: tuple | None  # a decoder layer's output after its hidden state, when it returns a tuple
     base: dict[str, torch.Tensor]  # mask tensors of the groups upstream of `layer` at capture
+    layer_fold: torch.Tensor | None = None  # the plan's layered folds (`Plan.layer_fold`): rows below `layer` hold
 
 
 class _Stop(Exception):
@@ -205,6 +258,7 @@ class ForwardHooks:
             for i, layer in enumerate(layers):
                 if i < lo or i >= hi:
                     continue
+                self._transition(layer, i)
                 if any(act[f"a{i}.{k}"] for k in "qkv") or act[f"m{i}"]:
                     self._add(layer.get_submodule(a.attn_norm).register_forward_pre_hook(self._layer_inputs_hook(i)))
                 norm = layer.get_submodule(a.attn_norm)
@@ -219,6 +273,10 @@ class ForwardHooks:
                     self._add(layer.get_submodule(a.mlp_norm).register_forward_pre_hook(self._mlp_input_hook(i)))
                 if self._tapped(mlp_source_index(a, i), 1):
                     self._add(layer.get_submodule(a.mlp).register_forward_hook(self._mlp_hook(i)))
+            if st.capture is None:
+                self._transition(self.model.get_submodule(a.final_norm), a.n_layers)
+            if st.answer is not None and st.capture is None and lo < a.n_layers:
+                self._answer_only(layers[a.n_layers - 1].get_submodule(a.mlp))
             if act["logits"] and st.capture is None:
                 self._add(self.model.get_submodule(a.final_norm).register_forward_pre_hook(self._logits_hook))
             if st.capture is not None:
@@ -284,6 +342,53 @@ class ForwardHooks:
             self._add(layers[layer].register_forward_pre_hook(feed, with_kwargs=True))
         else:
             self._add(self.model.get_submodule(self.a.final_norm).register_forward_pre_hook(feed))
+
+    def _transition(self, module, layer: int) -> None:
+        """Layered folds: at the input of `layer` (a decoder layer, or the final norm at n_layers), move the
+        stream from the previous layer's folds to this one's, ``+ (F[layer] - F[layer-1]) @ diff`` over the
+        sources written before it (one row; the sources upstream of a resumed layer shared by every tile)."""
+        p = self.state.plan
+        if p is None or p.layer_fold is None:
+            return
+        n = first_source(self.a, layer)
+        step = p.layer_fold[layer, :n] - (p.layer_fold[layer - 1, :n] if layer > 0 else 0.0)
+        if not bool((step != 0).any()):
+            return
+        row = step[None].to(self.state.diff.device)
+
+        def hook(module, args, kwargs=None):
+            h = args[0] if args else kwargs["hidden_states"]
+            d = self._delta(row, 0)
+            if d is None:
+                return None
+            h = h + on_device_of(d, h).view(h.shape)
+            if kwargs is None:
+                return (h, *args[1:])
+            if args:
+                return (h, *args[1:]), kwargs
+            return args, {**kwargs, "hidden_states": h}
+
+        if layer < self.a.n_layers:
+            self._add(module.register_forward_pre_hook(hook, with_kwargs=True))
+        else:
+            self._add(module.register_forward_pre_hook(hook))
+
+    def _answer_only(self, module) -> None:
+        """Run the last layer's MLP (position by position) at each prompt's answer position only; its output is
+        zero elsewhere, so the stream there is unfinished, and only the answer positions reach the logits."""
+        answer, previous, run = self.state.answer, module.__dict__.get("forward"), module.forward
+
+        def forward(x, *args, **kwargs):
+            rows = torch.arange(x.shape[0], device=x.device)
+            at = on_device_of(answer, x)
+            y = run(x[rows, at].unsqueeze(1), *args, **kwargs)  # [B, 1, D]
+            first = y[0] if isinstance(y, tuple) else y
+            out = first.new_zeros(x.shape[0], x.shape[1], first.shape[-1])
+            out[rows, at] = first[:, 0]
+            return (out, *y[1:]) if isinstance(y, tuple) else out
+
+        self.overridden.append((module, previous))
+        module.forward = forward
 
     def _diff_rows(self, first: int, last: int) -> torch.Tensor:
         """Rows [first, last) of the difference buffer (all at or past the resumed layer's sources)."""
@@ -421,14 +526,14 @@ class ForwardHooks:
             offsets = [i for i in range(n) if p.used[lo + i]]
             mask = mask[:, torch.tensor(offsets, device=mask.device)]
         if first >= up:
-            return mask.to(diff.dtype) @ diff[first - up : last - up].view(last - first, -1)
+            return _product(mask.to(diff.dtype), diff[first - up : last - up].view(last - first, -1))
         # sources upstream of the resumed layer: one product over their untiled rows, shared by every tile
         cut = min(last, up) - first
-        shared = mask[:, :cut].to(st.resume.diff.dtype) @ st.resume.diff[first : first + cut].view(cut, -1)
+        shared = _product(mask[:, :cut].to(st.resume.diff.dtype), st.resume.diff[first : first + cut].view(cut, -1))
         m = mask.shape[0]
         if last <= up:
             return shared.view(m, 1, -1).expand(m, st.tiles, shared.shape[1]).reshape(m, -1)
-        out = mask[:, cut:].to(diff.dtype) @ diff[: last - up].view(last - up, -1)
+        out = _product(mask[:, cut:].to(diff.dtype), diff[: last - up].view(last - up, -1))
         out.view(m, st.tiles, -1).add_(on_device_of(shared, out).unsqueeze(1))
         return out
 
@@ -574,6 +679,24 @@ class ForwardHooks:
             return out
 
         self._add(module.register_forward_hook(hook))
+
+
+SPARSE = 32  # a correction matrix with at most 1 / SPARSE of its entries non-zero is applied entry by entry
+
+
+def _product(mask: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
+    """``mask [M, n] @ flat [n, W]`` -> ``[M, W]``. A sparse mask (ACDC part way: each receiver's few kept
+    edges against its layer's fold) adds its non-zero entries' rows one by one instead: the dense product
+    would cost M x n row operations for a handful of non-zero ones. The sums are the same terms."""
+    m, n = mask.shape
+    nonzero = mask.nonzero()
+    if len(nonzero) * SPARSE > m * n:
+        return mask @ flat
+    out = flat.new_zeros(m, flat.shape[1])
+    values = mask[nonzero[:, 0], nonzero[:, 1]].tolist()
+    for (r, c), v in zip(nonzero.tolist(), values):
+        out[r].add_(flat[c], alpha=v)
+    return out
 
 
 def sub_into(out: torch.Tensor, patch: torch.Tensor, current: torch.Tensor, tiles: int = 1) -> None:

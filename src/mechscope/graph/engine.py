@@ -613,8 +613,7 @@ def upstream(
     dtype = next(graph.model.hf.parameters()).dtype
     tensors = {k: t.detach().to(dtype) for k, t in base.tensors.items()}
     src0 = first_source(a, layer)
-    fold = plan(graph, tensors).fold
-    p = plan(graph, tensors, fold=fold, used=[j < src0 for j in range(graph.n_sources)])
+    p = plan(graph, tensors, layered=True, used=[j < src0 for j in range(graph.n_sources)])
     fwd = ForwardState(plan=p, patch=patch.to(device=input_ids.device, dtype=dtype), capture=layer)
     fwd.diff = torch.empty(p.n_rows, b, s, a.d_model, device=input_ids.device, dtype=dtype)
     with torch.no_grad(), ForwardHooks(graph, fwd):
@@ -622,8 +621,9 @@ def upstream(
             _forward(graph.model.hf, input_ids, attention_mask, torch.zeros(b, dtype=torch.long, device=input_ids.device))
         except _Stop:
             pass
-    return Upstream(layer, fold, fwd.captured["hidden"], fwd.diff[:src0].clone(), fwd.captured.get("rest"),
-                    {g.name: base.tensors[g.name].detach().clone() for g in graph.groups if g.layer < layer})
+    return Upstream(layer, p.fold, fwd.captured["hidden"], fwd.diff[:src0].clone(), fwd.captured.get("rest"),
+                    {g.name: base.tensors[g.name].detach().clone() for g in graph.groups if g.layer < layer},
+                    p.layer_fold)
 
 
 def run_many(
@@ -708,7 +708,7 @@ def run_many(
         for g in varied:
             used[: graph.group(g).n_sources] = [True] * graph.group(g).n_sources
         tensors = {name: t.to(dtype) for name, t in base.tensors.items()}
-        p = plan(graph, tensors, fold=None if start is None else start.fold,
+        p = plan(graph, tensors, layered=True, fold_below=None if start is None else (start.layer_fold, start.layer),
                  rows={g: r.tolist() for g, (r, _) in varied.items()}, used=used)
         extras = {}
         for g, (rows, coef) in varied.items():
@@ -719,6 +719,7 @@ def run_many(
         fwd = ForwardState(plan=p, patch=patch.to(device=input_ids.device, dtype=dtype), tiles=k, extras=extras,
                            resume=start, up=src0)
         fwd.diff = torch.empty(p.n_rows - src0, k * b, s, a.d_model, device=input_ids.device, dtype=dtype)
+        fwd.answer = tile(positions)
         with ForwardHooks(graph, fwd):
             out = _forward(graph.model.hf, tile(input_ids), tile(attention_mask), tile(positions), a.unembed)
     return out.view(k, b, *out.shape[1:])
