@@ -57,6 +57,25 @@ def test_a_quantized_version_differs_and_is_smaller(baseline, base_spec):
                         "top_flips", "weights", "heads_entered", "heads_left", "first_diverging_layer"}
 
 
+def test_latency_is_timed_again_only_where_the_kernels_differ(baseline, base_spec):
+    """A dequantized version runs the base's float32 kernels on the base's shapes: it reports the base's
+    latency unless latency_all asks to time it; a model of other shapes is timed."""
+    import copy
+    import dataclasses
+
+    base = ms.load(base_spec)
+    version = compare.make_version(base, "q8", "quantize", {"type": "q8_0"})
+    model = compare.apply_version(base, version)
+    (row,) = compare.compare_version(baseline, model, version)
+    assert row["latency_from"] == "base" and row["latency_ms"] == baseline.latency_ms
+    timing = copy.copy(baseline)
+    timing.settings = dataclasses.replace(baseline.settings, latency_all=True)
+    (row,) = compare.compare_version(timing, model, version)
+    assert row["latency_from"] == "measured" and row["latency_ms"] != baseline.latency_ms
+    other = ms.load("random:llama-tiny")  # other parameter shapes
+    assert not compare.comparison.same_kernels(baseline, other, "torch float32")
+
+
 def test_memory_holds_one_version_at_a_time(baseline):
     """compare() drops each model before loading the next: the loader sees at most one alive."""
     import copy

@@ -25,6 +25,8 @@ def compare_command(
     steps: int = typer.Option(5, "--steps", help="eap-ig integration steps"),
     batch_size: int = typer.Option(16, "--batch-size"),
     no_latency: bool = typer.Option(False, "--no-latency", help="skip the latency measurement"),
+    latency_all: bool = typer.Option(False, "--latency-all", help="also time versions that run the base's float32 "
+                                     "kernels on the same shapes (default: they report the base's latency)"),
     steer: Path = typer.Option(None, "--steer", help="a steering file: its effect and damage on the base and "
                                "on each version, at the file's strength"),
     steer_prompts: str = typer.Option(None, "--steer-prompts", help="prompts to steer (default: the file's concept)"),
@@ -44,7 +46,7 @@ def compare_command(
 
     params = {"versions": list(versions), "tasks": list(tasks), "circuits": circuits, "circuit_edges": circuit_edges,
               "selection": selection, "steps": steps, "batch_size": batch_size,
-              "latency": not no_latency, "steer": str(steer) if steer is not None else None,
+              "latency": not no_latency, "latency_all": latency_all, "steer": str(steer) if steer is not None else None,
               "steer_prompts": steer_prompts, "steer_neutral": steer_neutral, "cache_circuits": record}
     if circuit_method is not None:
         params["circuit_method"] = circuit_method
@@ -102,7 +104,9 @@ def print_comparison(doc: dict) -> None:
     for r in doc["versions"]:
         w = r["weights"]
         lines = [f"weights: {w['changed_tensors']} tensors changed, relative change {w['relative_change']:.3f}, "
-                 f"sparsity {w['sparsity']:.3f}; latency measured with {r['runtime'] or '-'}"]
+                 f"sparsity {w['sparsity']:.3f}; latency "
+                 + (f"the base's ({r['runtime']}: same kernels and shapes; --latency-all times it)"
+                    if r.get("latency_from") == "base" else f"measured with {r['runtime'] or '-'}")]
         if r.get("circuit_note"):
             lines.append(f"[yellow]circuit:[/] {r['circuit_note']}")
         flips = [f for f in r["top_flips"] if f["flipped"]][:3] or r["top_flips"][:1]

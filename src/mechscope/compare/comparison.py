@@ -46,13 +46,16 @@ class Settings:
     circuits: CircuitSettings = field(default_factory=CircuitSettings)
     latency: bool = True
     latency_repeats: int = 5
+    # time again versions that run the base's kernels (float32, same parameter shapes); else they get its figure
+    latency_all: bool = False
     top_flips: int = 5
     cka_threshold: float = CKA_THRESHOLD
     error_threshold: float = ERROR_THRESHOLD
 
     def to_dict(self) -> dict:
         return {"batch_size": self.batch_size, "max_tokens": self.max_tokens, "circuits": self.circuits.to_dict(),
-                "latency": self.latency, "latency_repeats": self.latency_repeats, "top_flips": self.top_flips,
+                "latency": self.latency, "latency_repeats": self.latency_repeats, "latency_all": self.latency_all,
+                "top_flips": self.top_flips,
                 "cka_threshold": self.cka_threshold, "error_threshold": self.error_threshold}
 
 
@@ -76,6 +79,7 @@ class Baseline:
         self.find = find or settings.circuits.finder()
         self.weights = base_weights(model)
         self.param_bytes = parameter_bytes(model)
+        self.param_shapes = {name: (tuple(p.shape), p.dtype) for name, p in model.hf.named_parameters()}
         self.size_bytes = size_bytes(self.param_bytes, {})
         self.encoded = {t.name: t.encode(model.tokenizer) for t in self.tasks}
         self.tokenizer = model.tokenizer
@@ -179,16 +183,41 @@ def compare_version(baseline: Baseline, model: Model, version: Version | None = 
     for key, probe in baseline.probes.items():
         _step(step, f"{name}: {key}")
         probed[key] = probe(model)
-    latency, runtime = None, None
+    latency, runtime, latency_from = None, None, None
     if s.latency:
-        _step(step, f"{name}: latency")
         runtime_model, runtime = runtime_for(model, version)
-        latency = latency_ms(runtime_model, baseline.encoded[baseline.tasks[0].name], s.batch_size, s.latency_repeats)
+        if not s.latency_all and same_kernels(baseline, runtime_model, runtime):
+            _step(step, f"{name}: latency (the base's: same kernels and shapes)")
+            latency, latency_from = baseline.latency_ms, "base"
+        else:
+            _step(step, f"{name}: latency")
+            latency = latency_ms(runtime_model, baseline.encoded[baseline.tasks[0].name], s.batch_size,
+                                 s.latency_repeats)
+            latency_from = "measured"
         del runtime_model
     for row in rows:
-        row.update(probed, latency_ms=latency, runtime=runtime)
+        row.update(probed, latency_ms=latency, runtime=runtime, latency_from=latency_from)
     gc.collect()
     return rows
+
+
+def same_kernels(baseline: Baseline, runtime_model: Model, runtime: str) -> bool:
+    """Whether `runtime_model` runs exactly the base's computation for the latency: the base's runtime (dense
+    float32 PyTorch: a dequantized GGUF type, a pruned or a fine-tuned version) and every parameter of the
+    base's name, shape and dtype. Its forward pass then calls the same kernels on the same shapes, so timing it
+    again measures the machine's load, not the version (docs/compare.md, "Latency").
+
+    >>> from mechscope.models import load
+    >>> from mechscope.tasks import load_task
+    >>> m = load("random:llama-tiny")
+    >>> base = Baseline(m, [load_task("ioi", n=4)], Settings(circuits=CircuitSettings(which="none")))
+    >>> same_kernels(base, load("random:llama-tiny"), "torch float32"), same_kernels(base, m, "torchao int8 weight-only")
+    (True, False)
+    """
+    if baseline.latency_ms is None or runtime != baseline.runtime:
+        return False
+    shapes = {name: (tuple(p.shape), p.dtype) for name, p in runtime_model.hf.named_parameters()}
+    return shapes == baseline.param_shapes
 
 
 def compare(baseline: Baseline, versions: Iterable[tuple[Version | None, Model]], *, step: Step = None) -> dict:

@@ -17,7 +17,9 @@ from mechscope.tasks import EncodedTask, metric_values
 from mechscope.tasks.patching import (
     Progress, check_ablation, edge_gradients, mean_source_outputs, patch_for, task_plan,
 )
+from mechscope.graph.engine import takes_source_chunks
 from mechscope.graph.memory import BatchPlan
+from mechscope.models.placement import input_device
 
 Scores = dict[str, torch.Tensor]
 EXACT_MAX_EDGES = 20_000
@@ -135,6 +137,8 @@ def eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablation: str = "r
     # one pass of every source, or (an example too large for the budget) a chunk at a time; the embedding,
     # whose edges interpolate the input, is in every chunk and its scores are taken from the first
     chunks = plan.chunks() if plan.source_chunk is not None else [None]
+    # rule "right" ends at the clean input: on pre-norm families that step's own pass gives the fixed differences
+    reuse_clean = rule == "right" and takes_source_chunks(graph)
     for batch in enc.batches(batch_size):
         clean_logits = None
         if batch.metric == "kl":
@@ -143,16 +147,24 @@ def eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablation: str = "r
         for i, sources in enumerate(chunks):
             with torch.no_grad():
                 patch = patch_for(graph, batch, ablation, mean, sources=sources)
-                clean_out = source_outputs(graph, batch.clean_ids, batch.attention_mask, sources=sources)
-                score_diff = patch - clean_out
-                del clean_out
-            for k in ks:
+            order, score_diff = list(ks), None
+            if reuse_clean:  # the clean step first: its differences, patch - clean, are every later step's
+                order = [steps, *order[:-1]]
+                score_diff = torch.empty(patch.shape[0], *batch.clean_ids.shape, patch.shape[-1],
+                                         dtype=next(graph.model.hf.parameters()).dtype,
+                                         device=input_device(graph.model.hf))
+            else:
+                with torch.no_grad():
+                    score_diff = patch - source_outputs(graph, batch.clean_ids, batch.attention_mask, sources=sources)
+            for j, k in enumerate(order):
                 m = EdgeMask.zeros(graph)
                 for t in m.tensors.values():
                     t[:, EMBED] = 1.0 - k / steps  # interpolate the embedding input
                     t.requires_grad_(True)
+                first = reuse_clean and j == 0
                 logits = run(graph, batch.clean_ids, batch.attention_mask, patch=patch, mask=m,
-                             positions=batch.positions, score_diff=score_diff, sources=sources)
+                             positions=batch.positions, score_diff=None if first else score_diff, sources=sources,
+                             diff_out=score_diff if first else None)
                 (metric_values(logits, batch, clean_logits=clean_logits).sum() / (n * steps)).backward()
                 for name, t in m.tensors.items():
                     g = t.grad.float().cpu()

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import torch
 
-from mechscope.graph._forward import ForwardHooks, Plan, sub_into
+from mechscope.graph._forward import BLOCK, ForwardHooks, Plan, sub_into
 from mechscope.graph.structure import Graph, head_source_index
 from mechscope.models.placement import on_device_of, onloaded
 
@@ -109,6 +109,14 @@ class GradHooks(ForwardHooks):
             raise
         return self
 
+    def _tapped(self, start: int, count: int) -> list[int]:
+        """With a fixed `score_diff` the difference buffer serves only the folds: a block of sources (the
+        embedding, one layer's heads, an MLP) none of which has a fold is not tapped at all."""
+        offsets = super()._tapped(start, count)
+        if self.score_diff is None or any(self.state.plan.fold[start + i] != 0 for i in offsets):
+            return offsets
+        return []
+
     # forward: sources move towards their patch values -------------------
     def _source(self, j: int, current: torch.Tensor) -> torch.Tensor:
         st, p = self.state, self.state.plan
@@ -155,12 +163,17 @@ class GradHooks(ForwardHooks):
         return hook
 
     def _layer_hook(self, layer: int):
-        names = [f"a{layer}.{k}" for k in "qkv"] + [f"m{layer}"]
+        """Keep the layer's input; at the first layer of a block of `BLOCK` layers, an identity whose backward
+        (which runs after every later layer of the block is through its own) returns the block's mask gradients."""
+        members = range(layer, min(layer + BLOCK, self.a.n_layers))
+        names = [name for j in members for name in (f"a{j}.q", f"a{j}.k", f"a{j}.v", f"m{j}")]
 
         def hook(module, args, kwargs):
             x = args[0] if args else kwargs["hidden_states"]
             self.layer_inputs[layer] = x.detach()
-            y = _Receivers.apply(x, lambda g: self._layer_grads(layer), *[self.masks[g] for g in names])
+            if layer % BLOCK:
+                return None
+            y = _Receivers.apply(x, lambda g: self._block_grads(members), *[self.masks[g] for g in names])
             if args:
                 return (y,) + tuple(args[1:]), kwargs
             return args, {**kwargs, "hidden_states": y}
@@ -187,8 +200,9 @@ class GradHooks(ForwardHooks):
             out[:, cols] = on_device_of(g, d) @ d[first:last].reshape(last - first, -1).T
         return out
 
-    def _layer_grads(self, layer: int) -> list[torch.Tensor]:
-        """Gradients of ``a{layer}.q/k/v`` and ``m{layer}`` masks, from what the layer's receivers stashed."""
+    def _receiver_rows(self, layer: int, out: torch.Tensor) -> None:
+        """Write the gradients reaching each receiver input of `layer` (its q/k/v heads, then its MLP) into
+        ``out [M, B*S*D]``, from what the layer's receivers stashed."""
         a = self.a
         x = self.layer_inputs.pop(layer)
         layer_module = self.model.get_submodule(a.layers)[layer]
@@ -205,22 +219,45 @@ class GradHooks(ForwardHooks):
                     gk = g_out[..., proj.feature_index(kind).to(g_out.device)].reshape(-1, w.shape[0], proj.d_head)
                     per_kind[kind] = torch.bmm(gk.transpose(0, 1), w).view(w.shape[0], *x.shape)  # [n, B, S, D]
         g_norm = torch.cat([per_kind[k] for k in "qkv"])  # [M, B, S, D] at the norm's output
+        del per_kind
         norm = layer_module.get_submodule(a.attn_norm)
         with torch.enable_grad():
             xm = x.unsqueeze(0).expand(g_norm.shape).clone().requires_grad_(True)
             (g_in,) = torch.autograd.grad(norm.forward(xm), xm, g_norm)
+        m = g_in.shape[0]
+        out[:m].copy_(on_device_of(g_in.reshape(m, -1), out))
         g_mlp = self.store.pop(("mlp", layer), None)
         if g_mlp is None:
-            g_mlp = x.new_zeros(x.shape)
-        n = 1 + layer * (a.n_heads + 1)
-        rows = torch.cat([g_in.reshape(g_in.shape[0], -1), g_mlp.reshape(1, -1)])
-        grads = self._mask_grad(rows, 0, n)
-        counts = [self.masks[f"a{layer}.{k}"].shape[0] for k in "qkv"]
-        out = list(grads[: sum(counts)].split(counts))
-        mlp = grads[sum(counts) :]
-        m_cols = self.masks[f"m{layer}"].shape[1]
-        if m_cols > n:  # the heads of this layer also feed its MLP
-            mlp = torch.cat([mlp, self._mask_grad(g_mlp.reshape(1, -1), n, m_cols - n)], 1)
-        out.append(mlp)
-        names = [f"a{layer}.{k}" for k in "qkv"] + [f"m{layer}"]
-        return [o.to(device=self.masks[name].device, dtype=self.masks[name].dtype) for o, name in zip(out, names)]
+            out[m].zero_()
+        else:
+            out[m].copy_(on_device_of(g_mlp.reshape(-1), out))
+
+    def _block_grads(self, members: range) -> list[torch.Tensor]:
+        """Gradients of the ``a{j}.q/k/v`` and ``m{j}`` masks of a block of layers: the sources upstream of the
+        block in one product for all its receivers (one pass over the difference buffer for the block, as
+        `mechscope.graph._forward` does forward), then each layer's own later sources."""
+        a = self.a
+        counts = [self.masks[f"a{members[0]}.{k}"].shape[0] for k in "qkv"]
+        m = sum(counts) + 1  # receivers of a layer: its q/k/v heads and its MLP
+        x = self.layer_inputs[members[0]]
+        rows = x.new_empty(len(members) * m, x.numel())
+        for i, j in enumerate(members):
+            self._receiver_rows(j, rows[i * m : (i + 1) * m])
+        n0 = 1 + members[0] * (a.n_heads + 1)
+        shared = self._mask_grad(rows, 0, n0)  # [len(members) * m, n0]
+        out = []
+        for i, j in enumerate(members):
+            r = rows[i * m : (i + 1) * m]
+            n = 1 + j * (a.n_heads + 1)
+            grads = shared[i * m : (i + 1) * m]
+            if n > n0:
+                grads = torch.cat([grads, self._mask_grad(r, n0, n - n0)], 1)
+            parts = list(grads[: m - 1].split(counts))
+            mlp = grads[m - 1 :]
+            m_cols = self.masks[f"m{j}"].shape[1]
+            if m_cols > n:  # the heads of this layer also feed its MLP
+                mlp = torch.cat([mlp, self._mask_grad(r[m - 1 :], n, m_cols - n)], 1)
+            parts.append(mlp)
+            names = [f"a{j}.{k}" for k in "qkv"] + [f"m{j}"]
+            out += [o.to(device=self.masks[name].device, dtype=self.masks[name].dtype) for o, name in zip(parts, names)]
+        return out

@@ -477,6 +477,7 @@ def run(
     score_diff: torch.Tensor | None = None,
     differentiable: bool = False,
     sources: list[int] | None = None,
+    diff_out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Logits of the model on `input_ids` with the edges in `mask` patched.
 
@@ -501,6 +502,10 @@ def run(
       `score_diff` hold only their rows, ``[len(sources), ...]``. Chunks of the
       sources bound the memory of one example (`mechscope.graph.memory`); every
       source whose column is non-zero must be in each chunk. Pre-norm families only.
+    - diff_out: ``[n_sources | len(sources), batch, seq, d_model]``, only with a mask that requires grad, no
+      `score_diff` and no `differentiable`, on pre-norm families: the pass writes ``patch - current`` of every
+      source (of the chunk) into it. At the clean run (a zero mask) that is ``patch - clean``, the
+      `score_diff` of later passes: EAP-IG takes it from its clean step instead of a separate forward pass.
 
     >>> from mechscope.models import load
     >>> graph = Graph.from_model(load("random:gpt2-tiny"))
@@ -535,6 +540,9 @@ def run(
     mask = EdgeMask({k: t if t.dtype == mask_dtype else t.to(mask_dtype) for k, t in mask.tensors.items()})
     if not grad and score_diff is not None:
         raise MechscopeError("score_diff only applies to gradients: pass a mask that requires grad")
+    if diff_out is not None and (not grad or differentiable or score_diff is not None or not _fast(graph.adapter)):
+        raise MechscopeError("diff_out keeps the differences of a gradient pass without score_diff or "
+                             "differentiable=True, on families with pre-norms")
     if not grad and _fast(graph.adapter):
         fwd = ForwardState(plan=plan(graph, mask.tensors), patch=patch)
         fwd.diff = torch.empty(fwd.plan.n_rows, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
@@ -553,10 +561,18 @@ def run(
             else:
                 p.used, p.prefix = [True] * n, list(range(n + 1))
             fwd = ForwardState(plan=p, patch=patch, patch_rows=None if chosen is None else p.prefix)
-            fwd.diff = torch.empty(p.n_rows, b, s, graph.adapter.d_model, device=input_ids.device, dtype=dtype)
+            shape = (p.n_rows, b, s, graph.adapter.d_model)
+            if diff_out is not None and (tuple(diff_out.shape) != shape or diff_out.dtype != dtype
+                                         or diff_out.device != input_ids.device):
+                raise MechscopeError(f"diff_out has shape {tuple(diff_out.shape)} ({diff_out.dtype}), expected "
+                                     f"{list(shape)} ({dtype}) on {input_ids.device}: [sources, batch, seq, d_model]")
+            fwd.diff = diff_out if diff_out is not None else torch.empty(shape, device=input_ids.device, dtype=dtype)
             sd = None if score_diff is None else score_diff.to(device=input_ids.device, dtype=dtype).expand_as(fwd.diff)
             with GradHooks(graph, fwd, mask.tensors, sd):
                 return _forward(graph.model.hf, input_ids, attention_mask, positions)
+    if diff_out is not None:
+        raise MechscopeError("diff_out applies to gradients at a mask whose every column holds one value (EAP, "
+                             "EAP-IG over inputs); this mask differs within a column")
     if chosen is not None:
         raise MechscopeError("a chunk of sources (sources=...) applies to mask gradients at one value per column "
                              "(EAP, EAP-IG over inputs) on families with pre-norms; this run needs every source")

@@ -108,8 +108,8 @@ def bytes_per_example(graph: Graph, seq: int, grad: bool, buffers: int | None = 
       the attention weights, the MLP's hidden units): over every layer with gradients (kept for the backward),
       two layers without;
     - receivers: on pre-norm families with gradients, one layer's backward through its norm for every q/k/v
-      receiver at once, about ``NORM_VJP`` float32 tensors of ``[n_heads + 2 n_kv_heads, seq, d_model]``
-      (`mechscope.graph._grad`); on post-norm families each layer's receiver inputs and normed copies, kept for
+      receiver at once, about ``NORM_VJP`` float32 tensors of ``[n_heads + 2 n_kv_heads, seq, d_model]``, and the
+      gradients at every receiver input of a block of 4 layers (`mechscope.graph._grad`); on post-norm families each layer's receiver inputs and normed copies, kept for
       the backward; without gradients a block of 4 layers' receiver inputs (`mechscope.graph._forward.BLOCK`)
       and one layer's normed copies;
     - logits: with gradients, ``positions x vocab`` at ``elt`` and two float32 copies (the gradient, a soft-cap's
@@ -147,7 +147,8 @@ def bytes_per_example(graph: Graph, seq: int, grad: bool, buffers: int | None = 
         # the start of the backward: every layer's saved activations, the logits' backward (soft-cap included)
         head = L * act + kept * vocab * (elt + 2 * f32)
         if fast:  # then each layer's receivers, the last layer's first, its own activations freed
-            layer = (L - 1) * act + f32 * NORM_VJP * heads * s * d
+            # (and the gradients at the receiver inputs of a block of BLOCK layers, taken in one product)
+            layer = (L - 1) * act + f32 * (NORM_VJP * heads + min(BLOCK, L) * (heads + 1)) * s * d
         else:  # post-norms: each layer's receiver inputs and their normed copies are kept for the backward
             layer, head = 0, head + L * elt * 2 * (heads + 1) * s * d
     else:

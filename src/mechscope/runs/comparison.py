@@ -34,6 +34,8 @@ class CompareParams(Params):
     steps: int = Field(5, ge=1, description="eap-ig integration steps")
     batch_size: int = Field(16, ge=1, description="prompts per forward pass")
     latency: bool = Field(True, description="measure each model's latency")
+    latency_all: bool = Field(False, description="also time versions that run the base's float32 kernels on the "
+                              "same shapes (otherwise they report the base's latency, latency_from 'base')")
     steer: str | None = Field(None, description="a steering file: its effect and damage on the base and each version")
     steer_prompts: str | None = Field(None, description="prompts to steer (default: the file's concept)")
     steer_neutral: str | None = Field(None, description="neutral text for the damage (default: the file's concept)")
@@ -117,7 +119,7 @@ def compute(spec, report: Report | None = None) -> dict:
     tasks = [load_task(t, n=spec.n, seed=spec.seed) for t in dict.fromkeys(p.tasks)]
     circuits = CircuitSettings(which=p.circuits, method=p.circuit_method, edges=p.circuit_edges,
                                selection=p.selection, steps=p.steps, batch_size=p.batch_size)
-    settings = Settings(batch_size=p.batch_size, circuits=circuits, latency=p.latency)
+    settings = Settings(batch_size=p.batch_size, circuits=circuits, latency=p.latency, latency_all=p.latency_all)
     find = cached_finder(store, circuits) if p.cache_circuits else circuits.finder()
     probes = {"steering": steering_probe(p.steer, p.steer_prompts, p.steer_neutral)} if p.steer else {}
     total, done = method.units(spec.model, tasks, p), [0]
