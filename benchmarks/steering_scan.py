@@ -11,7 +11,8 @@ concept's 40 neutral prompts at that strength and the lexicon rate reported. Muc
         --lexicon 'space*,planet*,star,stars,moon*,orbit*,rocket*,astronaut*,galax*,telescope*'
 
 `hi` is the largest strength tried (the method's upper bound for the AcT methods: 1); `"prompting": false`
-skips prompting plus that configuration. With ``--axes`` each
+skips prompting plus that configuration; `"fractions": [0.25, 0.5]` also generates (seed 0, with the axes when
+they are scored) at those fractions of the chosen strength, without fitting again. With ``--axes`` each
 generation run is also scored on AxBench's three axes (offline judges, MiniLM; `mechscope.steer.axes`), and
 with ``--prompting`` the prompting baseline, and prompting plus each configuration at its strength, are measured
 the same way.
@@ -42,7 +43,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="0", help="sampling seeds to generate with (the rate is their mean)")
     ap.add_argument("--axes", action="store_true", help="score generations on AxBench's three axes (seed 0)")
     ap.add_argument("--prompting", action="store_true", help="also prompting, and prompting plus each config")
-    ap.add_argument("--save", default=None, help="folder to save each fitted steering file in")
+    ap.add_argument("--save", default=None, help="folder to save each fitted steering file in (CONCEPT-METHOD"
+                    ".safetensors; with several configurations CONCEPT-METHOD-INDEX, counting from 0)")
     ap.add_argument("--texts", default=None, help="JSON file to write every generation (and the primed training "
                     "continuations) to, to count them again offline")
     ap.add_argument("--target", default=None, help="a user concept: target sentence file (CONCEPT is then its name)")
@@ -92,11 +94,13 @@ def main() -> None:
         with method.apply(model, strength):
             return math.exp(_nll(score_texts(model, c.neutral))) / base - 1
 
-    for cfg in json.loads(args.configs):
+    configs = json.loads(args.configs)
+    for index, cfg in enumerate(configs):
         t0 = time.perf_counter()
         cfg = dict(cfg)
         name, hi = cfg.pop("method"), cfg.pop("hi", 8.0)
         with_prompting = cfg.pop("prompting", True)
+        fractions = cfg.pop("fractions", [])
         method = make_method(name, **cfg).fit(model, c.source, c.target)
         lo, strength = 0.0, hi
         if rise(method, hi) > args.max_ppl_rise:
@@ -126,10 +130,17 @@ def main() -> None:
             from mechscope.steer import SteeringFile
 
             SteeringFile.from_method(method, concept=c.name, lexicon=c.lexicon, instruction=c.instruction,
-                                     scorer=c.scorer).save(f"{args.save}/{c.name}-{name}.safetensors")
+                                     scorer=c.scorer).save(
+                f"{args.save}/{c.name}-{name}{f'-{index}' if len(configs) > 1 else ''}.safetensors")
         print(json.dumps({"method": name, **cfg, "strength": round(strength, 3),
                           "delta_ppl": round(rise(method, strength), 3), "lexicon_rate": sum(rates) / len(rates),
                           "rates_per_seed": rates, "seconds": round(time.perf_counter() - t0), **extra}), flush=True)
+        for frac in fractions:  # weaker points of the same fit (e.g. to meet prompting's fluency), seed 0
+            texts = generate(model, c.prompts, steering=method, strength=frac * strength, max_new_tokens=30, seed=0)
+            print(json.dumps({"method": name, **cfg, "fraction": frac, "strength": round(frac * strength, 3),
+                              "delta_ppl": round(rise(method, frac * strength), 3),
+                              "lexicon_rate": sum(lexicon_scores(texts, c.lexicon)) / len(texts),
+                              **({"axes": axes(texts)} if judges is not None else {})}), flush=True)
         if args.prompting and with_prompting and strength > 0:
             from mechscope.steer.evaluate import evaluate_prompting
 

@@ -138,6 +138,9 @@ def test_a_sweep_run_is_the_evaluation_calls_and_records_its_summary_with_proven
     manifest = SteeringFile.load(path).manifest
     assert manifest["default_strength"] == 4 and manifest["evaluation"]["chosen_strength"] == 4
     assert [r["ppl"] for r in manifest["evaluation"]["sweep"]] == [r["ppl"] for r in direct["sweep"]]
+    # the one form of the summary (runs.steering.write_summary), the baselines included, as a steering run writes it
+    assert set(manifest["evaluation"]) == set(doc) - {"unsteered", "chosen"}
+    assert manifest["evaluation"]["prompting_steering"]["kl"] == pytest.approx(direct["prompting_steering"]["kl"])
     assert json.loads((store.path(entry) / "evaluation.json").read_text())["base_ppl"] == direct["base_ppl"]
     assert SteeringFile.load(files["wedding"]).manifest["evaluation"] is None  # only the named file was written
 

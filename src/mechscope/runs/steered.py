@@ -280,24 +280,15 @@ def record(store, spec, digest: str, outcome: dict, name: str | None = None) -> 
     row = {"kind": ROW_KINDS[spec.kind], "run": spec.normalized().to_dict(), "run_hash": digest, **outcome}
     p = spec.method_record().validate(spec.params)
     if spec.kind == "steer-eval" and p.record:
+        from mechscope.runs.steering import write_summary
         from mechscope.steer import SteeringFile
         from mechscope.store import record_steering
 
         sf = SteeringFile.load(p.steering)
-        sf.manifest["evaluation"] = summary(outcome)
-        if outcome["chosen_strength"] is not None:
-            sf.manifest["default_strength"] = outcome["chosen_strength"]
+        write_summary(sf, outcome)  # the one form of the summary, as a steering run with strengths writes it
         sf.save(p.steering)
         entry = record_steering(store, p.steering, name=name, evaluation=outcome,
                                 provenance={"run": row["run"], "run_hash": digest})
         row["record"] = {"kind": entry.kind, "name": entry.name, "id": entry.id}
     return row
 
-
-def summary(evaluation: dict) -> dict:
-    """What `steer eval --record` writes into the file's manifest: the sweep's headline numbers and its rows
-    without their generations."""
-    out = {k: evaluation[k] for k in ("model", "fingerprint", "scorer", "max_ppl_rise", "base_ppl",
-                                      "chosen_strength", "n_prompts", "n_neutral")}
-    out["sweep"] = [{k: v for k, v in r.items() if k != "examples"} for r in evaluation["sweep"]]
-    return out
