@@ -4,6 +4,7 @@ and the offline baseline recovers what it should."""
 import json
 import math
 import random
+import zlib
 import subprocess
 import sys
 
@@ -186,7 +187,7 @@ def test_interval_iou_on_half_lines():
 
 @pytest.mark.parametrize("family", nm.FAMILIES)
 def test_baseline_recovers_each_family(family):
-    rng = random.Random(hash(family) % 1000)
+    rng = random.Random(zlib.crc32(family.encode()) % 1000)  # hash() of a str changes per process
     for _ in range(3):
         f = nm.sample_family(family, rng)
         ans = interpret_numeric(lambda x, e=f["expr"]: nm.evaluate(e, x))
