@@ -24,7 +24,7 @@ from mechscope.compare.behaviour import Observation, behaviour_summary, example_
 from mechscope.compare.latency import latency_ms, runtime_for
 from mechscope.compare.mechanism import CircuitSettings, FindCircuit, mechanism_summary
 from mechscope.compare.similarity import CKA_THRESHOLD, ERROR_THRESHOLD, first_divergence, layer_similarity
-from mechscope.compare.version import Version, operation_label, parameter_bytes, size_bytes
+from mechscope.compare.version import Version, operation_label, parameter_bytes, parameter_layout, size_bytes
 from mechscope.compare.weights import base_weights, weight_changes
 from mechscope.discover import Circuit, evaluate_circuit
 from mechscope.discover.runner import shared_runners
@@ -79,7 +79,7 @@ class Baseline:
         self.find = find or settings.circuits.finder()
         self.weights = base_weights(model)
         self.param_bytes = parameter_bytes(model)
-        self.param_shapes = {name: (tuple(p.shape), p.dtype) for name, p in model.hf.named_parameters()}
+        self.param_shapes = parameter_layout(model)
         self.size_bytes = size_bytes(self.param_bytes, {})
         self.encoded = {t.name: t.encode(model.tokenizer) for t in self.tasks}
         self.tokenizer = model.tokenizer
@@ -216,8 +216,7 @@ def same_kernels(baseline: Baseline, runtime_model: Model, runtime: str) -> bool
     """
     if baseline.latency_ms is None or runtime != baseline.runtime:
         return False
-    shapes = {name: (tuple(p.shape), p.dtype) for name, p in runtime_model.hf.named_parameters()}
-    return shapes == baseline.param_shapes
+    return parameter_layout(runtime_model) == baseline.param_shapes
 
 
 def compare(baseline: Baseline, versions: Iterable[tuple[Version | None, Model]], *, step: Step = None) -> dict:

@@ -171,6 +171,16 @@ def write_weights(model: Model, tensors: dict[str, EncodedWeight]) -> None:
             p.copy_(enc.decode().to(p.dtype))
 
 
+def parameter_layout(model: Model) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+    """Every parameter's name -> (shape, dtype): what decides which kernels a dense forward pass calls.
+
+    >>> from mechscope.models import load
+    >>> parameter_layout(load("random:llama-tiny"))["model.embed_tokens.weight"][1]
+    torch.float32
+    """
+    return {name: (tuple(p.shape), p.dtype) for name, p in model.hf.named_parameters()}
+
+
 def parameter_bytes(model: Model) -> dict[str, int]:
     """Bytes of every distinct parameter (tied weights counted once).
 

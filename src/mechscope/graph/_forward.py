@@ -90,17 +90,12 @@ def plan(graph: Graph, tensors: dict[str, torch.Tensor], *, fold: list[float] | 
     for g in graph.groups:
         big[start : start + g.shape[0], : g.n_sources] = tensors[g.name].float()
         start += g.shape[0]
-    valid = ~big.isnan()
-    ones = (big == 1).sum(0)
-    zeros = (big == 0).sum(0)
-    lo = torch.where(valid, big, torch.inf).amin(0)
-    hi = torch.where(valid, big, -torch.inf).amax(0)
     layer_fold = None
     if layered:
         layer_fold = _layer_folds(graph, big, fold_below)
         fold = torch.zeros(n, device=device)
     elif fold is None:
-        fold = torch.where(lo == hi, lo, torch.where(ones > zeros, 1.0, 0.0))  # constant column, else the majority
+        fold = _column_folds(big)
     else:
         fold = torch.tensor(fold, dtype=torch.float32, device=device)
     fold_list = fold.tolist()
@@ -140,15 +135,20 @@ def _layer_folds(graph: Graph, big: torch.Tensor, below: tuple[torch.Tensor, int
         start += g.shape[0]
     for layer, (lo, hi) in spans.items():
         n = first_source(a, layer)
-        sub = big[lo:hi, :n]
-        valid = ~sub.isnan()
-        top = torch.where(valid, sub, torch.inf).amin(0)
-        bottom = torch.where(valid, sub, -torch.inf).amax(0)
-        majority = torch.where((sub == 1).sum(0) > (sub == 0).sum(0), 1.0, 0.0)
-        out[layer, :n] = torch.where(top == bottom, top, majority).cpu()
+        out[layer, :n] = _column_folds(big[lo:hi, :n]).cpu()
     if below is not None:
         out[: below[1]] = below[0][: below[1]]
     return out
+
+
+def _column_folds(big: torch.Tensor) -> torch.Tensor:
+    """``[n_sources]`` from receiver rows ``big [n_receivers, n_sources]`` (NaN: no such edge): each column's
+    value where all its receivers hold the same one, else its majority (1 if more ones than zeros, else 0)."""
+    valid = ~big.isnan()
+    lo = torch.where(valid, big, torch.inf).amin(0)
+    hi = torch.where(valid, big, -torch.inf).amax(0)
+    majority = torch.where((big == 1).sum(0) > (big == 0).sum(0), 1.0, 0.0)
+    return torch.where(lo == hi, lo, majority)
 
 
 def record_plan(graph: Graph, tensors: dict[str, torch.Tensor] | None) -> list[bool]:
@@ -689,9 +689,9 @@ def _product(mask: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
     edges against its layer's fold) adds its non-zero entries' rows one by one instead: the dense product
     would cost M x n row operations for a handful of non-zero ones. The sums are the same terms."""
     m, n = mask.shape
-    nonzero = mask.nonzero()
-    if len(nonzero) * SPARSE > m * n:
+    if int(torch.count_nonzero(mask)) * SPARSE > m * n:  # dense: no index list needed
         return mask @ flat
+    nonzero = mask.nonzero()
     out = flat.new_zeros(m, flat.shape[1])
     values = mask[nonzero[:, 0], nonzero[:, 1]].tolist()
     for (r, c), v in zip(nonzero.tolist(), values):
