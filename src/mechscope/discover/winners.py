@@ -111,11 +111,17 @@ def per_example_eap_ig(graph: Graph, enc: EncodedTask, *, steps: int = 5, ablati
 
 def bootstrap_signs(graph: Graph, enc: EncodedTask, *, steps: int = 5, resamples: int = 200, agreement: float = 0.9,
                     seed: int = 0, ablation: str = "resample", batch_size: int = 16, progress: Progress = None) -> Scores:
-    """EAP-IG with edges whose sign is not stable under resampling the examples zeroed.
+    """EAP-IG with the edges whose sign is not stable under resampling the examples ranked last.
 
-    The mean score over the examples is kept where at least `agreement` of
-    `resamples` bootstrap means (examples drawn with replacement) have its sign,
-    else set to 0.
+    An edge is *stable* where at least `agreement` of `resamples` bootstrap means
+    (examples drawn with replacement) have the sign of its mean score over the
+    examples; a stable edge keeps its mean. An unstable edge keeps its mean's sign
+    and its order among the unstable ones but is shrunk below the smallest stable
+    magnitude (`rank_after`): a selection by |score|
+    takes every stable edge before any unstable one, a signed selection the stable
+    edges of its sign before the unstable ones, and a circuit larger than the stable
+    set grows by EAP-IG's order instead of reaching into a tie at 0 (which a top-n
+    would break in graph order).
 
     >>> from mechscope.models import load
     >>> from mechscope.tasks import load_task
@@ -137,7 +143,30 @@ def bootstrap_signs(graph: Graph, enc: EncodedTask, *, steps: int = 5, resamples
     stable = same / resamples >= agreement
     if progress:
         progress(len(enc))
-    return _unflat(graph, torch.where(stable, mean, torch.zeros_like(mean)))
+    return _unflat(graph, rank_after(mean, stable))
+
+
+def rank_after(scores: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
+    """`scores` ``[n]`` with the entries outside `first` ``[n]`` (bool) moved, signs and |score| order kept, below
+    every non-zero magnitude inside it: ordered by |score|, `first` comes first; ordered by signed score, the
+    entries of `first` of one sign come before the others of that sign.
+
+    The moved magnitudes are ``0.5 * floor * rank / count`` (rank of |score| among the moved, from 1), not a
+    rescaling, so that small scores do not underflow into a tie at 0 in float32.
+
+    >>> rank_after(torch.tensor([-2.0, -0.5, 1.0, -4.0]), torch.tensor([True, False, True, False])).tolist()
+    [-2.0, -0.25, 1.0, -0.5]
+    """
+    rest = (~first).nonzero()[:, 0]
+    if not bool(first.any()) or rest.numel() == 0:
+        return scores.clone()
+    inside = scores[first].abs()
+    floor = float(inside[inside > 0].min()) if bool((inside > 0).any()) else 1.0
+    rank = torch.empty(rest.numel(), dtype=scores.dtype)
+    rank[torch.argsort(scores[rest].abs(), stable=True)] = torch.arange(1, rest.numel() + 1, dtype=scores.dtype)
+    out = scores.clone()
+    out[rest] = torch.sign(scores[rest]) * (0.5 * floor * rank / rest.numel())
+    return out
 
 
 def marginal_gain(graph: Graph, enc: EncodedTask, *, fractions=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5),

@@ -140,7 +140,7 @@ for _name, _params, _units, _summary in (
     ("edge-pruning", EdgePruningParams, lambda graph, train, p: p.steps,
      "edge pruning (Bhaskar et al. 2024): learned keep-probabilities, warm-started from EAP-IG"),
     ("eap-ig-bootstrap", BootstrapParams, _n_train,
-     "EAP-IG with edges of unstable sign over bootstrap resamples set to 0"),
+     "EAP-IG with edges of unstable sign over bootstrap resamples ranked after the stable ones"),
     ("marginal-gain", MarginalGainParams, lambda graph, train, p: 8,
      "grow the circuit by each edge's integrated gain at the current circuit"),
 ):
