@@ -80,6 +80,35 @@ def test_marginal_gain_adds_the_edge_with_the_largest_integrated_gain(truth):
     assert int(order[first]) == int(torch.argmax(gain))
 
 
+def test_marginal_gain_aimed_at_one_closes_the_gap_without_passing_it(truth):
+    _, graph, enc = truth
+    part = enc.select(slice(0, 8))
+    n = graph.n_edges
+    first, second = int(0.02 * n), int(0.1 * n)
+    s = winners.marginal_gain(graph, part, fractions=(0.02, 0.1), steps=2, aim="one")
+    order = torch.argsort(torch.cat([v.flatten() for v in s.values()]))
+    start = top_edges(eap_ig(graph, part, steps=2, batch_size=8), first, signed=True)
+    start_flat = torch.cat([v.flatten() for v in start.values()])
+    assert set(order[:first].tolist()) == set(start_flat.nonzero()[:, 0].tolist())
+    m = circuit_mask(start)
+    gain = torch.zeros(n)
+    for alpha in (0.25, 0.75):
+        point = EdgeMask({k: t * alpha for k, t in m.tensors.items()})
+        gain -= torch.cat([v.flatten() for v in edge_gradients(graph, part, mask=point).values()]) / 2
+    gap = float(gain[~start_flat].sum())
+    added = order[first:second]
+    # the edges of the gap's sign taken, largest first while they fit, then the smallest |gain|: their sum is
+    # within the gap, and no edge left out of the gap's sign would still have fitted
+    got = float(gain[added].sum())
+    assert abs(got) <= abs(gap) + 1e-6 and got * gap >= 0
+    same_sign = gain[added] * gap > 0
+    left = abs(gap) - float(gain[added][same_sign].abs().sum())
+    out = torch.ones(n, dtype=torch.bool)
+    out[added] = False
+    out[start_flat] = False
+    assert not bool(((gain * gap > 0) & out & (gain.abs() <= left) & (gain.abs() > gain[added][same_sign].abs().min())).any())
+
+
 def test_edge_pruning_lowers_its_loss(truth):
     gt, graph, enc = truth
     part = enc.select(slice(0, 8))

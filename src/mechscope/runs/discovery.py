@@ -98,6 +98,8 @@ class BootstrapParams(CircuitParams):
 
 class MarginalGainParams(CircuitParams):
     steps: int = Field(5, ge=1, description="integration steps of the first scores and of each round's gains")
+    aim: Literal["rise", "one"] = Field("rise", description="each round's edges: the largest predicted rise of the "
+                                        "metric (MIB's CPR), or the gap to the full model closed (faithfulness 1, CMD)")
 
 
 def _n_train(graph, train, params) -> int:
