@@ -190,9 +190,18 @@ def code_retrieval(n: int | None = None, seed: int = 0, depth: int = 1, order: s
 
         rng_positions = {f: rng.randint(0, depth + i) for i, f in enumerate(others)}
         examples.append(Example(program(value), program(other_value), (str(value),), (str(other_value),)))
-    name = f"code-retrieval-d{depth}-{order}" + ("" if form == "session" else f"-{form}")
+    name = _code_name(depth, order, form)
     source = f"builtin:code-retrieval:{depth}:{order}" + ("" if form == "session" else f":{form}")
     return Task(name, tuple(examples), "logit_diff", source=source, seed=seed)
+
+
+def _code_name(depth: int, order: str, form: str) -> str:
+    """A code-retrieval task's name: the session form, the original one, has no suffix.
+
+    >>> _code_name(1, "before", "assert"), _code_name(2, "after", "session")
+    ('code-retrieval-d1-before-assert', 'code-retrieval-d2-after')
+    """
+    return f"code-retrieval-d{depth}-{order}" + ("" if form == "session" else f"-{form}")
 
 
 SOLVED_MIB_TASKS = {"ioi-mib": ioi_mib}  # registered as built-ins: see the module docstring for accuracies
@@ -203,7 +212,7 @@ MIB_TASKS = {
     "arithmetic": arithmetic,
     "arithmetic-sub": arithmetic_sub,
     "code-retrieval": code_retrieval,
-    **{f"code-retrieval-d{d}-{o}" + ("" if f == "session" else f"-{f}"):
+    **{_code_name(d, o, f):
        (lambda d, o, f: lambda n=None, seed=0: code_retrieval(n, seed, depth=d, order=o, form=f))(d, o, f)
        for d in (1, 2, 3) for o in ("before", "after") for f in _CODE_QUERIES},
 }
