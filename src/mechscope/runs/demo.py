@@ -132,10 +132,10 @@ def compare_demo_versions(model, task, circuit, versions) -> dict:
     return {"base": result["base"], "versions": rows}
 
 
-# The best method measured on SmolLM2 within the 25% budget (docs/steering.md, "Measured on SmolLM2-135M"):
-# The low-rank intervention trained on the model's own primed continuations (lowrank's defaults) reaches 52.5% of 40
-# generations on ocean at strength 0.875 and +23.7% neutral perplexity (unsteered 0%; docs/steering.md). The demo
-# sweeps three strengths and keeps the strongest within +25%.
+# The best method measured on SmolLM2 within the 25% budget: the low-rank intervention trained on the model's own
+# primed continuations (lowrank's defaults) writes an ocean word in 50.0-57.5% of 40 generations over three fits, at
+# strengths 0.72-1.0 and +17-21% neutral perplexity (unsteered 0.8%; docs/steering.md, "Seeds"). The demo sweeps
+# three strengths and keeps the strongest within +25%.
 STEERING = {"concept": "ocean", "method": "lowrank", "params": {}, "strengths": [0.0, 0.5, 0.8],
             "prompts": 8, "tokens": 24}
 

@@ -18,8 +18,9 @@ modelling or preference objective over the concept's sentences (the model's weig
 The data (`data`): ``"primed"`` (the default) trains on (prompt, continuation) pairs the model writes
 itself, the continuation primed by target sentences in context (`mechscope.steer.primed`; the
 preference objective then prefers the primed continuation to the plain one after the same prompt; by
-default two are drawn per prompt and the half whose likelihood the in-context examples raised most is
-kept, `samples` and `keep`);
+default four are drawn per prompt and the half whose likelihood the in-context examples raised most is
+kept, `samples` and `keep`: 160 pairs from 80 source sentences, enough that the result no longer depends
+on the fit's seed as it did with 80, docs/steering.md "Seeds");
 ``"sentences"`` on the sentences themselves, unconditioned.
 
 Strength is a scalar: 0 is the model, 1 the trained edit, more extrapolates.
@@ -61,7 +62,7 @@ class LowRankSteer(SteeringMethod):
     def __init__(self, sites: str = "block", layers: str | int | list[int] | None = None, pooling: str = "mean",
                  rank: int = 1, objective: str = "lm", steps: int = 40, lr: float = 0.02,
                  beta: float = 2.0, batch_size: int = 8, seed: int = 0, data: str = "primed", n_shots: int = 8,
-                 samples: int = 2, keep: float = 0.5):
+                 samples: int = 4, keep: float = 0.5):
         self.sites = sites
         self.layers = layers
         self.pooling = pooling
