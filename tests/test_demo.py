@@ -22,6 +22,6 @@ def test_demo_records_circuit_versions_comparison_and_steering(tmp_path):
     kinds = {(e.kind, e.name) for e in Store(home).entries()}
     assert {("circuit", "demo-ioi-circuit"), ("version", "demo-q4_0"), ("version", "demo-magnitude50"),
             ("comparison", "demo-compare"), ("steering", "demo-ocean-lowrank")} <= kinds
-    assert [r["strength"] for r in doc["steering"]["sweep"]] == [0.0, 0.5, 0.8]
+    assert [r["strength"] for r in doc["steering"]["sweep"]] == [0.0, 0.5, 1.0]
     assert len(doc["versions"]["versions"]) == 2
     assert doc["data"]["n"] == 168 and 0 < doc["data"]["coverage"] < 1

@@ -136,7 +136,7 @@ def compare_demo_versions(model, task, circuit, versions) -> dict:
 # primed continuations (lowrank's defaults) writes an ocean word in 50.0-57.5% of 40 generations over three fits, at
 # strengths 0.72-1.0 and +17-21% neutral perplexity (unsteered 0.8%; docs/steering.md, "Seeds"). The demo sweeps
 # three strengths and keeps the strongest within +25%.
-STEERING = {"concept": "ocean", "method": "lowrank", "params": {}, "strengths": [0.0, 0.5, 0.8],
+STEERING = {"concept": "ocean", "method": "lowrank", "params": {}, "strengths": [0.0, 0.5, 1.0],
             "prompts": 8, "tokens": 24}
 
 
