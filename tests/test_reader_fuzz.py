@@ -234,6 +234,23 @@ def test_describe_benchmarks(tmp_path):
 
 
 # store records ------------------------------------------------------------------------------------------------
+def test_store_whose_header_reads_as_bad_text_gives_one_line(tmp_path, monkeypatch):
+    # a fuzzed store file once made sqlite return a PRAGMA's text as bytes that are not UTF-8 (a UnicodeDecodeError
+    # from inside sqlite3, not a DatabaseError); that file was not kept, so the failure is replayed here
+    from mechscope.store import Store, db
+
+    store = Store(tmp_path / "store")
+    store.add("circuit", "c", {"circuit.json": json.dumps(CIRCUIT).encode()}, metrics={"edges": 1})
+
+    def bad_text(con):
+        raise UnicodeDecodeError("utf-8", b"\x80", 0, 1, "invalid start byte")
+
+    monkeypatch.setattr(db, "_prepare", bad_text)
+    with pytest.raises(MechscopeError, match="cannot be read") as err:
+        Store(store.root).entries()
+    assert "\n" not in str(err.value)
+
+
 def test_store_records(tmp_path):
     from mechscope.store import Store
 

@@ -131,7 +131,7 @@ class Store:
                 raise MechscopeError(f"{self.db_path}: the store stayed locked by another mechscope process for "
                                      f"{BUSY_SECONDS} s; try again when it has finished") from None
             raise self._damaged(exc) from None
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # a damaged file can return text that is not UTF-8
             raise self._damaged(exc) from None
 
     def _open(self, create: bool) -> sqlite3.Connection | None:
