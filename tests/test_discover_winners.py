@@ -60,6 +60,19 @@ def test_bootstrap_ranks_exactly_the_unstable_signs_last(truth):
     assert bool(kept[same].all())
 
 
+def _first_round(graph, part, first):
+    """EAP-IG's signed top `first` edges (round 0, flat bool) and the second round's gains written out:
+    -M * mean of the gradients at M/4 and 3M/4, M the mask of the first circuit (steps=2)."""
+    start = top_edges(eap_ig(graph, part, steps=2, batch_size=8), first, signed=True)
+    start_flat = torch.cat([v.flatten() for v in start.values()])
+    m = circuit_mask(start)
+    gain = torch.zeros(graph.n_edges)
+    for alpha in (0.25, 0.75):
+        point = EdgeMask({k: t * alpha for k, t in m.tensors.items()})
+        gain -= torch.cat([v.flatten() for v in edge_gradients(graph, part, mask=point).values()]) / 2
+    return start_flat, gain
+
+
 def test_marginal_gain_adds_the_edge_with_the_largest_integrated_gain(truth):
     _, graph, enc = truth
     part = enc.select(slice(0, 8))
@@ -67,15 +80,8 @@ def test_marginal_gain_adds_the_edge_with_the_largest_integrated_gain(truth):
     s = winners.marginal_gain(graph, part, fractions=(0.02, 0.05), steps=2)
     order = torch.argsort(torch.cat([v.flatten() for v in s.values()]))  # most negative first: order of addition
     first = int(0.02 * n)
-    start = top_edges(eap_ig(graph, part, steps=2, batch_size=8), first, signed=True)
-    start_flat = torch.cat([v.flatten() for v in start.values()])
+    start_flat, gain = _first_round(graph, part, first)
     assert set(order[:first].tolist()) == set(start_flat.nonzero()[:, 0].tolist())
-    # the gain written out: -M * mean of the gradients at M/4 and 3M/4, M the mask of the first circuit
-    m = circuit_mask(start)
-    gain = torch.zeros(n)
-    for alpha in (0.25, 0.75):
-        point = EdgeMask({k: t * alpha for k, t in m.tensors.items()})
-        gain -= torch.cat([v.flatten() for v in edge_gradients(graph, part, mask=point).values()]) / 2
     gain[start_flat] = -float("inf")
     assert int(order[first]) == int(torch.argmax(gain))
 
@@ -87,14 +93,8 @@ def test_marginal_gain_aimed_at_one_closes_the_gap_without_passing_it(truth):
     first, second = int(0.02 * n), int(0.1 * n)
     s = winners.marginal_gain(graph, part, fractions=(0.02, 0.1), steps=2, aim="one")
     order = torch.argsort(torch.cat([v.flatten() for v in s.values()]))
-    start = top_edges(eap_ig(graph, part, steps=2, batch_size=8), first, signed=True)
-    start_flat = torch.cat([v.flatten() for v in start.values()])
+    start_flat, gain = _first_round(graph, part, first)
     assert set(order[:first].tolist()) == set(start_flat.nonzero()[:, 0].tolist())
-    m = circuit_mask(start)
-    gain = torch.zeros(n)
-    for alpha in (0.25, 0.75):
-        point = EdgeMask({k: t * alpha for k, t in m.tensors.items()})
-        gain -= torch.cat([v.flatten() for v in edge_gradients(graph, part, mask=point).values()]) / 2
     gap = float(gain[~start_flat].sum())
     added = order[first:second]
     # the edges of the gap's sign taken, largest first while they fit, then the smallest |gain|: their sum is
@@ -106,7 +106,8 @@ def test_marginal_gain_aimed_at_one_closes_the_gap_without_passing_it(truth):
     out = torch.ones(n, dtype=torch.bool)
     out[added] = False
     out[start_flat] = False
-    assert not bool(((gain * gap > 0) & out & (gain.abs() <= left) & (gain.abs() > gain[added][same_sign].abs().min())).any())
+    smallest_taken = gain[added][same_sign].abs().min()
+    assert not bool(((gain * gap > 0) & out & (gain.abs() <= left) & (gain.abs() > smallest_taken)).any())
 
 
 def test_edge_pruning_lowers_its_loss(truth):

@@ -236,7 +236,7 @@ def test_describe_benchmarks(tmp_path):
 # store records ------------------------------------------------------------------------------------------------
 def test_store_whose_header_reads_as_bad_text_gives_one_line(tmp_path, monkeypatch):
     # a fuzzed store file once made sqlite return a PRAGMA's text as bytes that are not UTF-8 (a UnicodeDecodeError
-    # from inside sqlite3, not a DatabaseError); that file was not kept, so the failure is replayed here
+    # from inside sqlite3, not a DatabaseError); that file was not kept, so the same error is raised here by hand
     from mechscope.store import Store, db
 
     store = Store(tmp_path / "store")

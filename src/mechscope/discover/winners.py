@@ -260,9 +260,10 @@ def marginal_gain(graph: Graph, enc: EncodedTask, *, fractions=(0.001, 0.002, 0.
             alpha = (k + 0.5) / steps
             point = EdgeMask({name: t * alpha for name, t in current.tensors.items()})
             gain -= _flat(edge_gradients(graph, enc, mask=point, ablation=ablation, batch_size=batch_size)) / steps
+        target = max(len(order) + 1, int(frac * n_edges))
         if aim == "one":
-            gain = _toward_gap(gain, ~in_circuit, max(len(order) + 1, int(frac * n_edges)) - len(order))
-        add(~in_circuit, gain, max(len(order) + 1, int(frac * n_edges)))
+            gain = _toward_gap(gain, ~in_circuit, target - len(order))
+        add(~in_circuit, gain, target)
         if progress:
             progress(1)
     rest = (~in_circuit).nonzero()[:, 0]

@@ -191,17 +191,26 @@ def code_retrieval(n: int | None = None, seed: int = 0, depth: int = 1, order: s
         rng_positions = {f: rng.randint(0, depth + i) for i, f in enumerate(others)}
         examples.append(Example(program(value), program(other_value), (str(value),), (str(other_value),)))
     name = _code_name(depth, order, form)
-    source = f"builtin:code-retrieval:{depth}:{order}" + ("" if form == "session" else f":{form}")
+    source = f"builtin:code-retrieval:{depth}:{order}" + _form_suffix(form, ":")
     return Task(name, tuple(examples), "logit_diff", source=source, seed=seed)
 
 
+def _form_suffix(form: str, sep: str) -> str:
+    """What a code-retrieval form adds to a task's name or source: nothing for the session form, the original.
+
+    >>> _form_suffix("assert", "-"), _form_suffix("session", ":")
+    ('-assert', '')
+    """
+    return "" if form == "session" else f"{sep}{form}"
+
+
 def _code_name(depth: int, order: str, form: str) -> str:
-    """A code-retrieval task's name: the session form, the original one, has no suffix.
+    """A code-retrieval task's name.
 
     >>> _code_name(1, "before", "assert"), _code_name(2, "after", "session")
     ('code-retrieval-d1-before-assert', 'code-retrieval-d2-after')
     """
-    return f"code-retrieval-d{depth}-{order}" + ("" if form == "session" else f"-{form}")
+    return f"code-retrieval-d{depth}-{order}" + _form_suffix(form, "-")
 
 
 SOLVED_MIB_TASKS = {"ioi-mib": ioi_mib}  # registered as built-ins: see the module docstring for accuracies
