@@ -81,7 +81,7 @@ def _spread(graph, per_layer: int = 2):
 def _timed_progress(graph, tried: list[str]):
     """A progress callback that books the time since its last call to the group of the edge just done."""
     names = {g.name: g for g in graph.groups}
-    state = {"t": time.perf_counter(), "i": 0}
+    state = {"t": time.perf_counter(), "i": 0, "start": time.perf_counter()}
     spent: dict[str, float] = {name: 0.0 for name in names}
     count: dict[str, int] = {name: 0 for name in names}
 
@@ -93,6 +93,8 @@ def _timed_progress(graph, tried: list[str]):
             count[group] += 1
             state["i"] += 1
             state["t"] = now
+            if state["i"] % 2000 == 0:  # a long (--full) run says how far it is
+                print(f"  {state['i']} of {len(tried)} edges, {now - state['start']:.0f} s", file=sys.stderr, flush=True)
 
     return progress, spent, count
 

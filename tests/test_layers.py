@@ -1,7 +1,7 @@
 """The package keeps DESIGN.md's layering: a layer imports only from the layers listed before it.
 
 Imports inside functions count too (a lazy import is still a dependency). The package root
-(`mechscope/__init__.py`, `mechscope/errors.py`, `mechscope/atomic.py`) is shared by every layer, and `mechscope/__main__.py`
+(`mechscope/__init__.py`, `mechscope/errors.py`, `mechscope/atomic.py`, `mechscope/heap.py`) is shared by every layer, and `mechscope/__main__.py`
 is the composition root that puts the CLI's and the web app's commands on one command line.
 """
 
@@ -15,7 +15,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "mechscope"
 LAYERS = ["models", "graph", "tasks", "discover", "hypothesis", "steer", "compare", "describe", "data",
           "store", "runs", "cli", "ui"]
-SHARED = {"__init__", "errors", "atomic"}  # importable from anywhere
+SHARED = {"__init__", "errors", "atomic", "heap"}  # importable from anywhere
 COMPOSITION_ROOT = {"__main__"}  # may import anything
 
 

@@ -118,12 +118,14 @@ def test_layered_folds_recompute_only_rows_off_their_layers_majority(setup):
     assert not bool(f[0, 1:].any())  # a layer's fold covers only the sources written before it
 
 
-@pytest.mark.parametrize("nonzero", [3, 40])
+@pytest.mark.parametrize("nonzero", [3, 11, 40])
 def test_sparse_product_equals_the_dense_one(nonzero):
     gen = torch.Generator().manual_seed(nonzero)
     m, n, w = 12, 30, 500
     mask = torch.zeros(m, n)
     mask.view(-1)[torch.randperm(m * n, generator=gen)[:nonzero]] = torch.randn(nonzero, generator=gen)
     flat = torch.randn(n, w, generator=gen)
-    assert (nonzero * SPARSE <= m * n) == (nonzero == 3)  # 3: entry by entry; 40: the dense product
+    assert (nonzero * SPARSE <= m * n) == (nonzero < 40)  # 3, 11 (rows with several entries): entry by entry; 40: dense
     torch.testing.assert_close(_product(mask, flat), mask @ flat, atol=1e-5, rtol=0)
+    into = torch.randn(m, w, generator=gen)  # added to a receiver's input built so far
+    torch.testing.assert_close(_product(mask, flat, into.clone()), into + mask @ flat, atol=1e-5, rtol=0)

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import logging as _logging
 
+from mechscope import heap as _heap
+
+_heap.use_huge_pages()  # before torch allocates a tensor: it reads the setting once, at its first allocation
+
 __version__ = "0.1.0"
 
 # transformers imports torchao where it is installed, and on a CPU machine torchao logs a failed load of each

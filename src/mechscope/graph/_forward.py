@@ -490,9 +490,13 @@ class ForwardHooks:
         k = st.tiles
         if k > 1 and st.patch.shape[1] not in (1, b):  # the patch holds one tile's prompts: tile k reads it too
             patch = on_device_of(self._patch_rows(first, patched, b // k, s), zh)  # [n, B*S, D]
-            cur = torch.bmm(zh, w)  # [n, K*B*S, D]
             out = rows.view(len(patched), k, (b // k) * s, -1)
-            out.copy_(on_device_of(patch.unsqueeze(1) - cur.view_as(out), out))
+            if rows.device != zh.device:  # a layer on another device than the buffers (a device map)
+                out.copy_(on_device_of(patch.unsqueeze(1) - torch.bmm(zh, w).view_as(out), out))
+                return rows
+            # the heads' outputs straight into the buffer, then patch - them in place: no [n, K*B*S, D] temporary
+            torch.bmm(zh, w, out=rows.view(len(patched), b * s, -1))
+            torch.sub(patch.unsqueeze(1), out, out=out)
             return rows
         patch = on_device_of(self._patch_rows(first, patched, b, s), zh)
         if rows.device == zh.device:
@@ -514,28 +518,31 @@ class ForwardHooks:
         return rows.expand(rows.shape[0], b, s, rows.shape[3]).reshape(rows.shape[0], b * s, rows.shape[3])
 
     # receivers ------------------------------------------------------------
-    def _delta(self, mask: torch.Tensor, lo: int) -> torch.Tensor | None:
-        """``mask [M, n] @ diff[sources lo..lo+n]`` -> ``[M, B*S*D]`` over used sources; None if none is used."""
+    def _delta(self, mask: torch.Tensor, lo: int, into: torch.Tensor | None = None) -> torch.Tensor | None:
+        """``mask [M, n] @ diff[sources lo..lo+n]`` -> ``[M, B*S*D]`` over used sources; None if none is used.
+        With `into` ``[M, B*S*D]`` the product is added to it (a sparse mask's entries straight into its rows)."""
         st = self.state
         p, diff, up = st.plan, st.diff, st.up
         n = mask.shape[1]
         first, last = p.prefix[lo], p.prefix[lo + n]
         if first == last:
-            return None
+            return into
         if last - first < n:
             offsets = [i for i in range(n) if p.used[lo + i]]
             mask = mask[:, torch.tensor(offsets, device=mask.device)]
         if first >= up:
-            return _product(mask.to(diff.dtype), diff[first - up : last - up].view(last - first, -1))
+            return _product(mask.to(diff.dtype), diff[first - up : last - up].view(last - first, -1), into)
         # sources upstream of the resumed layer: one product over their untiled rows, shared by every tile
         cut = min(last, up) - first
         shared = _product(mask[:, :cut].to(st.resume.diff.dtype), st.resume.diff[first : first + cut].view(cut, -1))
         m = mask.shape[0]
+        if into is None:  # every tile starts from the shared part (a copy, not zeros and an add)
+            into = on_device_of(shared, diff).view(m, 1, -1).expand(m, st.tiles, shared.shape[1]).reshape(m, -1)
+        else:
+            into.view(m, st.tiles, -1).add_(on_device_of(shared, into).unsqueeze(1))
         if last <= up:
-            return shared.view(m, 1, -1).expand(m, st.tiles, shared.shape[1]).reshape(m, -1)
-        out = _product(mask[:, cut:].to(diff.dtype), diff[: last - up].view(last - up, -1))
-        out.view(m, st.tiles, -1).add_(on_device_of(shared, out).unsqueeze(1))
-        return out
+            return into
+        return _product(mask[:, cut:].to(diff.dtype), diff[: last - up].view(last - up, -1), into)
 
     def _layer_rows(self, layer: int) -> tuple[list[str], torch.Tensor | None, list[int]]:
         """(recomputed q/k/v groups, their rows and the MLP's early rows ``[M, n]``, row counts) of a layer."""
@@ -574,10 +581,8 @@ class ForwardHooks:
             if layer not in st.block:
                 self._block_deltas(layer)
             lo, delta = st.block.pop(layer)
-            if lo < n:
-                rest = self._delta(mat[:, lo:n], lo)
-                if rest is not None:
-                    delta = rest if delta is None else delta.add_(rest)
+            if lo < n:  # this layer's own share from the sources written since the block's first layer
+                delta = self._delta(mat[:, lo:n], lo, into=delta)
             if delta is not None:
                 delta = on_device_of(delta, resid)
             shape = resid.shape
@@ -684,18 +689,27 @@ class ForwardHooks:
 SPARSE = 32  # a correction matrix with at most 1 / SPARSE of its entries non-zero is applied entry by entry
 
 
-def _product(mask: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
-    """``mask [M, n] @ flat [n, W]`` -> ``[M, W]``. A sparse mask (ACDC part way: each receiver's few kept
-    edges against its layer's fold) adds its non-zero entries' rows one by one instead: the dense product
-    would cost M x n row operations for a handful of non-zero ones. The sums are the same terms."""
+def _product(mask: torch.Tensor, flat: torch.Tensor, into: torch.Tensor | None = None) -> torch.Tensor:
+    """``mask [M, n] @ flat [n, W]`` -> ``[M, W]``, or added to `into` ``[M, W]`` (returned). A sparse mask
+    (ACDC part way: each receiver's few kept edges against its layer's fold) adds its non-zero entries' rows
+    one by one instead: the dense product would cost M x n row operations for a handful of non-zero ones.
+    The sums are the same terms."""
     m, n = mask.shape
     if int(torch.count_nonzero(mask)) * SPARSE > m * n:  # dense: no index list needed
-        return mask @ flat
+        return mask @ flat if into is None else into.add_(mask @ flat)
     nonzero = mask.nonzero()
-    out = flat.new_zeros(m, flat.shape[1])
     values = mask[nonzero[:, 0], nonzero[:, 1]].tolist()
+    # without `into`, each row starts from its first term: no pass of zeros over [M, W] before the adds
+    out = flat.new_empty(m, flat.shape[1]) if into is None else into
+    started = [into is not None] * m
     for (r, c), v in zip(nonzero.tolist(), values):
-        out[r].add_(flat[c], alpha=v)
+        if started[r]:
+            out[r].add_(flat[c], alpha=v)
+        else:
+            torch.mul(flat[c], v, out=out[r])
+            started[r] = True
+    for r in (r for r, s in enumerate(started) if not s):
+        out[r].zero_()
     return out
 
 

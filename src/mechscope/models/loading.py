@@ -27,6 +27,7 @@ from torch import nn
 
 from mechscope.atomic import atomic_folder
 from mechscope.errors import MechscopeError
+from mechscope.heap import keep_freed_memory
 from mechscope.models.adapters import Adapter
 from mechscope.models.families import FAMILIES, adapter_for, layout_overrides, random_config
 from mechscope.models.placement import (MAP_PREFIX, dispatch, input_device, is_dispatched, offload_folder,
@@ -217,6 +218,7 @@ def wrap(
     'per-head'
     """
     adapter = adapter_for(hf.config)
+    keep_freed_memory()  # patched passes allocate the same large buffers again and again
     fp = fingerprint
     tok = tokenizer
     device = resolve_device(device)
