@@ -94,7 +94,8 @@ def _timed_progress(graph, tried: list[str]):
             state["i"] += 1
             state["t"] = now
             if state["i"] % 2000 == 0:  # a long (--full) run says how far it is
-                print(f"  {state['i']} of {len(tried)} edges, {now - state['start']:.0f} s", file=sys.stderr, flush=True)
+                print(f"  {state['i']} of {len(tried)} edges, {now - state['start']:.0f} s", file=sys.stderr,
+                      flush=True)
 
     return progress, spent, count
 

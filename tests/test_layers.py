@@ -1,8 +1,9 @@
 """The package keeps DESIGN.md's layering: a layer imports only from the layers listed before it.
 
 Imports inside functions count too (a lazy import is still a dependency). The package root
-(`mechscope/__init__.py`, `mechscope/errors.py`, `mechscope/atomic.py`, `mechscope/heap.py`) is shared by every layer, and `mechscope/__main__.py`
-is the composition root that puts the CLI's and the web app's commands on one command line.
+(`mechscope/__init__.py`, `mechscope/errors.py`, `mechscope/atomic.py`, `mechscope/heap.py`) is shared by every
+layer, and `mechscope/__main__.py` is the composition root that puts the CLI's and the web app's commands on
+one command line.
 """
 
 from __future__ import annotations

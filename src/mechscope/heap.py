@@ -4,7 +4,8 @@ A patched pass allocates the same large buffers again and again (the difference 
 inputs, K tiled copies of the prompts for a batch of ACDC tries). By default glibc serves each one above
 32 MB with a fresh ``mmap`` and unmaps it on free, so every pass zeroes and page-faults its buffers in again,
 4 KiB at a time; on this project's 2-core VM that was about a third of an ACDC batch (`benchmarks/README.md`,
-"Freed memory and huge pages"). Two settings, both process-wide and applied once:
+"Issue 25, 6 Dec 2026: freed memory and huge pages, no zero rows"). Two settings, both process-wide and
+applied once:
 
 - `use_huge_pages` (at ``import mechscope``, before torch allocates anything): PyTorch's own
   ``THP_MEM_ALLOC_ENABLE``, so CPU tensors of 2 MB and more sit on transparent huge pages (512 times fewer

@@ -520,7 +520,8 @@ class ForwardHooks:
     # receivers ------------------------------------------------------------
     def _delta(self, mask: torch.Tensor, lo: int, into: torch.Tensor | None = None) -> torch.Tensor | None:
         """``mask [M, n] @ diff[sources lo..lo+n]`` -> ``[M, B*S*D]`` over used sources; None if none is used.
-        With `into` ``[M, B*S*D]`` the product is added to it (a sparse mask's entries straight into its rows)."""
+        With `into` ``[M, B*S*D]`` the product is added to it and `into` returned (unchanged if no source is
+        used); a sparse mask's entries go straight into its rows."""
         st = self.state
         p, diff, up = st.plan, st.diff, st.up
         n = mask.shape[1]
