@@ -1,6 +1,6 @@
 """Time one ACDC threshold and exact patching of every edge on a GPT-2-small-shaped graph (32,491 edges).
 
-    python benchmarks/acdc.py [--model random:gpt2-small] [--prompts 16] [--threads 2] [--heads 0] [--json]
+    python benchmarks/acdc.py [--model random:gpt2-small] [--prompts 16] [--threads 2] [--part] [--heads 0] [--json]
 
 Each stage runs in its own subprocess (its peak memory is its max RSS above the loaded model and prompts):
 
@@ -8,12 +8,15 @@ Each stage runs in its own subprocess (its peak memory is its max RSS above the 
 - ``try_before``: one ACDC try as it ran before batching, a patched forward of the whole model
   (``PatchedRunner.kl``), timed at single-edge masks spread over every layer; seconds per edge, times the
   graph's edges = one threshold.
-- ``acdc_after``: ``discover.acdc`` (batched tries from the receiver's layer on) on a stratified part of
-  the receivers: the logits and one head per layer (its query, key or value in turn; with ``--heads``,
-  every MLP and those heads of every q/k/v group). Per layer, its seconds per edge tried times the
-  layer's edges; the sum is the estimate of one full threshold (said so in the output: it is an
-  extrapolation from the part timed; an MLP's edges cost what its layer's q/k/v edges do, as both
-  recompute that layer and those after it). ``--full`` runs every receiver instead.
+- ``acdc_after``: ``discover.acdc`` (batched tries from the receiver's layer on, no try into a receiver
+  that no logit reads any more), one full threshold, timed: every receiver. ``tries_run`` is how many
+  tries ran (the rest of the edges went untried, their node cut off from the logits).
+  With ``--part``, a stratified part of the receivers instead: the logits and one head per layer (its
+  query, key or value in turn; with ``--heads``, every MLP and those heads of every q/k/v group). Every
+  other edge then stays in the circuit, so every node reaches the logits and every edge of the part is
+  tried: per layer, its seconds per edge tried times the layer's edges, summed, is what a threshold
+  costs when every try runs (a circuit through every node; said so in the output: an extrapolation;
+  an MLP's edges cost what its layer's q/k/v edges do, as both recompute that layer and those after it).
 - ``exact_before`` / ``exact_after``: the same for exact patching (``PatchedRunner.metric`` per
   single-edge mask before; ``discover.attribution.exact(edges=...)`` after, on the same part).
 
@@ -93,7 +96,7 @@ def _timed_progress(graph, tried: list[str]):
             count[group] += 1
             state["i"] += 1
             state["t"] = now
-            if state["i"] % 2000 == 0:  # a long (--full) run says how far it is
+            if state["i"] % 2000 == 0:  # a long run says how far it is
                 print(f"  {state['i']} of {len(tried)} edges, {now - state['start']:.0f} s", file=sys.stderr,
                       flush=True)
 
@@ -110,7 +113,7 @@ def _extrapolate(graph, spent, count) -> dict:
         entry[2] += g.size
     total = sum(t / n * size for t, n, size in layers.values() if n)
     per_layer = {layer: round(t / n, 4) for layer, (t, n, _) in sorted(layers.items()) if n}
-    return {"seconds_full_estimate": round(total, 1), "edges_tried": sum(n for _, n, _ in layers.values()),
+    return {"seconds_full_estimate": round(total, 1), "edges_scored": sum(n for _, n, _ in layers.values()),
             "seconds_per_edge": round(total / graph.n_edges, 4), "seconds_per_edge_by_layer": per_layer}
 
 
@@ -140,7 +143,7 @@ def run_stage(args) -> dict:
         extra = {"tries": len(masks), "seconds_per_edge": round(per, 4),
                  "seconds_full_estimate": round(per * graph.n_edges, 1)}
     elif args.stage == "acdc_after":
-        receivers = None if args.full else _part(graph, args.heads)
+        receivers = _part(graph, args.heads) if args.part else None
         only = None if receivers is None else set(receivers)
         tried = [gname for gname, row, col in acdc_order(graph)
                  if only is None or graph.group(gname).receivers[row] in only]
@@ -148,10 +151,18 @@ def run_stage(args) -> dict:
         tau = args.tau if args.tau is not None else args.tau_scale * float(runner.kl(EdgeMask.ones(graph)).mean())
         del runner
         progress, spent, count = _timed_progress(graph, tried)
+        runs, many = [], D.PatchedRunner.many
+
+        def counting(self, tries, **kwargs):  # the tries that ran (receivers no logit reads are not tried)
+            runs.append(len(tries))
+            return many(self, tries, **kwargs)
+
+        D.PatchedRunner.many = counting
         c0, t0 = time.process_time(), time.perf_counter()
         scores = D.acdc(graph, enc, tau=tau, receivers=receivers, progress=progress)
         kept = sum(int(((t >= tau) & torch.isfinite(t)).sum()) for t in scores.values())
-        extra = {"tau": tau, "kept_of_tried": [kept, len(tried)], **_extrapolate(graph, spent, count)}
+        extra = {"tau": tau, "kept_of_tried": [kept, len(tried)], "tries_run": sum(runs), "passes": len(runs),
+                 **_extrapolate(graph, spent, count)}
     elif args.stage == "exact_after":
         receivers = set(_part(graph, args.heads))
         # logits first, as ACDC goes: the runner's set-up (clean and corrupted runs) is booked to the logits,
@@ -179,7 +190,9 @@ def main(argv=None) -> int:
     p.add_argument("--tau", type=float, default=None, help="ACDC's threshold (default: tau-scale x KL of the "
                    "corrupted run, so that a random model keeps some edges)")
     p.add_argument("--tau-scale", type=float, default=0.02)
-    p.add_argument("--full", action="store_true", help="ACDC on every receiver (hours on 2 cores)")
+    p.add_argument("--part", action="store_true", help="ACDC on a stratified part of the receivers, every other "
+                   "edge kept: the cost of a threshold where every try runs, extrapolated")
+    p.add_argument("--full", action="store_true", help=argparse.SUPPRESS)  # the default since 7 Dec 2026
     p.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
     p.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true")
@@ -193,7 +206,7 @@ def main(argv=None) -> int:
                "--prompts", str(args.prompts), "--threads", str(args.threads),
                *(["--heads", *map(str, args.heads)] if args.heads else []),
                "--tau-scale", str(args.tau_scale), *(["--tau", str(args.tau)] if args.tau is not None else []),
-               *(["--full"] if args.full else [])]
+               *(["--part"] if args.part else [])]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
             print(res.stderr[-2000:], file=sys.stderr)
@@ -209,8 +222,8 @@ def main(argv=None) -> int:
         if before in by and after in by:
             b, a = by[before]["seconds_full_estimate"], by[after]["seconds_full_estimate"]
             what = "ACDC, one threshold" if after == "acdc_after" else "exact patching, every edge"
-            how = "timed in full" if args.full and after == "acdc_after" else (
-                f"extrapolated from {by[after]['edges_tried']:,} of {32491 if 'gpt2-small' in args.model else '?'} "
+            how = "timed in full" if not args.part and after == "acdc_after" else (
+                f"extrapolated from {by[after]['edges_scored']:,} of {32491 if 'gpt2-small' in args.model else '?'} "
                 "edges, per layer")
             print(f"{what}: before {b / 3600:.2f} h ({by[before]['seconds_per_edge']} s/edge), after "
                   f"{a / 3600:.2f} h ({by[after]['seconds_per_edge']} s/edge), {b / a:.1f}x; after {how}")

@@ -8,6 +8,7 @@ import mechscope as ms
 from mechscope import discover as D
 from mechscope.discover.acdc import acdc_order
 from mechscope.discover.attribution import exact
+from mechscope.discover.circuit import circuit_mask, useful_receivers
 from mechscope.errors import MechscopeError
 from mechscope.graph import EdgeMask, run, source_outputs
 from mechscope.graph.engine import run_many, upstream
@@ -130,3 +131,53 @@ def test_acdc_on_some_receivers_tries_only_their_edges(setup):
     assert all(bool(torch.isinf(t).all()) for k, t in part.items() if k != "logits")
     with pytest.raises(MechscopeError, match="unknown receiver 'logit'"):
         D.acdc(graph, enc, receivers=["logit"])
+
+
+def test_useful_receivers_are_those_a_logit_reads(setup):
+    """A receiver that `useful_receivers` calls useless changes no logit when all its edges are made clean in a
+    circuit (its input then differs); a useful one changes them (random circuits, checked with patched runs)."""
+    graph, enc = setup
+    patch = source_outputs(graph, enc.corrupt_ids, enc.attention_mask)
+    gen = torch.Generator().manual_seed(3)
+    checked = {True: 0, False: 0}
+    for density in (0.05, 0.15):
+        kept = {g.name: torch.rand(g.shape, generator=gen) < density for g in graph.groups}
+        useful = useful_receivers(graph, kept)
+        mask = circuit_mask(kept)
+        with torch.no_grad():
+            base = run(graph, enc.clean_ids, enc.attention_mask, patch=patch, mask=mask, positions=enc.positions)
+            for g in graph.groups[:-1]:
+                for row in range(len(g.receivers)):
+                    cut = EdgeMask({k: t.clone() for k, t in mask.tensors.items()})
+                    cut.tensors[g.name][row] = 0.0
+                    out = run(graph, enc.clean_ids, enc.attention_mask, patch=patch, mask=cut, positions=enc.positions)
+                    change = float((out - base).abs().max())
+                    if useful[g.name][row]:
+                        checked[True] += change > 1e-5
+                    else:
+                        assert change < 1e-5, (g.receivers[row], change)
+                        checked[False] += 1
+    assert checked[True] > 0 and checked[False] > 0  # both kinds occur in these circuits
+
+
+def test_acdc_tries_no_edge_into_a_receiver_no_logit_reads(setup, monkeypatch):
+    """Late in the pass most nodes reach no logit: their receivers are not tried, and the scores are still
+    those of one measured run per try."""
+    graph, enc = setup
+    # a threshold that keeps a few edges of these two-layer models, so that most of their nodes reach no logit
+    tau = 0.1 * float(D.PatchedRunner(graph, enc).kl(EdgeMask.ones(graph)).mean())
+    tried, many = [], D.PatchedRunner.many
+
+    def counting(self, tries, **kwargs):
+        tried.append(len(tries))
+        return many(self, tries, **kwargs)
+
+    monkeypatch.setattr(D.PatchedRunner, "many", counting)
+    scores = D.acdc(graph, enc, tau=tau, batch_size=4, variants=1)  # one try a pass: a pass per edge tried
+    expect = _sequential_acdc(graph, enc, tau, "kl")
+    for k in expect:
+        torch.testing.assert_close(scores[k], expect[k], atol=1e-5, rtol=0)
+    kept = {k: v >= tau for k, v in scores.items()}
+    assert sum(int(v.sum()) for v in kept.values()) > 0
+    into_circuit = sum(g.n_sources * int(useful_receivers(graph, kept)[g.name].sum()) for g in graph.groups)
+    assert into_circuit <= sum(tried) < graph.n_edges  # the circuit's receivers were tried, not every one

@@ -7,14 +7,22 @@ source first. Keep it removed if the loss rises by less than `tau`:
 from the full model's next-token distribution (``metric="kl"``, ACDC's default)
 or the negated task metric (``metric="task"``). One try per edge: the tries at one receiver run
 batched, from the receiver's layer on, each later layer recomputing only its receivers that hold a
-kept edge (`mechscope.graph.engine.run_many`); still, a try costs the layers from its receiver's on,
-so ACDC is for small graphs (benchmarks/acdc.py times GPT-2 small); on SmolLM2 use eap-ig.
+kept edge (`mechscope.graph.engine.run_many`); still, a try costs the layers from its receiver's on.
+
+A receiver whose node no longer reaches the logits (no path of kept edges leads from it to them: every
+edge out of it is decided before its inputs are visited) is not tried: removing its edges leaves every
+logit as it is, so each scores 0, the rise a try would measure up to float rounding, and goes (when
+``0 < tau``); the circuit is the one that trying them finds. Late in the pass that is most
+receivers, so a threshold costs about the tries into the circuit's own nodes, not into every node: the
+smaller the circuit (the larger tau), the faster (benchmarks/acdc.py times GPT-2 small and SmolLM2). For a
+ranking of every edge, use eap-ig.
 """
 
 from __future__ import annotations
 
 import torch
 
+from mechscope.discover.circuit import useful_receivers
 from mechscope.discover.runner import PatchedRunner
 from mechscope.errors import MechscopeError, closest
 from mechscope.graph import EdgeMask, Graph
@@ -36,7 +44,8 @@ def acdc_order(graph: Graph) -> list[tuple[str, int, int]]:
 def acdc(graph: Graph, enc: EncodedTask, *, tau: float = 0.01, metric: str = "kl", ablation: str = "resample",
          batch_size: int = 16, progress: Progress = None, variants: int = 16,
          receivers: list[str] | None = None) -> dict[str, torch.Tensor]:
-    """Run ACDC; each edge's score is the loss rise measured when it was tried.
+    """Run ACDC; each edge's score is the loss rise measured when it was tried (0, untried, for an edge
+    into a receiver that no logit reads any more: see the module's docstring).
 
     Edges with score >= tau are the circuit (select it with ``threshold=tau``).
 
@@ -79,8 +88,17 @@ def acdc(graph: Graph, enc: EncodedTask, *, tau: float = 0.01, metric: str = "kl
     current = 0.0 if metric == "kl" else -float(runner.clean.mean())  # nothing removed: the clean run
     for g in reversed(graph.groups):
         width = runner.tiles(g.layer, variants)
+        # every edge out of this group's nodes is decided (it enters a later group)
+        useful = useful_receivers(graph, {k: v == 0 for k, v in mask.tensors.items()})[g.name]
         for row in range(len(g.receivers)):
             if only is not None and g.receivers[row] not in only:
+                continue
+            if not useful[row]:  # no logit reads this receiver: its edges' rises are 0, without a try
+                scores[g.name][row] = 0.0
+                if 0.0 < tau:
+                    mask.tensors[g.name][row] = 1.0
+                if progress:
+                    progress(g.n_sources)
                 continue
             cols = list(reversed(range(g.n_sources)))
             start = runner.upstream(mask, g.layer)

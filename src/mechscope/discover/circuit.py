@@ -86,14 +86,31 @@ def prune_to_paths(graph: Graph, kept: Kept) -> Kept:
         live[g.name] = k
         for row in k.any(1).nonzero()[:, 0].tolist():
             reached[recv_nodes[g.name][row]] = True
-    useful = torch.zeros(n_nodes, dtype=torch.bool)
+    useful = useful_receivers(graph, live)
+    return {g.name: live[g.name] & useful[g.name][:, None] for g in graph.groups}
+
+
+def useful_receivers(graph: Graph, kept: Kept) -> dict[str, torch.Tensor]:
+    """group -> ``[n_receivers]`` bool: the receivers whose node is useful. The logits are useful, and so is
+    every node that a kept edge joins to a useful receiver; a node that is not useful changes no logit,
+    whatever its inputs.
+
+    >>> from mechscope.models import load
+    >>> graph = Graph.from_model(load("random:gpt2-tiny"))
+    >>> kept = {g.name: torch.zeros(g.shape, dtype=torch.bool) for g in graph.groups}
+    >>> kept["logits"][0, graph.node("a1.h0").index] = True
+    >>> rows = useful_receivers(graph, kept)
+    >>> rows["logits"].tolist(), rows["a1.q"].tolist(), rows["m1"].tolist()
+    ([True], [True, False, False, False], [False])
+    """
+    recv_nodes = receiver_nodes(graph)
+    useful = torch.zeros(len(graph.nodes), dtype=torch.bool)
     useful[-1] = True
     out = {}
-    for g in reversed(graph.groups):
+    for g in reversed(graph.groups):  # every edge out of a receiver's node enters a later group
         rows = torch.tensor([bool(useful[nodes].any()) for nodes in recv_nodes[g.name]])
-        k = live[g.name] & rows[:, None]
-        out[g.name] = k
-        useful[: g.n_sources] |= k.any(0)
+        useful[: g.n_sources] |= (kept[g.name] & rows[:, None]).any(0)
+        out[g.name] = rows
     return {g.name: out[g.name] for g in graph.groups}
 
 
