@@ -697,7 +697,7 @@ def _product(mask: torch.Tensor, flat: torch.Tensor, into: torch.Tensor | None =
     The sums are the same terms."""
     m, n = mask.shape
     if int(torch.count_nonzero(mask)) * SPARSE > m * n:  # dense: no index list needed
-        return mask @ flat if into is None else into.addmm_(mask, flat)  # accumulated in the product: no temporary
+        return mask @ flat if into is None else into.add_(mask @ flat)
     nonzero = mask.nonzero()
     values = mask[nonzero[:, 0], nonzero[:, 1]].tolist()
     # without `into`, each row starts from its first term: no pass of zeros over [M, W] before the adds
