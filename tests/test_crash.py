@@ -73,3 +73,42 @@ def test_kill_9_inside_a_write_leaves_no_half_output_and_a_rerun_succeeds(tmp_pa
     assert res["temporaries"] and res["outputs_ok"], (res["temporaries"], res["output_problems"])
     assert res["store_problems"] == [] and res["clean_after_repair"]
     assert res["rerun_ok"], res["rerun_stderr"]
+
+
+
+_INTERRUPTED_IMPORT = """
+import os, runpy, signal, sys, time
+
+class Interrupted:  # an extension's import cut by Ctrl-C comes out as an ImportError, not KeyboardInterrupt
+    def find_spec(self, name, path, target=None):
+        if name == {module!r}:
+            sys.meta_path.remove(self)
+            try:
+                if {interrupt}:
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(5)
+            except KeyboardInterrupt:
+                pass
+            raise ImportError("cannot load module more than once per process")
+        return None
+
+sys.meta_path.insert(0, Interrupted())
+sys.argv = ["mechscope", "store", "rm", "v-none"]
+runpy.run_module("mechscope", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize("module", ["rich", "torch"])  # imported by the command line / by the command
+@pytest.mark.parametrize("interrupt", [True, False])
+def test_ctrl_c_that_an_import_turns_into_another_error_is_still_one_line(tmp_path, module, interrupt):
+    """Ctrl-C inside an extension module's import can surface as another exception (numpy, imported by torch:
+    'cannot load module more than once per process'); the command still says the one line and exits 130. The
+    same error without a Ctrl-C is a real one and keeps its traceback."""
+    import subprocess
+
+    res = subprocess.run([sys.executable, "-c", _INTERRUPTED_IMPORT.format(module=module, interrupt=interrupt)],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    if interrupt:
+        assert (res.returncode, res.stderr) == (130, "interrupted: nothing was written\n")
+    else:
+        assert res.returncode == 1 and "ImportError: cannot load module more than once" in res.stderr

@@ -16,7 +16,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "mechscope"
 LAYERS = ["models", "graph", "tasks", "discover", "hypothesis", "steer", "compare", "describe", "data",
           "store", "runs", "cli", "ui"]
-SHARED = {"__init__", "errors", "atomic", "heap"}  # importable from anywhere
+SHARED = {"__init__", "errors", "atomic", "heap", "interrupts"}  # importable from anywhere
 COMPOSITION_ROOT = {"__main__"}  # may import anything
 
 

@@ -14,12 +14,17 @@ from __future__ import annotations
 import os
 import sys
 
+from mechscope.interrupts import ctrl_c_seen, remember_ctrl_c
+
+_COMMAND = __name__ == "__main__" or os.path.basename(sys.argv[0]) == "mechscope"  # not imported by a program
+if _COMMAND:
+    remember_ctrl_c()
 try:
     from mechscope.cli.main import app, end_demo_with, main
     from mechscope.ui.commands import app_pointer, serve_command
-except KeyboardInterrupt:  # Ctrl-C in the first second, while the command line is still being imported
-    if __name__ != "__main__" and os.path.basename(sys.argv[0]) != "mechscope":
-        raise  # imported by someone else's program: theirs to handle
+except BaseException as exc:  # Ctrl-C in the first second, while the command line is still being imported
+    if not _COMMAND or not (ctrl_c_seen() or isinstance(exc, KeyboardInterrupt)):
+        raise  # imported by someone else's program (theirs to handle), or a real error
     # nothing has been done yet; the same line as cli.failures.report (not importable half-way through)
     sys.stderr.write("interrupted: nothing was written\n")
     sys.stderr.flush()

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from mechscope.cli.options import Device, Dtype, load_spec
 from mechscope.cli.output import out, print_json, status
+from mechscope.interrupts import ctrl_c_seen, remember_ctrl_c
 
 
 app = typer.Typer(
@@ -238,11 +239,13 @@ def main() -> None:
     """Entry point: run the app, turning bad input, usage mistakes and Ctrl-C into one line on stderr."""
     from mechscope.cli.failures import quiet_dependencies, report
 
+    remember_ctrl_c()
     quiet_dependencies()
     try:
         code = app(standalone_mode=False, prog_name="mechscope")
     except BaseException as exc:  # noqa: BLE001 - `report` re-raises what it does not know
-        code = report(exc)
+        # after a Ctrl-C any error is the interrupt, come out of an import as another exception
+        code = report(KeyboardInterrupt() if ctrl_c_seen() and not isinstance(exc, SystemExit) else exc)
     else:
         if code == 130:  # typer turns Ctrl-C into a quiet exit status 130: say what happened
             code = report(KeyboardInterrupt())
