@@ -106,8 +106,10 @@ def test_ctrl_c_that_an_import_turns_into_another_error_is_still_one_line(tmp_pa
     same error without a Ctrl-C is a real one and keeps its traceback."""
     import subprocess
 
+    # Ctrl-C live in the child as in a terminal (an in-process command earlier in the suite leaves it ignored)
     res = subprocess.run([sys.executable, "-c", _INTERRUPTED_IMPORT.format(module=module, interrupt=interrupt)],
-                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     if interrupt:
         assert (res.returncode, res.stderr) == (130, "interrupted: nothing was written\n")
     else:
