@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import random
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -75,7 +76,6 @@ def test_kill_9_inside_a_write_leaves_no_half_output_and_a_rerun_succeeds(tmp_pa
     assert res["rerun_ok"], res["rerun_stderr"]
 
 
-
 _INTERRUPTED_IMPORT = """
 import os, runpy, signal, sys, time
 
@@ -104,8 +104,6 @@ def test_ctrl_c_that_an_import_turns_into_another_error_is_still_one_line(tmp_pa
     """Ctrl-C inside an extension module's import can surface as another exception (numpy, imported by torch:
     'cannot load module more than once per process'); the command still says the one line and exits 130. The
     same error without a Ctrl-C is a real one and keeps its traceback."""
-    import subprocess
-
     # Ctrl-C live in the child as in a terminal (an in-process command earlier in the suite leaves it ignored)
     res = subprocess.run([sys.executable, "-c", _INTERRUPTED_IMPORT.format(module=module, interrupt=interrupt)],
                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
